@@ -1,0 +1,109 @@
+"""Practice Portal: page config, start-up, login gate, practice selector, navigation by role."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Practice Portal", page_icon=":material/health_and_safety:",
+                   layout="wide")
+
+from services import auth, permissions  # noqa: E402
+from services.db import migrate_once, session_scope  # noqa: E402
+from services.settings import WeakKeyError, cookie_key, get_settings, outbox_key  # noqa: E402
+from services.setup import ensure_setup_token, token_path  # noqa: E402
+from ui.auth import (  # noqa: E402
+    build_authenticator,
+    drop_login_cookie,
+    keep_login_cookie,
+    login_form,
+    logout_button,
+    restore_from_cookie,
+)
+from ui.context import USER_KEY, practice_selector  # noqa: E402
+
+ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_path="activate",
+                   icon=":material/key:", visibility="hidden")
+PAGES = {
+    permissions.DASHBOARD: st.Page("pages/dashboard.py", title="Dashboard",
+                                   icon=":material/calendar_month:", url_path="dashboard"),
+    permissions.REGISTER: st.Page("pages/register.py", title="Register Patient",
+                                  icon=":material/person_add:", url_path="register"),
+    permissions.ENROLLMENT: st.Page("pages/enrollment.py", title="Enrollment",
+                                    icon=":material/monitoring:", url_path="enrollment"),
+    permissions.IMPORT: st.Page("pages/import_schedule.py", title="Import Schedule",
+                                icon=":material/upload_file:", url_path="import"),
+    permissions.OUTBOX: st.Page("pages/outbox.py", title="Outbox", icon=":material/outbox:",
+                                url_path="outbox"),
+    permissions.STAFF_USERS: st.Page("pages/staff_users.py", title="Staff Users",
+                                     icon=":material/group:", url_path="staff"),
+    permissions.PRACTICE_SETTINGS: st.Page("pages/practice_settings.py", title="Practice Settings",
+                                           icon=":material/domain:", url_path="practice"),
+    permissions.AUDIT_LOG: st.Page("pages/audit_log.py", title="Audit Log",
+                                   icon=":material/history:", url_path="audit"),
+}
+
+
+@st.cache_resource(show_spinner=False)
+def start_up(database_url: str) -> None:
+    """Once per process and database: migrate to head and check the keys."""
+    migrate_once(database_url)
+    settings = get_settings()
+    cookie_key(settings)
+    outbox_key(settings)
+
+
+def first_run_token() -> None:
+    token = ensure_setup_token()
+    # Printed on every start while no user exists: the operator reads it in the terminal.
+    if not st.session_state.get("_portal_token_printed"):
+        print(f"Practice Portal first-run setup token: {token} (also in {token_path()})",
+              flush=True)
+        st.session_state["_portal_token_printed"] = True
+
+
+try:
+    start_up(get_settings().resolved_database_url)
+except WeakKeyError as error:
+    st.error(str(error))
+    st.stop()
+
+with session_scope(read_only=True) as session:
+    user_count = auth.count_users(session)
+
+if user_count == 0:
+    first_run_token()
+    st.navigation([st.Page("pages/setup.py", title="First-run setup", url_path="setup",
+                           icon=":material/settings:")], position="hidden").run()
+    st.stop()
+
+authenticator = build_authenticator()
+if not st.session_state.get("authentication_status"):
+    restore_from_cookie(authenticator)
+
+user = None
+if st.session_state.get("authentication_status"):
+    with session_scope(read_only=True) as session:
+        user = auth.get_active_user(session, username=st.session_state.get("username", ""))
+    if user is None:
+        # Disabled or deleted since the login: the session ends now.
+        authenticator.authentication_controller.logout()
+        for key in ("authentication_status", "username", "name"):
+            st.session_state.pop(key, None)
+        st.session_state["_portal_drop_cookie"] = True
+
+if user is None:
+    st.session_state.pop(USER_KEY, None)
+    drop_login_cookie(authenticator)
+    login_page = st.Page(lambda: login_form(authenticator), title="Sign in", url_path="login",
+                         icon=":material/login:", default=True)
+    st.navigation([login_page, ACTIVATE], position="hidden").run()
+    st.stop()
+
+st.session_state[USER_KEY] = user
+keep_login_cookie(authenticator)
+practice_selector(user)
+allowed = [PAGES[key] for key in permissions.ROLE_PAGES[user.role]]
+navigation = st.navigation(allowed + [ACTIVATE], position="top")
+with st.sidebar:
+    st.divider()
+    st.caption(f"Signed in as **{user.name}** ({user.role})")
+logout_button(authenticator)
+navigation.run()

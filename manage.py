@@ -1,0 +1,151 @@
+"""The operator's command line: `python manage.py --help` lists every command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from services.errors import PortalError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def register(function):
+        COMMANDS[name] = function
+        return function
+
+    return register
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+@command("migrate")
+def migrate_command(_args: argparse.Namespace) -> int:
+    from services.db import migrate
+    from services.settings import get_settings
+
+    migrate()
+    print(f"Database at head: {get_settings().resolved_database_url.split('@')[-1]}")
+    return 0
+
+
+@command("create-practice")
+def create_practice_command(args: argparse.Namespace) -> int:
+    from services.db import migrate, session_scope
+    from services.practices import create_practice
+
+    migrate()
+    with session_scope() as session:
+        practice = create_practice(
+            session, name=args.name, timezone=args.timezone, actor="cli", portal_url=args.portal_url
+        )
+    print(f"Created practice {practice.name!r} (id {practice.id}, {practice.timezone}).")
+    return 0
+
+
+@command("create-user")
+def create_user_command(args: argparse.Namespace) -> int:
+    from services.auth import create_user
+    from services.db import migrate, session_scope
+
+    if not args.password_stdin:
+        return _fail("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    migrate()
+    with session_scope() as session:
+        user = create_user(
+            session, username=args.username, name=args.name, email=args.email, role=args.role,
+            password=password, practice_names=args.practice or [], actor="cli",
+        )
+    print(f"Created {user.role} {user.username!r}.")
+    return 0
+
+
+@command("seed-demo")
+def seed_demo_command(args: argparse.Namespace) -> int:
+    from services.db import migrate, session_scope
+    from services.demo import DEFAULT_PRACTICE, seed_demo
+
+    if args.appointments < 1:
+        return _fail("--appointments must be at least 1")
+    if args.patients is not None and args.patients < 1:
+        return _fail("--patients must be at least 1")
+    migrate()
+    started = time.perf_counter()
+    last = [0.0]
+
+    def progress(fraction: float, message: str) -> None:
+        if fraction - last[0] >= 0.05 or fraction >= 1.0:
+            last[0] = fraction
+            print(f"  {fraction:6.1%}  {message}", flush=True)
+
+    with session_scope() as session:
+        summary = seed_demo(
+            session, practice_name=args.practice or DEFAULT_PRACTICE, patients=args.patients,
+            appointments=args.appointments, seed=args.seed, progress=progress,
+        )
+    elapsed = time.perf_counter() - started
+    print(
+        f"Seeded {summary.practice_name!r}: {summary.locations} locations, "
+        f"{summary.providers} providers, {summary.patients:,} patients, "
+        f"{summary.guardians:,} guardians, {summary.appointments:,} appointments, "
+        f"{summary.enrollments:,} enrollments in {elapsed:.1f} s."
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="manage.py",
+        description="Practice Portal operator commands. All honour PORTAL_DATABASE_URL and "
+                    "PORTAL_DATA_DIR.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("migrate", help="upgrade the database schema to the newest version")
+
+    practice = commands.add_parser("create-practice", help="create a practice")
+    practice.add_argument("name")
+    practice.add_argument("--timezone", required=True, help="IANA name, e.g. America/Chicago")
+    practice.add_argument("--portal-url", help="public URL of this app, for activation links")
+
+    user = commands.add_parser("create-user", help="create a staff user")
+    user.add_argument("username")
+    user.add_argument("--name", required=True)
+    user.add_argument("--email", required=True)
+    user.add_argument("--role", required=True, help="admin, staff or supervisor")
+    user.add_argument("--practice", action="append", help="practice name (repeatable)")
+    user.add_argument("--password-stdin", action="store_true",
+                      help="read the password from standard input")
+
+    demo = commands.add_parser("seed-demo", help="create or fill a synthetic demo practice")
+    demo.add_argument("--practice", help="practice name (created when missing)")
+    demo.add_argument("--patients", type=int)
+    demo.add_argument("--appointments", type=int, default=6000)
+    demo.add_argument("--seed", type=int, default=7)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; domain errors become a one-line message and exit status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except PortalError as error:
+        return _fail(error.message)
+    except ValueError as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""The tables. Datetimes are timezone-aware and stored in UTC (SQLModel's UTCDateTime);
+each practice's IANA timezone is used only for display and date filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    """Now, timezone-aware in UTC, to the second."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class Role(StrEnum):
+    admin = "admin"
+    staff = "staff"
+    supervisor = "supervisor"
+
+
+class AppointmentStatus(StrEnum):
+    scheduled = "scheduled"
+    completed = "completed"
+    cancelled = "cancelled"
+    no_show = "no_show"
+
+
+class EnrollmentMethod(StrEnum):
+    pin = "pin"
+    question = "question"
+
+
+class EnrollmentStatus(StrEnum):
+    # Every status but `voided` is the patient's current ("live") enrollment; the
+    # database allows one live enrollment per patient. "PIN expired" is derived from
+    # `invited` plus `expires_at`, never stored, so it cannot go stale.
+    invited = "invited"
+    locked = "locked"
+    active = "active"
+    declined = "declined"
+    voided = "voided"
+
+
+class OutboxStatus(StrEnum):
+    held = "held"  # no sender configured yet
+    pending = "pending"  # due for a (re)try at next_attempt_at
+    sent = "sent"
+    failed = "failed"  # gave up after the retry budget; an admin can resend
+
+
+def _in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+# Practice: one clinic (or clinic group member) with its own patients and settings.
+class Practice(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    timezone: str = Field(default="America/New_York", max_length=64)
+    portal_url: str = Field(default="http://localhost:8501", max_length=500)
+    pin_lifetime_days: int = Field(default=14)
+    minor_age_limit: int = Field(default=18)
+    phone: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=254)
+    address: str = Field(default="", max_length=500)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("pin_lifetime_days BETWEEN 1 AND 365", name="pin_lifetime"),
+        CheckConstraint("minor_age_limit BETWEEN 1 AND 30", name="minor_age_limit"),
+    )
+
+
+# Holiday: a day the practice is closed; excluded from business-day counts.
+class Holiday(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id", index=True)
+    day: dt.date
+    name: str = Field(default="", max_length=120)
+
+    __table_args__ = (UniqueConstraint("practice_id", "day"),)
+
+
+# Location: a site where the practice sees patients.
+class Location(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id", index=True)
+    name: str = Field(max_length=200)
+
+    __table_args__ = (UniqueConstraint("practice_id", "name"),)
+
+
+# Provider: a clinician appointments are booked with.
+class Provider(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id", index=True)
+    name: str = Field(max_length=200)
+
+    __table_args__ = (UniqueConstraint("practice_id", "name"),)
+
+
+# Patient: a child seen by the practice, identified by the practice's MRN.
+class Patient(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id")
+    mrn: str = Field(max_length=64)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    date_of_birth: dt.date
+
+    __table_args__ = (
+        UniqueConstraint("practice_id", "mrn"),
+        Index("ix_patient_practice_last_first", "practice_id", "last_name", "first_name"),
+    )
+
+
+# Guardian: a parent or other adult who may hold portal access for one or more children.
+class Guardian(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id", index=True)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    relationship: str = Field(default="Parent", max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    cell_phone: str | None = Field(default=None, max_length=20)  # E.164
+
+
+# PatientGuardian: the many-to-many link between children and their guardians.
+class PatientGuardian(SQLModel, table=True):
+    patient_id: int = Field(foreign_key="patient.id", primary_key=True)
+    guardian_id: int = Field(foreign_key="guardian.id", primary_key=True, index=True)
+
+
+# Appointment: one visit on the schedule, upserted from the practice system by source id.
+class Appointment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id")
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    provider_id: int = Field(foreign_key="provider.id")
+    location_id: int = Field(foreign_key="location.id")
+    start_at: dt.datetime  # UTC
+    visit_type: str = Field(default="", max_length=80)
+    status: str = Field(default=AppointmentStatus.scheduled, max_length=16)
+    source_id: str = Field(max_length=100)
+
+    __table_args__ = (
+        UniqueConstraint("practice_id", "source_id"),
+        Index("ix_appointment_practice_start", "practice_id", "start_at"),
+        Index("ix_appointment_practice_provider_start", "practice_id", "provider_id", "start_at"),
+        CheckConstraint(_in("status", AppointmentStatus), name="status"),
+    )
+
+
+# StaffUser: someone who logs in: front desk, supervisor or administrator.
+class StaffUser(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)  # stored lower-case
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    password_hash: str = Field(max_length=100)  # bcrypt
+    role: str = Field(default=Role.staff, max_length=16)
+    disabled: bool = Field(default=False)
+    failed_logins: int = Field(default=0)
+    locked_until: dt.datetime | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (CheckConstraint(_in("role", Role), name="role"),)
+
+
+# StaffPractice: which practices a staff user may work in.
+class StaffPractice(SQLModel, table=True):
+    staff_user_id: int = Field(foreign_key="staffuser.id", primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id", primary_key=True, index=True)
+
+
+# Enrollment: one invitation of a guardian to the portal for one patient. Secrets are hashes only.
+class Enrollment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id")
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    guardian_id: int | None = Field(default=None, foreign_key="guardian.id")
+    method: str = Field(default=EnrollmentMethod.pin, max_length=16)
+    secret_hash: str | None = Field(default=None, max_length=255)  # PIN or answer, salted hash
+    verification_question: str | None = Field(default=None, max_length=300)
+    link_token: str = Field(max_length=64, unique=True)  # locates the enrollment; not a secret
+    email: str | None = Field(default=None, max_length=254)
+    cell_phone: str | None = Field(default=None, max_length=20)
+    cell_carrier: str | None = Field(default=None, max_length=40)
+    send_text: bool = Field(default=False)
+    send_pin: bool = Field(default=True)
+    status: str = Field(default=EnrollmentStatus.invited, max_length=16)
+    issued_by_id: int | None = Field(default=None, foreign_key="staffuser.id")
+    issued_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime | None = None
+    activated_at: dt.datetime | None = None
+    voided_at: dt.datetime | None = None
+    declined_reason: str | None = Field(default=None, max_length=300)
+    attempts: int = Field(default=0)
+
+    __table_args__ = (
+        CheckConstraint(_in("status", EnrollmentStatus), name="status"),
+        CheckConstraint(_in("method", EnrollmentMethod), name="method"),
+        # At most one live enrollment per patient, enforced by the database.
+        Index(
+            "uq_enrollment_live_patient",
+            "patient_id",
+            unique=True,
+            sqlite_where=text("status <> 'voided'"),
+            postgresql_where=text("status <> 'voided'"),
+        ),
+        Index("ix_enrollment_practice_issued", "practice_id", "issued_at"),
+    )
+
+
+# PortalAccount: the parent's own login, created on activation.
+class PortalAccount(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id")
+    guardian_id: int | None = Field(default=None, foreign_key="guardian.id")
+    email: str = Field(max_length=254)  # stored lower-case
+    password_hash: str = Field(max_length=100)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (UniqueConstraint("practice_id", "email"),)
+
+
+# PortalAccess: which children an account sees (siblings share one account).
+class PortalAccess(SQLModel, table=True):
+    account_id: int = Field(foreign_key="portalaccount.id", primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", primary_key=True, index=True)
+    enrollment_id: int = Field(foreign_key="enrollment.id")
+    granted_at: dt.datetime = Field(default_factory=utcnow)
+
+
+# OutboxMessage: an email or text waiting for, or past, delivery. Never deleted.
+class OutboxMessage(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id")
+    enrollment_id: int | None = Field(default=None, foreign_key="enrollment.id", index=True)
+    channel: str = Field(max_length=16)  # email, sms_gateway, sms_api
+    recipient: str = Field(max_length=254)
+    subject: str = Field(default="", max_length=300)
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    body_html: str | None = Field(default=None, sa_column=Column(Text))
+    # The PIN, encrypted with the outbox key, while the message still has to carry it.
+    # Bodies hold a placeholder; the secret is erased once the message is sent.
+    sealed_secret: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(default=OutboxStatus.held, max_length=16)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=1000)
+    next_attempt_at: dt.datetime | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    sent_at: dt.datetime | None = None
+
+    __table_args__ = (
+        CheckConstraint(_in("status", OutboxStatus), name="status"),
+        Index("ix_outboxmessage_status_due", "status", "next_attempt_at"),
+        Index("ix_outboxmessage_practice_created", "practice_id", "created_at"),
+    )
+
+
+# AuditEvent: who did what to whose portal access, and when. Append-only.
+class AuditEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=100)  # staff username, "parent", "system" or "cli"
+    action: str = Field(max_length=64)
+    practice_id: int | None = Field(default=None, foreign_key="practice.id")
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+
+    __table_args__ = (Index("ix_auditevent_practice_at", "practice_id", "at"),)
+
+
+# RateLimit: a fixed-window counter for one guessable secret and one client.
+class RateLimit(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    bucket: str = Field(max_length=40)
+    key: str = Field(max_length=200)
+    window_start: dt.datetime
+    count: int = Field(default=0)
+
+    __table_args__ = (UniqueConstraint("bucket", "key"),)
+
+
+# ImportMapping: a practice's saved column mapping for schedule CSV imports.
+class ImportMapping(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    practice_id: int = Field(foreign_key="practice.id")
+    kind: str = Field(default="csv", max_length=16)
+    mapping_json: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (UniqueConstraint("practice_id", "kind"),)

@@ -1,0 +1,52 @@
+"""First-run setup: the terminal's token, the first administrator, then the demo practice."""
+
+import streamlit as st
+
+from services import setup
+from services.auth import add_membership
+from services.db import session_scope
+from services.demo import DEFAULT_PRACTICE, seed_demo
+from services.errors import PortalError
+
+st.title("Welcome to Practice Portal")
+st.write(
+    "No one can sign in yet. Create the first administrator with the one-time **setup token** "
+    "printed in the terminal where the server was started (it is also saved in the data folder)."
+)
+
+with st.form("first_admin", enter_to_submit=True):
+    token = st.text_input("Setup token", type="password")
+    username = st.text_input("Username", placeholder="e.g. jsmith")
+    name = st.text_input("Full name")
+    email = st.text_input("Email")
+    password = st.text_input("Password", type="password", help="At least 10 characters.")
+    password_repeat = st.text_input("Repeat password", type="password")
+    load_demo = st.checkbox("Load demo practice", value=True,
+                            help="A synthetic practice with patients, appointments and "
+                                 "enrollments, to try the app right away.")
+    submitted = st.form_submit_button("Create administrator", type="primary")
+
+if submitted:
+    try:
+        with session_scope() as session:
+            admin = setup.create_first_admin(
+                session, token=token, username=username, name=name, email=email,
+                password=password, password_repeat=password_repeat,
+            )
+    except PortalError as error:
+        st.error(error.message)
+        st.stop()
+    setup.finish_setup()
+    if load_demo:
+        bar = st.progress(0.0, text="Loading demo practice…")
+        with session_scope() as session:
+            summary = seed_demo(
+                session, practice_name=DEFAULT_PRACTICE, appointments=6000,
+                progress=lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
+                actor=admin.username,
+            )
+            add_membership(session, user_id=admin.id, practice_id=summary.practice_id)
+        bar.progress(1.0, text=f"Demo practice ready: {summary.patients:,} patients, "
+                               f"{summary.appointments:,} appointments.")
+    st.success(f"Administrator {admin.username} created. Sign in to continue.")
+    st.button("Go to sign in", type="primary", on_click=lambda: None)

@@ -1,0 +1,1 @@
+"""All logic of Practice Portal. Nothing in this package imports streamlit."""

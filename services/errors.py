@@ -1,0 +1,30 @@
+"""Domain errors: each carries a message fit to show a user as it is."""
+
+
+class PortalError(Exception):
+    """Base of every error a page may show to its user."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field  # the form field the message belongs to, where there is one
+
+
+class NotFound(PortalError):
+    """The thing asked for does not exist in this practice (or at all)."""
+
+
+class InvalidInput(PortalError):
+    """Input that fails validation; `field` names the field to fix."""
+
+
+class Conflict(PortalError):
+    """The request clashes with the current state (a duplicate, a race lost)."""
+
+
+class AccountLocked(PortalError):
+    """Too many failed logins; the account opens again later."""
+
+
+class PermissionDenied(PortalError):
+    """The user's role or practices do not allow this."""

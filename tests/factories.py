@@ -1,0 +1,123 @@
+"""Rows with random values for tests: each factory adds and flushes, returns the row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from faker import Faker
+from sqlmodel import Session
+
+from models import (
+    Appointment,
+    Guardian,
+    Location,
+    Patient,
+    PatientGuardian,
+    Practice,
+    Provider,
+    Role,
+    StaffPractice,
+    StaffUser,
+)
+from services.auth import hash_password
+
+fake = Faker()
+PASSWORD = "correct-horse-battery"
+_HASH = hash_password(PASSWORD)  # bcrypt is slow; one hash serves every test user
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_practice(session: Session, *, name: str | None = None,
+                  timezone: str = "America/New_York", **fields) -> Practice:
+    practice = Practice(name=name or _unique("Practice"), timezone=timezone, **fields)
+    session.add(practice)
+    session.flush()
+    return practice
+
+
+def make_user(session: Session, *, role: str = Role.staff, practices: list[Practice] = (),
+              username: str | None = None, **fields) -> StaffUser:
+    user = StaffUser(
+        username=username or _unique("user"),
+        name=fields.pop("name", fake.name()),
+        email=fields.pop("email", fake.email()),
+        password_hash=fields.pop("password_hash", _HASH),
+        role=role,
+        **fields,
+    )
+    session.add(user)
+    session.flush()
+    for practice in practices:
+        session.add(StaffPractice(staff_user_id=user.id, practice_id=practice.id))
+    session.flush()
+    return user
+
+
+def make_location(session: Session, practice: Practice, *, name: str | None = None) -> Location:
+    location = Location(practice_id=practice.id, name=name or _unique("Clinic"))
+    session.add(location)
+    session.flush()
+    return location
+
+
+def make_provider(session: Session, practice: Practice, *, name: str | None = None) -> Provider:
+    provider = Provider(practice_id=practice.id, name=name or _unique(f"Dr. {fake.last_name()}"))
+    session.add(provider)
+    session.flush()
+    return provider
+
+
+def make_patient(session: Session, practice: Practice, **fields) -> Patient:
+    patient = Patient(
+        practice_id=practice.id,
+        mrn=fields.pop("mrn", _unique("MRN")),
+        first_name=fields.pop("first_name", fake.first_name()),
+        last_name=fields.pop("last_name", fake.last_name()),
+        date_of_birth=fields.pop(
+            "date_of_birth", fake.date_of_birth(minimum_age=0, maximum_age=17)
+        ),
+        **fields,
+    )
+    session.add(patient)
+    session.flush()
+    return patient
+
+
+def make_guardian(session: Session, practice: Practice, *, patients: list[Patient] = (),
+                  **fields) -> Guardian:
+    guardian = Guardian(
+        practice_id=practice.id,
+        first_name=fields.pop("first_name", fake.first_name()),
+        last_name=fields.pop("last_name", fake.last_name()),
+        email=fields.pop("email", fake.email()),
+        cell_phone=fields.pop("cell_phone", "+16175550123"),
+        **fields,
+    )
+    session.add(guardian)
+    session.flush()
+    for patient in patients:
+        session.add(PatientGuardian(patient_id=patient.id, guardian_id=guardian.id))
+    session.flush()
+    return guardian
+
+
+def make_appointment(session: Session, practice: Practice, *, patient: Patient | None = None,
+                     provider: Provider | None = None, location: Location | None = None,
+                     start_at: dt.datetime | None = None, **fields) -> Appointment:
+    appointment = Appointment(
+        practice_id=practice.id,
+        patient_id=(patient or make_patient(session, practice)).id,
+        provider_id=(provider or make_provider(session, practice)).id,
+        location_id=(location or make_location(session, practice)).id,
+        start_at=start_at or dt.datetime.now(dt.UTC).replace(microsecond=0),
+        source_id=fields.pop("source_id", _unique("SRC")),
+        visit_type=fields.pop("visit_type", "Well Child"),
+        **fields,
+    )
+    session.add(appointment)
+    session.flush()
+    return appointment

@@ -1,0 +1,71 @@
+"""Who is signed in and which practice they work in: checked on the server for every page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from services import auth
+from services.auth import PracticeOption, StaffUserPublic
+from services.db import session_scope
+from services.permissions import can_open
+
+USER_KEY = "_portal_user"
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """The signed-in user and the practice the page works inside."""
+
+    user: StaffUserPublic
+    practice: PracticeOption
+
+
+def current_user() -> StaffUserPublic | None:
+    """The user app.py loaded from the database for this run (None when signed out)."""
+    return st.session_state.get(USER_KEY)
+
+
+def practices_of(user: StaffUserPublic) -> list[PracticeOption]:
+    """The practices the user belongs to, fresh from the database."""
+    with session_scope(read_only=True) as session:
+        return auth.user_practices(session, user_id=user.id)
+
+
+def practice_selector(user: StaffUserPublic) -> PracticeOption | None:
+    """The `Practice` selector at the top of the sidebar, remembered for the session."""
+    options = practices_of(user)
+    if not options:
+        st.sidebar.warning("You belong to no practice yet. Ask an administrator to add you.")
+        st.session_state.pop("practice_id", None)
+        return None
+    by_id = {option.id: option for option in options}
+    if st.session_state.get("practice_id") not in by_id:
+        st.session_state["practice_id"] = options[0].id
+    chosen = st.sidebar.selectbox(
+        "Practice",
+        list(by_id),
+        format_func=lambda practice_id: by_id[practice_id].name,
+        key="practice_id",
+    )
+    return by_id[chosen]
+
+
+def require_page(page: str) -> PageContext:
+    """Stop the page unless the user may open it in a practice of theirs (server-side)."""
+    user = current_user()
+    if user is None or not can_open(user.role, page):
+        st.error("You do not have access to this page.", icon=":material/block:")
+        st.stop()
+    practice_id = st.session_state.get("practice_id")
+    practice = next((p for p in practices_of(user) if p.id == practice_id), None)
+    if practice is None:
+        st.info("Choose a practice in the sidebar to continue.")
+        st.stop()
+    return PageContext(user=user, practice=practice)
+
+
+def show_error(error: Exception) -> None:
+    """Show a domain error's message; never a stack trace."""
+    st.error(getattr(error, "message", None) or "Something went wrong. Please try again.")
