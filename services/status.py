@@ -1,0 +1,74 @@
+"""A patient's portal status, derived from their live enrollment and never stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import and_, case, literal
+from sqlalchemy.sql.elements import ColumnElement
+
+from models import Enrollment, EnrollmentStatus
+
+
+class PortalStatus(StrEnum):
+    not_registered = "Not registered"
+    invited = "Invited"
+    pin_expired = "PIN expired"
+    locked = "Locked"
+    active = "Active"
+    declined = "Declined"
+
+
+# One palette for the Dashboard's badges and the Enrollment charts.
+STATUS_COLORS: dict[str, str] = {
+    PortalStatus.not_registered: "#9e9e9e",
+    PortalStatus.invited: "#1f77b4",
+    PortalStatus.pin_expired: "#ff9800",
+    PortalStatus.locked: "#d32f2f",
+    PortalStatus.active: "#2e7d32",
+    PortalStatus.declined: "#6d4c41",
+}
+
+STATUS_MEANINGS: dict[str, str] = {
+    PortalStatus.not_registered: "No portal invitation yet: register the parent.",
+    PortalStatus.invited: "A PIN was issued and has not been used yet.",
+    PortalStatus.pin_expired: "The PIN expired unused: issue a new PIN.",
+    PortalStatus.locked: "Too many wrong tries: issue a new PIN.",
+    PortalStatus.active: "The parent activated a portal account.",
+    PortalStatus.declined: "The family declined portal access (reason on file).",
+}
+
+
+def derive_status(
+    status: str | None, expires_at: dt.datetime | None, *, now: dt.datetime
+) -> PortalStatus:
+    """The badge for a live enrollment's stored status (None: no live enrollment)."""
+    if status is None or status == EnrollmentStatus.voided:
+        return PortalStatus.not_registered
+    if status == EnrollmentStatus.invited:
+        # Expiry is exclusive: at the stroke of expires_at the PIN no longer works.
+        if expires_at is not None and expires_at <= now:
+            return PortalStatus.pin_expired
+        return PortalStatus.invited
+    return {
+        EnrollmentStatus.locked: PortalStatus.locked,
+        EnrollmentStatus.active: PortalStatus.active,
+        EnrollmentStatus.declined: PortalStatus.declined,
+    }[EnrollmentStatus(status)]
+
+
+def status_sql(now: dt.datetime) -> ColumnElement[str]:
+    """The same derivation as a SQL CASE over an outer-joined live Enrollment."""
+    return case(
+        (Enrollment.id.is_(None), literal(PortalStatus.not_registered.value)),
+        (
+            and_(Enrollment.status == EnrollmentStatus.invited, Enrollment.expires_at <= now),
+            literal(PortalStatus.pin_expired.value),
+        ),
+        (Enrollment.status == EnrollmentStatus.invited, literal(PortalStatus.invited.value)),
+        (Enrollment.status == EnrollmentStatus.locked, literal(PortalStatus.locked.value)),
+        (Enrollment.status == EnrollmentStatus.active, literal(PortalStatus.active.value)),
+        (Enrollment.status == EnrollmentStatus.declined, literal(PortalStatus.declined.value)),
+        else_=literal(PortalStatus.not_registered.value),
+    )
