@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -91,9 +92,15 @@ def data_dir(database_url) -> Path:
 
 @pytest.fixture
 def session(database_url):
-    """A session on the test database, committed at the end of the block that uses it."""
-    with db.session_scope() as session:
-        yield session
+    """A session on the test database; call `session.commit()` before other code reads."""
+    session = Session(bind=db.get_engine(), expire_on_commit=False)
+    yield session
+    try:
+        session.commit()
+    except Exception:  # noqa: BLE001 - a test that provoked an error leaves nothing to keep
+        session.rollback()
+    finally:
+        session.close()
 
 
 @pytest.fixture(autouse=True)
