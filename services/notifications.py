@@ -1,0 +1,675 @@
+"""Welcome emails and texts: built from templates, queued in the outbox, delivered after commit.
+
+Building a message and sending it are apart. Bodies in the database hold a placeholder where
+the PIN goes; the PIN itself waits encrypted in `sealed_secret` and is put in only at send time,
+then erased. Delivery claims each message in its own short transaction first, so two senders
+running at once never deliver the same message twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import hashlib
+import smtplib
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+import jinja2
+import pandas as pd
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, select
+
+from models import Enrollment, OutboxMessage, OutboxStatus, Practice, utcnow
+from services.audit import record_event
+from services.errors import Conflict, InvalidInput, NotFound
+from services.practices import PracticeInfo
+from services.settings import Settings, get_settings, outbox_key
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+PIN_PLACEHOLDER = "[[PIN]]"
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = dt.timedelta(minutes=1)
+BACKOFF_CAP = dt.timedelta(hours=6)
+# A claimed message is not offered again before this; a sender that died mid-send is retried.
+CLAIM_LEASE = dt.timedelta(minutes=10)
+PREVIEW_CHARS = 160
+
+
+class Channel(StrEnum):
+    email = "email"
+    sms_gateway = "sms_gateway"  # a text sent as email to the carrier's gateway
+    sms_api = "sms_api"  # a text sent through a Twilio-compatible HTTP API
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message as built from its template, before it is queued."""
+
+    channel: str
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    carries_pin: bool  # the bodies hold PIN_PLACEHOLDER
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """What the welcome email and the text message say."""
+
+    practice: PracticeInfo
+    guardian_name: str
+    patient_first_name: str
+    activation_url: str
+    expires_on: dt.date | None
+    method: str  # pin or question
+    verification_question: str | None = None
+    pin_in_email: bool = False
+    pin_by_text: bool = False
+    pin_on_letter: bool = False  # `Do not send PIN`: staff hand over the letter
+    resend: bool = False
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def _secret_step(invitation: Invitation) -> str:
+    child = invitation.patient_first_name
+    if invitation.method == "question":
+        return f'Answer the verification question: "{invitation.verification_question}"'
+    if invitation.pin_in_email:
+        where = "the PIN below"
+    elif invitation.pin_by_text:
+        where = "the PIN we sent to your cell phone by text message"
+    elif invitation.pin_on_letter:
+        where = f"the PIN printed on the letter {invitation.practice.name} gave you"
+    else:
+        where = "your PIN (from our earlier message or letter)"
+    return f"Enter {where} and {child}'s date of birth."
+
+
+def _template_values(invitation: Invitation, subject: str, *, pin: str | None) -> dict:
+    return {
+        "subject": subject,
+        "practice": invitation.practice,
+        "guardian_name": invitation.guardian_name,
+        "patient_first_name": invitation.patient_first_name,
+        "activation_url": invitation.activation_url,
+        "expires_on": f"{invitation.expires_on:%B %d, %Y}" if invitation.expires_on else "",
+        "method": invitation.method,
+        "secret_step": _secret_step(invitation),
+        "pin": pin,
+        "resend": invitation.resend,
+    }
+
+
+def build_welcome_email(invitation: Invitation, *, recipient: str) -> OutgoingMessage:
+    """The welcome email: the activation link and steps; the PIN only when no other channel
+    carries it and staff did not tick `Do not send PIN`."""
+    subject = f"{invitation.practice.name} patient portal: your invitation for " \
+              f"{invitation.patient_first_name}"
+    pin = PIN_PLACEHOLDER if invitation.pin_in_email else None
+    values = _template_values(invitation, subject, pin=pin)
+    environment = _templates()
+    return OutgoingMessage(
+        channel=Channel.email,
+        recipient=recipient,
+        subject=subject,
+        body_text=environment.get_template("welcome_email.txt").render(values),
+        body_html=environment.get_template("welcome_email.html").render(values),
+        carries_pin=pin is not None,
+    )
+
+
+def build_text_message(invitation: Invitation, *, channel: str, recipient: str) -> OutgoingMessage:
+    """The text message: the PIN when it goes by text, otherwise a pointer to the email."""
+    pin = PIN_PLACEHOLDER if invitation.pin_by_text else None
+    values = _template_values(invitation, "", pin=pin)
+    body = _templates().get_template("text_message.txt").render(values).strip()
+    return OutgoingMessage(
+        channel=channel,
+        recipient=recipient,
+        subject="",
+        body_text=body,
+        body_html=None,
+        carries_pin=pin is not None,
+    )
+
+
+# --- sealing the PIN -----------------------------------------------------------------------
+
+
+@functools.cache
+def _fernet_for(key: str) -> Fernet:
+    # Fernet wants 32 url-safe base64 bytes; the outbox key is any string of >= 32 bytes.
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode("utf-8")).digest()))
+
+
+def seal_secret(secret: str, *, settings: Settings | None = None) -> str:
+    """The secret encrypted with the outbox key, for `OutboxMessage.sealed_secret`."""
+    return _fernet_for(outbox_key(settings)).encrypt(secret.encode("utf-8")).decode("ascii")
+
+
+def unseal_secret(sealed: str, *, settings: Settings | None = None) -> str:
+    """The secret back from `seal_secret` (InvalidInput when the outbox key changed)."""
+    try:
+        return _fernet_for(outbox_key(settings)).decrypt(sealed.encode("ascii")).decode("utf-8")
+    except InvalidToken:
+        raise InvalidInput(
+            "The sealed PIN cannot be opened: the outbox key changed since it was queued. "
+            "Issue a new PIN."
+        ) from None
+
+
+# --- sending adapters ----------------------------------------------------------------------
+
+
+class PermanentFailure(Exception):
+    """A send that retrying cannot fix (refused address, missing PIN)."""
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class TextSender(Protocol):
+    def send_text(self, *, to: str, body: str) -> None: ...
+
+
+class SmtpMailer:
+    """Sends over SMTP with STARTTLS, SSL or neither, and a login when one is set."""
+
+    def __init__(self, settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.settings = settings
+        self.ssl_context = ssl_context or ssl.create_default_context()
+
+    def send(self, message: EmailMessage) -> None:
+        settings = self.settings
+        try:
+            if settings.smtp_security == "ssl":
+                client = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port,
+                                          timeout=settings.smtp_timeout, context=self.ssl_context)
+            else:
+                client = smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                                      timeout=settings.smtp_timeout)
+            with client:
+                if settings.smtp_security == "starttls":
+                    client.starttls(context=self.ssl_context)
+                if settings.smtp_username:
+                    password = settings.smtp_password.get_secret_value() \
+                        if settings.smtp_password else ""
+                    client.login(settings.smtp_username, password)
+                client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            raise PermanentFailure(f"recipient refused: {error.recipients}") from error
+        except smtplib.SMTPResponseException as error:
+            text = f"SMTP {error.smtp_code}: {error.smtp_error!r}"
+            if 500 <= error.smtp_code < 600:
+                raise PermanentFailure(text) from error
+            raise OSError(text) from error
+
+
+class HttpTextSender:
+    """Sends texts through a Twilio-compatible Messages endpoint (form POST, basic auth)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send_text(self, *, to: str, body: str) -> None:
+        settings = self.settings
+        fields = {"To": to, "Body": body}
+        if settings.sms_from:
+            fields["From"] = settings.sms_from
+        credentials = f"{settings.sms_api_account}:{settings.sms_api_token.get_secret_value()}"
+        request = urllib.request.Request(
+            settings.sms_api_url,
+            data=urllib.parse.urlencode(fields).encode("utf-8"),
+            method="POST",
+            headers={
+                "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=settings.smtp_timeout) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            detail = error.read(300).decode("utf-8", "replace")
+            text = f"SMS API HTTP {error.code}: {detail}"
+            if 400 <= error.code < 500 and error.code not in (408, 429):
+                raise PermanentFailure(text) from error
+            raise OSError(text) from error
+
+
+@dataclass
+class RecordingMailer:
+    """A fake mailer for tests: keeps what it was asked to send; fails when told to."""
+
+    sent: list[EmailMessage] = field(default_factory=list)
+    fail_with: Exception | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(message)
+
+
+@dataclass
+class RecordingTextSender:
+    """A fake text sender for tests."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    fail_with: Exception | None = None
+
+    def send_text(self, *, to: str, body: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append((to, body))
+
+
+@dataclass(frozen=True)
+class Senders:
+    """The adapters delivery uses; None means that channel is not configured."""
+
+    mailer: Mailer | None = None
+    texter: TextSender | None = None
+    from_address: str = "Practice Portal <no-reply@localhost>"
+
+    def ready(self, channel: str) -> bool:
+        """True when a message on `channel` can be sent now."""
+        if channel == Channel.sms_api:
+            return self.texter is not None
+        return self.mailer is not None
+
+
+def senders_from_settings(settings: Settings | None = None) -> Senders:
+    """SMTP and the SMS API as configured (either may be absent)."""
+    settings = settings or get_settings()
+    return Senders(
+        mailer=SmtpMailer(settings) if settings.smtp_configured else None,
+        texter=HttpTextSender(settings) if settings.sms_api_configured else None,
+        from_address=settings.smtp_from,
+    )
+
+
+# --- queueing ------------------------------------------------------------------------------
+
+
+def queue_message(
+    session: Session,
+    *,
+    practice_id: int,
+    enrollment_id: int | None,
+    message: OutgoingMessage,
+    pin: str | None,
+    senders: Senders,
+    now: dt.datetime,
+) -> OutboxMessage:
+    """Add a message to the outbox in the caller's transaction: `pending` when its channel is
+    configured, else `held`. A PIN travels only sealed."""
+    if message.carries_pin and not pin:
+        raise ValueError("a message that carries the PIN needs the PIN to seal")
+    ready = senders.ready(message.channel)
+    row = OutboxMessage(
+        practice_id=practice_id,
+        enrollment_id=enrollment_id,
+        channel=message.channel,
+        recipient=message.recipient,
+        subject=message.subject,
+        body_text=message.body_text,
+        body_html=message.body_html,
+        sealed_secret=seal_secret(pin) if message.carries_pin else None,
+        status=OutboxStatus.pending if ready else OutboxStatus.held,
+        next_attempt_at=now if ready else None,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def cancel_unsent_pins(session: Session, *, enrollment_id: int, reason: str) -> int:
+    """Stop unsent messages that carry a PIN no longer valid; keep them, erase the PIN."""
+    result = session.exec(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.enrollment_id == enrollment_id,
+            OutboxMessage.status.in_([OutboxStatus.held, OutboxStatus.pending,
+                                      OutboxStatus.failed]),
+            OutboxMessage.sealed_secret.is_not(None),
+        )
+        .values(status=OutboxStatus.failed, sealed_secret=None, next_attempt_at=None,
+                last_error=reason)
+    )
+    return result.rowcount or 0
+
+
+# --- delivery ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    practice_id: int
+    patient_id: int | None
+    channel: str
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    sealed_secret: str | None
+    attempts: int
+    reply_to: str
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one delivery run did."""
+
+    sent: int = 0
+    retrying: int = 0  # failed this time, tried again later
+    failed: int = 0  # gave up (or cannot succeed); an admin may resend
+    skipped: int = 0  # claimed by another sender first
+    errors: tuple[str, ...] = ()
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before the next try after `attempts` failures: 1, 2, 4 ... minutes, capped."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+
+
+def _due_ids(session: Session, *, senders: Senders, now: dt.datetime, limit: int,
+             message_ids: Iterable[int] | None, practice_id: int | None) -> list[int]:
+    channels = [channel.value for channel in Channel if senders.ready(channel)]
+    if not channels:
+        return []
+    query = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status.in_([OutboxStatus.held, OutboxStatus.pending]),
+            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+            OutboxMessage.channel.in_(channels),
+        )
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if message_ids is not None:
+        query = query.where(OutboxMessage.id.in_(list(message_ids)))
+    if practice_id is not None:
+        query = query.where(OutboxMessage.practice_id == practice_id)
+    return list(session.exec(query).all())
+
+
+def _claim(session: Session, message_id: int, now: dt.datetime) -> _Claimed | None:
+    # The conditional update is the claim: of two senders, only one sees a row change.
+    claimed = session.exec(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status.in_([OutboxStatus.held, OutboxStatus.pending]),
+            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+        )
+        .values(status=OutboxStatus.pending, attempts=OutboxMessage.attempts + 1,
+                next_attempt_at=now + CLAIM_LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        session.commit()
+        return None
+    row = session.exec(
+        select(
+            OutboxMessage.id, OutboxMessage.practice_id, Enrollment.patient_id,
+            OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.subject,
+            OutboxMessage.body_text, OutboxMessage.body_html, OutboxMessage.sealed_secret,
+            OutboxMessage.attempts, Practice.email,
+        )
+        .join(Practice, Practice.id == OutboxMessage.practice_id)
+        .outerjoin(Enrollment, Enrollment.id == OutboxMessage.enrollment_id)
+        .where(OutboxMessage.id == message_id)
+    ).one()
+    session.commit()
+    return _Claimed(*row[:10], reply_to=row[10] or "")
+
+
+def _fill_pin(body: str | None, message: _Claimed) -> str | None:
+    if body is None or PIN_PLACEHOLDER not in body:
+        return body
+    if not message.sealed_secret:
+        raise PermanentFailure("the PIN for this message is no longer kept; issue a new PIN")
+    try:
+        pin = unseal_secret(message.sealed_secret)
+    except InvalidInput as error:
+        raise PermanentFailure(error.message) from None
+    return body.replace(PIN_PLACEHOLDER, pin)
+
+
+def compose_email(message: _Claimed, *, from_address: str) -> EmailMessage:
+    """The MIME email for a claimed outbox row, PIN filled in (text and HTML parts)."""
+    email = EmailMessage()
+    email["From"] = from_address
+    email["To"] = message.recipient
+    if message.subject:
+        email["Subject"] = message.subject
+    email["Date"] = formatdate(localtime=False)
+    domain = parseaddr(from_address)[1].rpartition("@")[2] or "localhost"
+    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain=domain)
+    email["Auto-Submitted"] = "auto-generated"
+    if message.reply_to and message.channel == Channel.email:
+        email["Reply-To"] = message.reply_to
+    email.set_content(_fill_pin(message.body_text, message))
+    html = _fill_pin(message.body_html, message)
+    if html:
+        email.add_alternative(html, subtype="html")
+    return email
+
+
+def _deliver(message: _Claimed, senders: Senders) -> None:
+    if message.channel == Channel.sms_api:
+        senders.texter.send_text(to=message.recipient, body=_fill_pin(message.body_text, message))
+    else:
+        senders.mailer.send(compose_email(message, from_address=senders.from_address))
+
+
+def _record_sent(session: Session, message: _Claimed, now: dt.datetime) -> None:
+    session.exec(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id)
+        .values(status=OutboxStatus.sent, sent_at=now, sealed_secret=None, last_error=None,
+                next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    record_event(session, actor="system", action="message_sent", practice_id=message.practice_id,
+                 patient_id=message.patient_id, message_id=message.id, channel=message.channel,
+                 recipient=message.recipient, attempts=message.attempts)
+    session.commit()
+
+
+def _record_failure(session: Session, message: _Claimed, error: Exception,
+                    now: dt.datetime) -> bool:
+    """Keep the message with its error; True when it will be tried again."""
+    text = f"{type(error).__name__}: {error}"[:1000]
+    give_up = isinstance(error, PermanentFailure) or message.attempts >= MAX_ATTEMPTS
+    session.exec(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id)
+        .values(
+            status=OutboxStatus.failed if give_up else OutboxStatus.pending,
+            last_error=text,
+            next_attempt_at=None if give_up else now + backoff(message.attempts),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    record_event(session, actor="system", action="message_failed",
+                 practice_id=message.practice_id, patient_id=message.patient_id,
+                 message_id=message.id, channel=message.channel, recipient=message.recipient,
+                 attempts=message.attempts, error=text, gave_up=give_up)
+    session.commit()
+    return not give_up
+
+
+def send_due_messages(
+    session: Session,
+    *,
+    senders: Senders | None = None,
+    now: dt.datetime | None = None,
+    limit: int = 200,
+    message_ids: Iterable[int] | None = None,
+    practice_id: int | None = None,
+) -> DeliveryReport:
+    """Send every due message (held ones too once their channel is configured), each claimed
+    in its own transaction first; failures are kept with their error and retried later."""
+    senders = senders or senders_from_settings()
+    now = now or utcnow()
+    ids = _due_ids(session, senders=senders, now=now, limit=limit, message_ids=message_ids,
+                   practice_id=practice_id)
+    session.commit()  # no transaction (nor SQLite write lock) is held while we talk to servers
+    sent = retrying = failed = skipped = 0
+    errors: list[str] = []
+    for message_id in ids:
+        message = _claim(session, message_id, now)
+        if message is None:
+            skipped += 1
+            continue
+        try:
+            _deliver(message, senders)
+        except Exception as error:  # noqa: BLE001 - any failure is kept on the message
+            errors.append(f"message {message.id} to {message.recipient}: {error}")
+            if _record_failure(session, message, error, utcnow()):
+                retrying += 1
+            else:
+                failed += 1
+            continue
+        _record_sent(session, message, utcnow())
+        sent += 1
+    return DeliveryReport(sent=sent, retrying=retrying, failed=failed, skipped=skipped,
+                          errors=tuple(errors))
+
+
+# --- the admin's outbox --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxPage:
+    """One page of the outbox, newest first."""
+
+    rows: pd.DataFrame
+    total: int
+    page: int
+    pages: int
+
+
+OUTBOX_COLUMNS = ["id", "created", "channel", "recipient", "subject", "status", "attempts",
+                  "error", "next try", "sent", "body preview"]
+
+
+def list_outbox(
+    session: Session,
+    *,
+    practice_id: int,
+    status: str | None = None,
+    page: int = 1,
+    page_size: int = 25,
+) -> OutboxPage:
+    """The practice's messages, newest first, paged in SQL; bodies show the PIN placeholder."""
+    conditions = [OutboxMessage.practice_id == practice_id]
+    if status:
+        conditions.append(OutboxMessage.status == status)
+    total = session.exec(select(func.count()).select_from(OutboxMessage).where(*conditions)).one()
+    pages = max(1, -(-total // page_size))
+    page = min(max(page, 1), pages)
+    rows = session.exec(
+        select(
+            OutboxMessage.id, OutboxMessage.created_at, OutboxMessage.channel,
+            OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.status,
+            OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.next_attempt_at,
+            OutboxMessage.sent_at, func.substr(OutboxMessage.body_text, 1, PREVIEW_CHARS),
+        )
+        .where(*conditions)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=OUTBOX_COLUMNS)
+    return OutboxPage(rows=frame, total=total, page=page, pages=pages)
+
+
+def count_outbox(session: Session, *, practice_id: int) -> dict[str, int]:
+    """Messages per status for the practice."""
+    rows = session.exec(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.practice_id == practice_id)
+        .group_by(OutboxMessage.status)
+    ).all()
+    counts = {status.value: 0 for status in OutboxStatus}
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
+def resend_message(
+    session: Session, *, practice_id: int, message_id: int, actor: str,
+    senders: Senders | None = None, now: dt.datetime | None = None,
+) -> int:
+    """Queue a message again: a held or failed one is retried as it is; a sent one is copied.
+    Returns the id of the message to deliver."""
+    senders = senders or senders_from_settings()
+    now = now or utcnow()
+    message = session.exec(
+        select(OutboxMessage).where(OutboxMessage.id == message_id,
+                                    OutboxMessage.practice_id == practice_id)
+    ).first()
+    if message is None:
+        raise NotFound(f"Message {message_id} is not in this practice's outbox.")
+    carries_pin = PIN_PLACEHOLDER in message.body_text
+    if carries_pin and not message.sealed_secret:
+        raise Conflict(
+            "This message carried a PIN that is no longer kept (it was sent or replaced). "
+            "Issue a new PIN from Register Patient instead."
+        )
+    ready = senders.ready(message.channel)
+    status = OutboxStatus.pending if ready else OutboxStatus.held
+    patient_id = session.exec(
+        select(Enrollment.patient_id).where(Enrollment.id == message.enrollment_id)
+    ).first() if message.enrollment_id else None
+    if message.status == OutboxStatus.sent:
+        copy = OutboxMessage(
+            practice_id=practice_id, enrollment_id=message.enrollment_id,
+            channel=message.channel, recipient=message.recipient, subject=message.subject,
+            body_text=message.body_text, body_html=message.body_html, status=status,
+            next_attempt_at=now if ready else None, created_at=now,
+        )
+        session.add(copy)
+        session.flush()
+        target = copy.id
+    else:
+        message.status = status
+        message.attempts = 0
+        message.next_attempt_at = now if ready else None
+        session.add(message)
+        session.flush()
+        target = message.id
+    record_event(session, actor=actor, action="message_requeued", practice_id=practice_id,
+                 patient_id=patient_id, message_id=message_id, queued_id=target,
+                 status=status.value)
+    return target
