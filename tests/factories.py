@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 
 from faker import Faker
@@ -10,6 +11,8 @@ from sqlmodel import Session
 
 from models import (
     Appointment,
+    Enrollment,
+    EnrollmentMethod,
     Guardian,
     Location,
     Patient,
@@ -21,6 +24,7 @@ from models import (
     StaffUser,
 )
 from services.auth import hash_password
+from services.pins import generate_pin, hash_secret, normalize_answer, normalize_pin
 
 fake = Faker()
 PASSWORD = "correct-horse-battery"
@@ -121,3 +125,36 @@ def make_appointment(session: Session, practice: Practice, *, patient: Patient |
     session.add(appointment)
     session.flush()
     return appointment
+
+
+def make_enrollment(session: Session, practice: Practice, *, patient: Patient | None = None,
+                    guardian: Guardian | None = None, pin: str | None = None,
+                    answer: str | None = None, **fields) -> Enrollment:
+    """An invited enrollment whose secret hashes `pin` (or `answer` for a question enrollment).
+
+    Pass the PIN (e.g. from generate_pin()) to know it; the row keeps only its hash."""
+    patient = patient or make_patient(session, practice)
+    guardian = guardian or make_guardian(session, practice, patients=[patient])
+    if answer is not None:
+        fields.setdefault("method", EnrollmentMethod.question)
+        fields.setdefault("verification_question", "What is the name of your first pet?")
+        secret = normalize_answer(answer)
+    else:
+        secret = normalize_pin(pin or generate_pin())
+    issued_at = fields.pop("issued_at", dt.datetime.now(dt.UTC).replace(microsecond=0))
+    enrollment = Enrollment(
+        practice_id=practice.id,
+        patient_id=patient.id,
+        guardian_id=guardian.id,
+        secret_hash=fields.pop("secret_hash", hash_secret(secret)),
+        link_token=fields.pop("link_token", secrets.token_urlsafe(32)),
+        email=fields.pop("email", guardian.email),
+        issued_at=issued_at,
+        expires_at=fields.pop(
+            "expires_at", issued_at + dt.timedelta(days=practice.pin_lifetime_days)
+        ),
+        **fields,
+    )
+    session.add(enrollment)
+    session.flush()
+    return enrollment
