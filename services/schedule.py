@@ -1,0 +1,315 @@
+"""The portal schedule: one practice's appointments in a date range, with each patient's
+portal status, counted and paged in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from models import (
+    Appointment,
+    AppointmentStatus,
+    Enrollment,
+    Guardian,
+    Location,
+    Patient,
+    PatientGuardian,
+    Practice,
+    Provider,
+    utcnow,
+)
+from services.errors import InvalidInput, NotFound
+from services.status import PortalStatus, status_sql
+
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+MAX_SEARCH_LENGTH = 100
+# A literal (not a bound parameter), so that SQLite can use the partial unique index
+# uq_enrollment_live_patient, whose WHERE clause it must match word for word.
+_LIVE = literal_column("'voided'")
+
+
+@dataclass(frozen=True)
+class ScheduleCriteria:
+    """What the schedule filters ask for: dates are days in the practice's timezone, inclusive."""
+
+    start: dt.date
+    end: dt.date
+    location_id: int | None = None  # None: all locations
+    provider_ids: tuple[int, ...] | None = None  # None: all providers
+    search: str = ""  # patient name or MRN
+    include_cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One appointment as the Dashboard lists it."""
+
+    appointment_id: int
+    starts_at: dt.datetime  # in the practice's timezone
+    appointment_status: str
+    visit_type: str
+    patient_id: int
+    mrn: str
+    first_name: str
+    last_name: str
+    date_of_birth: dt.date
+    age: str
+    guardian_name: str | None
+    guardian_relationship: str | None
+    guardian_email: str | None
+    guardian_cell_phone: str | None
+    provider: str
+    location: str
+    portal_status: PortalStatus
+
+    @property
+    def patient_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+
+@dataclass(frozen=True)
+class SchedulePage:
+    """One page of the schedule, in start time order."""
+
+    rows: list[ScheduleRow]
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class ScheduleSummary:
+    """The counts above the list: appointments, and unique patients by portal status."""
+
+    appointments: int
+    patients: int
+    patients_by_status: dict[str, int] = field(default_factory=dict)
+
+    def patients_with(self, status: PortalStatus) -> int:
+        """Unique patients whose badge is `status`."""
+        return self.patients_by_status.get(status.value, 0)
+
+    @property
+    def share_active(self) -> float | None:
+        """Active patients as a share of unique patients (None without patients)."""
+        if not self.patients:
+            return None
+        return self.patients_with(PortalStatus.active) / self.patients
+
+    def pages(self, page_size: int = PAGE_SIZE) -> int:
+        """How many pages of `page_size` the appointments fill (at least one)."""
+        return max(1, -(-self.appointments // page_size))
+
+
+def day_bounds(start: dt.date, end: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """UTC [from, to) for the days start..end inclusive in `timezone` (DST-safe)."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    lower = dt.datetime.combine(start, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+    upper = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    return lower, upper.astimezone(dt.UTC)
+
+
+def describe_age(date_of_birth: dt.date, *, today: dt.date) -> str:
+    """Age as a pediatric front desk says it: months under two years, then years."""
+    months = (today.year - date_of_birth.year) * 12 + today.month - date_of_birth.month
+    if today.day < date_of_birth.day:
+        months -= 1
+    if months < 0:
+        return "not born yet"
+    if months < 24:
+        return f"{months} mo"
+    return f"{months // 12} y"
+
+
+def search_terms(search: str) -> list[str]:
+    """The words of a search (`Doe, Jane` or an MRN), lower-cased."""
+    return [term.lower() for term in re.split(r"[\s,]+", search.strip()) if term]
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _validated(criteria: ScheduleCriteria) -> ScheduleCriteria:
+    if criteria.end < criteria.start:
+        raise InvalidInput(
+            "End Date is before Start Date: choose an End Date on or after the Start Date.",
+            field="end",
+        )
+    if len(criteria.search) > MAX_SEARCH_LENGTH:
+        raise InvalidInput(
+            f"Search is too long: use at most {MAX_SEARCH_LENGTH} characters.", field="search"
+        )
+    return criteria
+
+
+def _timezone(session: Session, practice_id: int) -> str:
+    timezone = session.execute(
+        select(Practice.timezone).where(Practice.id == practice_id)
+    ).scalar()
+    if timezone is None:
+        raise NotFound("That practice does not exist.")
+    return timezone
+
+
+def _window(
+    session: Session, practice_id: int, criteria: ScheduleCriteria
+) -> tuple[list[ColumnElement[bool]], bool, str]:
+    """The WHERE terms for the criteria, whether they need the patient joined, the timezone."""
+    timezone = _timezone(session, practice_id)
+    lower, upper = day_bounds(criteria.start, criteria.end, timezone)
+    # practice_id + start_at lead both schedule indexes; the provider list picks the second.
+    terms: list[ColumnElement[bool]] = [
+        Appointment.practice_id == practice_id,
+        Appointment.start_at >= lower,
+        Appointment.start_at < upper,
+    ]
+    if criteria.provider_ids is not None:
+        terms.append(Appointment.provider_id.in_(sorted(set(criteria.provider_ids))))
+    if criteria.location_id is not None:
+        terms.append(Appointment.location_id == criteria.location_id)
+    if not criteria.include_cancelled:
+        terms.append(Appointment.status != AppointmentStatus.cancelled.value)
+    words = search_terms(criteria.search)
+    for word in words:
+        pattern = _like(word)
+        terms.append(or_(
+            func.lower(Patient.last_name).like(pattern, escape="\\"),
+            func.lower(Patient.first_name).like(pattern, escape="\\"),
+            func.lower(Patient.mrn).like(pattern, escape="\\"),
+        ))
+    return terms, bool(words), timezone
+
+
+def _appointments(terms: list[ColumnElement[bool]], needs_patient: bool, *columns):
+    statement = select(*columns)
+    if needs_patient:
+        statement = statement.join(
+            Patient,
+            and_(Patient.id == Appointment.patient_id,
+                 Patient.practice_id == Appointment.practice_id),
+        )
+    return statement.where(*terms)
+
+
+def summarize_schedule(
+    session: Session,
+    *,
+    practice_id: int,
+    criteria: ScheduleCriteria,
+    now: dt.datetime | None = None,
+) -> ScheduleSummary:
+    """Appointments, unique patients and unique patients per portal status for the criteria."""
+    criteria = _validated(criteria)
+    now = now or utcnow()
+    terms, needs_patient, _ = _window(session, practice_id, criteria)
+    # Per patient first, so the enrollment is looked up once per patient, not per visit.
+    visits = (
+        _appointments(terms, needs_patient, Appointment.patient_id,
+                      func.count().label("visits"))
+        .group_by(Appointment.patient_id)
+        .subquery("visits")
+    )
+    per_patient = (
+        select(visits.c.visits, status_sql(now).label("portal_status"))
+        .select_from(visits)
+        .outerjoin(Enrollment, and_(Enrollment.patient_id == visits.c.patient_id,
+                                    Enrollment.status != _LIVE))
+        .subquery("per_patient")
+    )
+    rows = session.execute(
+        select(per_patient.c.portal_status, func.count(), func.sum(per_patient.c.visits))
+        .group_by(per_patient.c.portal_status)
+    ).all()
+    by_status = {status: int(patients) for status, patients, _ in rows}
+    return ScheduleSummary(
+        appointments=sum(int(visit_count) for _, _, visit_count in rows),
+        patients=sum(by_status.values()),
+        patients_by_status=by_status,
+    )
+
+
+def list_schedule(
+    session: Session,
+    *,
+    practice_id: int,
+    criteria: ScheduleCriteria,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    now: dt.datetime | None = None,
+) -> SchedulePage:
+    """One page of the practice's appointments for the criteria, by start time."""
+    criteria = _validated(criteria)
+    if page < 1:
+        raise InvalidInput("Page must be 1 or more.", field="page")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"Page size must be 1 to {MAX_PAGE_SIZE}.", field="page_size")
+    now = now or utcnow()
+    terms, needs_patient, timezone = _window(session, practice_id, criteria)
+    # Page the bare appointments on the index first; everything else is joined to the page only.
+    visits = (
+        _appointments(terms, needs_patient, Appointment.id, Appointment.start_at,
+                      Appointment.patient_id, Appointment.provider_id, Appointment.location_id,
+                      Appointment.visit_type, Appointment.status)
+        .order_by(Appointment.start_at, Appointment.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+        .subquery("visits")
+    )
+    first_guardian = (
+        select(func.min(PatientGuardian.guardian_id))
+        .where(PatientGuardian.patient_id == visits.c.patient_id)
+        .scalar_subquery()
+    )
+    statement = (
+        select(
+            visits.c.id, visits.c.start_at, visits.c.status, visits.c.visit_type,
+            Patient.id, Patient.mrn, Patient.first_name, Patient.last_name,
+            Patient.date_of_birth,
+            Guardian.first_name, Guardian.last_name, Guardian.relationship, Guardian.email,
+            Guardian.cell_phone,
+            Provider.name, Location.name, status_sql(now),
+        )
+        .select_from(visits)
+        .join(Patient, Patient.id == visits.c.patient_id)
+        .join(Provider, Provider.id == visits.c.provider_id)
+        .join(Location, Location.id == visits.c.location_id)
+        .outerjoin(Enrollment, and_(Enrollment.patient_id == visits.c.patient_id,
+                                    Enrollment.status != _LIVE))
+        .outerjoin(Guardian, Guardian.id == first_guardian)
+        .order_by(visits.c.start_at, visits.c.id)
+    )
+    zone = zoneinfo.ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    rows = [
+        ScheduleRow(
+            appointment_id=appointment_id,
+            starts_at=start_at.astimezone(zone),
+            appointment_status=status,
+            visit_type=visit_type,
+            patient_id=patient_id,
+            mrn=mrn,
+            first_name=first_name,
+            last_name=last_name,
+            date_of_birth=date_of_birth,
+            age=describe_age(date_of_birth, today=today),
+            guardian_name=f"{g_first} {g_last}" if g_first else None,
+            guardian_relationship=relationship,
+            guardian_email=email,
+            guardian_cell_phone=cell_phone,
+            provider=provider,
+            location=location,
+            portal_status=PortalStatus(portal_status),
+        )
+        for (appointment_id, start_at, status, visit_type, patient_id, mrn, first_name,
+             last_name, date_of_birth, g_first, g_last, relationship, email, cell_phone,
+             provider, location, portal_status) in session.execute(statement).all()
+    ]
+    return SchedulePage(rows=rows, page=page, page_size=page_size)
