@@ -1,0 +1,751 @@
+"""Enrollment metrics for supervisors: headline figures, the "provide patients electronic access"
+measure with the patients who miss it, and the series behind the Enrollment page's charts.
+
+Every figure is aggregated in SQL (GROUP BY, window functions) and reads the same on SQLite and
+PostgreSQL; nothing loads a table into memory.
+
+Who is counted
+    The period is a range of the practice's local dates, Start Date to End Date inclusive.
+    *Patients seen* are the unique patients with a completed appointment (status ``completed``)
+    starting in the period, at the chosen location and providers. Every figure on the page is
+    about these patients: *invited* are those with any enrollment ever issued, *activated* those
+    whose parent activated a portal account (an enrollment's ``activated_at`` or a
+    PortalAccess grant), *activation rate* is activated / invited.
+
+The measure (ONC/CMS Promoting Interoperability, "Provide Patients Electronic Access to Their
+Health Information")
+    Denominator: the patients seen, as above. A cancelled or no-show visit does not count.
+
+    Access given: the earliest of any enrollment's ``issued_at`` (a PIN or verification question
+    issued, whatever became of the enrollment later: voided, expired and declined ones count,
+    because access was offered then), any enrollment's ``activated_at`` and any PortalAccess
+    ``granted_at``. Access given before the visit counts.
+
+    Deadline: access is timely when it is given no later than the end (local midnight) of the
+    4th business day of the visit, counting the visit's own day as the first when it is a
+    business day. Business days are Monday to Friday except the practice's Holiday rows.
+    A Friday visit: Friday 1, Monday 2, Tuesday 3, Wednesday 4, so access on Wednesday counts
+    and access on Thursday (5 business days) misses, as issue 6 specifies. A Saturday visit
+    starts counting on Monday. See `access_deadline`.
+
+    Several visits: certified measure calculation (ONC's Cypress test notes for this measure)
+    counts a patient only when access was timely for each of their encounters in the period:
+    timely at the first visit but late at a later one decrements the numerator; late at the
+    first but timely at a later one never enters it. Access, once given, stays given and the
+    deadlines only move later, so "timely for every visit" is the same as "timely for the first
+    completed visit in the period": that visit's deadline is the patient's deadline.
+
+    Numerator: patients seen whose access was given no later than their deadline.
+    Patients not yet given access whose deadline has not passed are *still in time*: outside
+    the numerator (as the measure counts them today), flagged in the list so staff can act.
+
+By provider and by location
+    Each provider's (location's) own measure: the patients seen by that provider (at that
+    location), each with the deadline of their first visit with that provider (there). A patient
+    seen by two providers counts for both, so the groups add up to more than the total.
+
+Weekly trend and days to activation
+    Invitations are enrollments (re-issued PINs count again) issued in the period to the patients
+    seen, by the local week (Monday) they were issued; *activated* are those of them the parent
+    activated so far, so the weekly rate is never above 100 %. Days to activation is the time
+    from an enrollment's issue to its activation, for the patients seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    Table,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+    values,
+)
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from models import (
+    Appointment,
+    AppointmentStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Holiday,
+    Location,
+    Patient,
+    PortalAccess,
+    PortalAccount,
+    Provider,
+    utcnow,
+)
+from services.errors import InvalidInput
+from services.practices import get_practice
+from services.status import status_sql
+
+ACCESS_BUSINESS_DAYS = 4
+EXPIRING_WITHIN = dt.timedelta(days=7)
+MAX_PERIOD_DAYS = 731
+DAYS_TO_ACTIVATION_CAP = 21  # the histogram's last bar holds this many days and more
+MISSING_PREVIEW_ROWS = 200
+SECONDS_PER_DAY = 86_400
+
+MISSING_COLUMNS = [
+    "MRN", "Patient", "Date of birth", "First visit", "Provider", "Location", "Access due by",
+    "Access given", "Portal status", "Still in time",
+]
+RATE_COLUMNS = ["name", "seen", "timely", "timely_rate", "invited", "activated", "activated_rate"]
+
+
+@dataclass(frozen=True)
+class EnrollmentHeadline:
+    """The headline figures for the patients seen in the period."""
+
+    patients_seen: int
+    invited: int
+    activated: int
+    activation_rate: float | None  # activated / invited
+    median_days_to_activation: float | None
+    pins_expiring_soon: int  # live PINs that expire within the next 7 days
+
+
+@dataclass(frozen=True)
+class AccessMeasure:
+    """The "provide patients electronic access" measure for the period."""
+
+    numerator: int
+    denominator: int
+    rate: float | None
+    missing: int  # denominator - numerator
+    still_in_time: int  # missing, not yet given access, deadline not passed
+
+
+@dataclass(frozen=True)
+class EnrollmentReport:
+    """Everything the Enrollment page shows for one practice, period and filter."""
+
+    start: dt.date
+    end: dt.date
+    headline: EnrollmentHeadline
+    measure: AccessMeasure
+    funnel: pd.DataFrame  # stage, patients
+    weekly: pd.DataFrame  # week_start, invitations, activated, rate
+    by_provider: pd.DataFrame  # RATE_COLUMNS, laggards first
+    by_location: pd.DataFrame  # RATE_COLUMNS, laggards first
+    days_to_activation: pd.DataFrame  # days (capped), enrollments
+    missing_preview: pd.DataFrame  # MISSING_COLUMNS, the first MISSING_PREVIEW_ROWS
+
+
+def access_deadline(visit_day: dt.date, *, holidays: frozenset[dt.date] | set[dt.date]) -> dt.date:
+    """The last local day on which access for a visit on `visit_day` is still timely."""
+    counted = 0
+    day = visit_day
+    while True:
+        if day.weekday() < 5 and day not in holidays:
+            counted += 1
+            if counted == ACCESS_BUSINESS_DAYS:
+                return day
+        day += dt.timedelta(days=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The period's calendar: one row per local day, joined as a VALUES CTE. It carries everything
+# that needs the practice's timezone or holidays, so the SQL itself never converts timezones or
+# counts business days (which SQLite and PostgreSQL would each do differently).
+
+
+@dataclass(frozen=True)
+class _Scope:
+    practice_id: int
+    start: dt.date
+    end: dt.date
+    location_id: int | None
+    provider_ids: tuple[int, ...] | None
+    now: dt.datetime
+    zone: zoneinfo.ZoneInfo
+    calendar_rows: tuple[tuple, ...]
+
+    @property
+    def start_utc(self) -> dt.datetime:
+        return self.calendar_rows[0][1]
+
+    @property
+    def end_utc(self) -> dt.datetime:
+        return self.calendar_rows[-1][2]
+
+
+def _midnight_utc(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
+def _scope(
+    session: Session,
+    *,
+    practice_id: int,
+    start: dt.date,
+    end: dt.date,
+    location_id: int | None,
+    provider_ids: Sequence[int] | None,
+    now: dt.datetime | None,
+) -> _Scope:
+    if start > end:
+        raise InvalidInput("Start Date is after End Date: pick a Start Date on or before it.",
+                           field="start_date")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise InvalidInput(f"The period is longer than {MAX_PERIOD_DAYS} days: pick a shorter "
+                           "range of Start Date and End Date.", field="start_date")
+    practice = get_practice(session, practice_id=practice_id)
+    zone = zoneinfo.ZoneInfo(practice.timezone)
+    # Holidays from the first day to a little past the last deadline (a few weeks is ample).
+    holidays = frozenset(session.execute(
+        select(Holiday.day).where(
+            Holiday.practice_id == practice_id,
+            Holiday.day >= start,
+            Holiday.day <= end + dt.timedelta(days=60),
+        )
+    ).scalars())
+    rows = []
+    day = start
+    while day <= end:
+        deadline = access_deadline(day, holidays=holidays)
+        rows.append((
+            day,
+            _midnight_utc(day, zone),
+            _midnight_utc(day + dt.timedelta(days=1), zone),
+            deadline,
+            _midnight_utc(deadline + dt.timedelta(days=1), zone),
+            day - dt.timedelta(days=day.weekday()),
+        ))
+        day += dt.timedelta(days=1)
+    return _Scope(
+        practice_id=practice_id,
+        start=start,
+        end=end,
+        location_id=location_id,
+        provider_ids=tuple(provider_ids) if provider_ids else None,
+        now=(now or utcnow()).astimezone(dt.UTC),
+        zone=zone,
+        calendar_rows=tuple(rows),
+    )
+
+
+def _calendar(scope: _Scope):
+    return values(
+        column("day", Date),
+        column("day_start", UTCDateTime()),
+        column("day_end", UTCDateTime()),
+        column("deadline", Date),
+        column("deadline_end", UTCDateTime()),
+        column("week_start", Date),
+        name="calendar",
+    ).data(list(scope.calendar_rows)).cte("calendar")
+
+
+# ---------------------------------------------------------------------------------------------
+# The cohort: two temporary tables filled once per report, so that the appointments are scanned
+# once and not once per figure. Temporary tables live in the session's own connection and
+# transaction (no other session sees them) and are dropped before the session ends; a rollback
+# drops them too, since both databases roll back DDL.
+
+
+@dataclass(frozen=True)
+class _Cohort:
+    # One row per (patient, provider, location) seen: the first visit there and its deadline.
+    groups: Table
+    # One row per patient seen: first visit, its deadline, access times, timely or not.
+    patients: Table
+
+
+def _cohort_tables() -> _Cohort:
+    metadata = MetaData()
+    groups = Table(
+        "tmp_enrollment_groups", metadata,
+        Column("patient_id", Integer, nullable=False),
+        Column("provider_id", Integer, nullable=False),
+        Column("location_id", Integer, nullable=False),
+        Column("first_start", UTCDateTime(), nullable=False),
+        Column("first_day", Date, nullable=False),
+        Column("deadline", Date, nullable=False),
+        Column("deadline_end", UTCDateTime(), nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+    patients = Table(
+        "tmp_enrollment_patients", metadata,
+        Column("patient_id", Integer, primary_key=True, autoincrement=False),
+        Column("first_day", Date, nullable=False),
+        Column("deadline", Date, nullable=False),
+        Column("deadline_end", UTCDateTime(), nullable=False),
+        Column("invited_at", UTCDateTime()),
+        Column("activated_at", UTCDateTime()),
+        Column("access_at", UTCDateTime()),
+        Column("expiring", Integer, nullable=False),
+        Column("timely", Integer, nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+    return _Cohort(groups=groups, patients=patients)
+
+
+def _fill_groups(session: Session, scope: _Scope, groups: Table) -> None:
+    """Completed visits in the period, by patient, provider and location: one scan."""
+    calendar = _calendar(scope)
+    visit = Appointment.__table__.alias("visit")
+    conditions = [
+        visit.c.practice_id == scope.practice_id,
+        visit.c.status == AppointmentStatus.completed.value,
+    ]
+    if scope.location_id is not None:
+        conditions.append(visit.c.location_id == scope.location_id)
+    if scope.provider_ids is not None:
+        conditions.append(visit.c.provider_id.in_(scope.provider_ids))
+    # The calendar drives the join: one range of the (practice_id, start_at) index per day.
+    # Deadlines only grow with the visit's day, so the first visit's is the smallest.
+    visits = (
+        select(
+            visit.c.patient_id,
+            visit.c.provider_id,
+            visit.c.location_id,
+            func.min(visit.c.start_at),
+            func.min(calendar.c.day),
+            func.min(calendar.c.deadline),
+            func.min(calendar.c.deadline_end),
+        )
+        .select_from(calendar)
+        .join(visit, and_(visit.c.start_at >= calendar.c.day_start,
+                          visit.c.start_at < calendar.c.day_end))
+        .where(*conditions)
+        .group_by(visit.c.patient_id, visit.c.provider_id, visit.c.location_id)
+    )
+    session.execute(groups.insert().from_select(
+        ["patient_id", "provider_id", "location_id", "first_start", "first_day", "deadline",
+         "deadline_end"],
+        visits,
+    ))
+
+
+def _fill_patients(session: Session, scope: _Scope, cohort: _Cohort) -> None:
+    """One row per patient seen, with the first visit's day and deadline and access times."""
+    groups, patients = cohort.groups, cohort.patients
+    seen = (
+        select(
+            groups.c.patient_id,
+            func.min(groups.c.first_day).label("day"),
+            func.min(groups.c.deadline).label("deadline"),
+            func.min(groups.c.deadline_end).label("deadline_end"),
+        )
+        .group_by(groups.c.patient_id)
+        .subquery("seen")
+    )
+    access = _access(scope, select(groups.c.patient_id))
+    session.execute(patients.insert().from_select(
+        ["patient_id", "first_day", "deadline", "deadline_end", "invited_at", "activated_at",
+         "access_at", "expiring", "timely"],
+        select(
+            seen.c.patient_id,
+            seen.c.day,
+            seen.c.deadline,
+            seen.c.deadline_end,
+            access.c.invited_at,
+            access.c.activated_at,
+            access.c.access_at,
+            func.coalesce(access.c.expiring, 0),
+            case((access.c.access_at < seen.c.deadline_end, 1), else_=0),
+        ).select_from(seen.outerjoin(access, access.c.patient_id == seen.c.patient_id)),
+    ))
+
+
+def _access(scope: _Scope, patient_ids):
+    """Per patient: first invitation, first activation, first access, a PIN expiring soon."""
+    enrollment = Enrollment.__table__
+    expiring = case(
+        (and_(enrollment.c.status == EnrollmentStatus.invited.value,
+              enrollment.c.expires_at > scope.now,
+              enrollment.c.expires_at <= scope.now + EXPIRING_WITHIN), 1),
+        else_=0,
+    )
+    from_enrollments = select(
+        enrollment.c.patient_id.label("patient_id"),
+        enrollment.c.issued_at.label("invited_at"),
+        enrollment.c.activated_at.label("activated_at"),
+        # An enrollment is activated after it is issued, so issuing is its first access.
+        enrollment.c.issued_at.label("access_at"),
+        expiring.label("expiring"),
+    ).where(
+        enrollment.c.practice_id == scope.practice_id,
+        enrollment.c.patient_id.in_(patient_ids),
+    )
+    grant, account = PortalAccess.__table__, PortalAccount.__table__
+    # A sibling's account may be granted this patient without an enrollment of their own.
+    from_grants = (
+        select(
+            grant.c.patient_id,
+            cast(null(), UTCDateTime()),
+            grant.c.granted_at,
+            grant.c.granted_at,
+            literal(0),
+        )
+        .join(account, account.c.id == grant.c.account_id)
+        .where(account.c.practice_id == scope.practice_id, grant.c.patient_id.in_(patient_ids))
+    )
+    events = union_all(from_enrollments, from_grants).subquery("access_events")
+    return (
+        select(
+            events.c.patient_id,
+            func.min(events.c.invited_at).label("invited_at"),
+            func.min(events.c.activated_at).label("activated_at"),
+            func.min(events.c.access_at).label("access_at"),
+            func.max(events.c.expiring).label("expiring"),
+        )
+        .group_by(events.c.patient_id)
+        .subquery("access")
+    )
+
+
+@contextlib.contextmanager
+def _cohort(session: Session, scope: _Scope) -> Iterator[_Cohort]:
+    cohort = _cohort_tables()
+    connection = session.connection()
+    for table in (cohort.groups, cohort.patients):
+        connection.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+        table.create(connection, checkfirst=False)
+    _fill_groups(session, scope, cohort.groups)
+    _fill_patients(session, scope, cohort)
+    yield cohort
+    # Not reached on an error: the session's rollback then drops both tables.
+    for table in (cohort.patients, cohort.groups):
+        table.drop(connection, checkfirst=False)
+
+
+def _count(expression) -> ColumnElement[int]:
+    return func.coalesce(func.sum(expression), 0)
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _seconds_between(session: Session, later, earlier) -> ColumnElement[int]:
+    """Whole seconds from `earlier` to `later`, the same integer on both databases."""
+    if session.get_bind().dialect.name == "sqlite":
+        return cast(func.round((func.julianday(later) - func.julianday(earlier)) * SECONDS_PER_DAY),
+                    Integer)
+    return cast(func.round(func.extract("epoch", later - earlier)), Integer)
+
+
+# ---------------------------------------------------------------------------------------------
+# The figures, each one query over the cohort.
+
+
+def _headline_counts(session: Session, scope: _Scope, cohort: _Cohort):
+    patients = cohort.patients
+    return session.execute(
+        select(
+            func.count().label("seen"),
+            func.count(patients.c.invited_at).label("invited"),
+            func.count(patients.c.activated_at).label("activated"),
+            _count(patients.c.timely).label("timely"),
+            _count(case((and_(patients.c.timely == 0, patients.c.deadline_end > scope.now), 1),
+                        else_=0)).label("still_in_time"),
+            _count(patients.c.expiring).label("expiring"),
+        )
+    ).one()
+
+
+def _measure(counts) -> AccessMeasure:
+    return AccessMeasure(
+        numerator=counts.timely,
+        denominator=counts.seen,
+        rate=_rate(counts.timely, counts.seen),
+        missing=counts.seen - counts.timely,
+        still_in_time=counts.still_in_time,
+    )
+
+
+def _activation_durations(session: Session, scope: _Scope, cohort: _Cohort):
+    """Seconds from issue to activation of each activated enrollment of the patients seen."""
+    enrollment = Enrollment.__table__
+    seconds = _seconds_between(session, enrollment.c.activated_at, enrollment.c.issued_at)
+    return (
+        select(case((seconds < 0, 0), else_=seconds).label("seconds"))
+        .join(cohort.patients, cohort.patients.c.patient_id == enrollment.c.patient_id)
+        .where(enrollment.c.practice_id == scope.practice_id,
+               enrollment.c.activated_at.is_not(None))
+        .subquery("durations")
+    )
+
+
+def _median_days_to_activation(session: Session, scope: _Scope, cohort: _Cohort) -> float | None:
+    durations = _activation_durations(session, scope, cohort)
+    ranked = select(
+        durations.c.seconds,
+        func.row_number().over(order_by=durations.c.seconds).label("position"),
+        func.count().over().label("total"),
+    ).subquery("ranked")
+    # The middle row, or the mean of the two middle rows when the count is even.
+    median_seconds = session.execute(
+        select(func.avg(ranked.c.seconds)).where(
+            ranked.c.position.in_([(ranked.c.total + 1) // 2, (ranked.c.total + 2) // 2])
+        )
+    ).scalar()
+    return None if median_seconds is None else round(float(median_seconds) / SECONDS_PER_DAY, 1)
+
+
+def _days_to_activation(session: Session, scope: _Scope, cohort: _Cohort) -> pd.DataFrame:
+    durations = _activation_durations(session, scope, cohort)
+    cap = DAYS_TO_ACTIVATION_CAP
+    bucket = case(
+        (durations.c.seconds >= cap * SECONDS_PER_DAY, cap),
+        else_=durations.c.seconds // SECONDS_PER_DAY,
+    ).label("days")
+    rows = session.execute(
+        select(bucket, func.count().label("enrollments")).group_by(bucket).order_by(bucket)
+    ).all()
+    counts = {int(days): enrollments for days, enrollments in rows}
+    # Every day up to the longest one, so the histogram shows its gaps as zero bars.
+    longest = max(counts, default=-1)
+    return pd.DataFrame({
+        "days": list(range(longest + 1)),
+        "enrollments": [counts.get(days, 0) for days in range(longest + 1)],
+    })
+
+
+def _weekly(session: Session, scope: _Scope, cohort: _Cohort) -> pd.DataFrame:
+    calendar = _calendar(scope)
+    enrollment = Enrollment.__table__
+    rows = session.execute(
+        select(
+            calendar.c.week_start,
+            func.count(enrollment.c.id).label("invitations"),
+            func.count(enrollment.c.activated_at).label("activated"),
+        )
+        .select_from(calendar)
+        .join(enrollment, and_(enrollment.c.practice_id == scope.practice_id,
+                               enrollment.c.issued_at >= calendar.c.day_start,
+                               enrollment.c.issued_at < calendar.c.day_end))
+        .join(cohort.patients, cohort.patients.c.patient_id == enrollment.c.patient_id)
+        .group_by(calendar.c.week_start)
+    ).all()
+    counts = {week: (invitations, activated) for week, invitations, activated in rows}
+    weeks = sorted({row[5] for row in scope.calendar_rows})
+    invitations = [counts.get(week, (0, 0))[0] for week in weeks]
+    activated = [counts.get(week, (0, 0))[1] for week in weeks]
+    return pd.DataFrame({
+        "week_start": weeks,
+        "invitations": invitations,
+        "activated": activated,
+        "rate": [_rate(a, i) for a, i in zip(activated, invitations, strict=True)],
+    })
+
+
+def _rates_by(session: Session, cohort: _Cohort, *, group: str) -> pd.DataFrame:
+    """Each provider's (location's) own measure and funnel; laggards first."""
+    groups, patients = cohort.groups, cohort.patients
+    named = Provider.__table__ if group == "provider" else Location.__table__
+    group_column = groups.c.provider_id if group == "provider" else groups.c.location_id
+    seen_by_group = (
+        select(
+            group_column.label("group_id"),
+            groups.c.patient_id,
+            func.min(groups.c.deadline_end).label("deadline_end"),
+        )
+        .group_by(group_column, groups.c.patient_id)
+        .subquery("seen_by_group")
+    )
+    rows = session.execute(
+        select(
+            named.c.name,
+            func.count().label("seen"),
+            _count(case((patients.c.access_at < seen_by_group.c.deadline_end, 1), else_=0))
+            .label("timely"),
+            func.count(patients.c.invited_at).label("invited"),
+            func.count(patients.c.activated_at).label("activated"),
+        )
+        .select_from(seen_by_group)
+        .join(named, named.c.id == seen_by_group.c.group_id)
+        .join(patients, patients.c.patient_id == seen_by_group.c.patient_id)
+        .group_by(named.c.id, named.c.name)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["name", "seen", "timely", "invited", "activated"])
+    frame["timely_rate"] = frame["timely"] / frame["seen"]
+    frame["activated_rate"] = frame["activated"] / frame["seen"]
+    frame = frame.sort_values(["timely_rate", "seen", "name"], ascending=[True, False, True])
+    return frame[RATE_COLUMNS].reset_index(drop=True)
+
+
+def _missing(session: Session, scope: _Scope, cohort: _Cohort, *, limit: int | None
+             ) -> pd.DataFrame:
+    groups, patients = cohort.groups, cohort.patients
+    # The provider and location of each missing patient's first visit (ties: lowest ids).
+    first_groups = (
+        select(
+            groups.c.patient_id,
+            groups.c.provider_id,
+            groups.c.location_id,
+            func.row_number().over(
+                partition_by=groups.c.patient_id,
+                order_by=(groups.c.first_start, groups.c.provider_id, groups.c.location_id),
+            ).label("position"),
+        )
+        .join(patients, and_(patients.c.patient_id == groups.c.patient_id,
+                             patients.c.timely == 0))
+        .subquery("first_groups")
+    )
+    query = (
+        select(
+            Patient.mrn,
+            Patient.last_name,
+            Patient.first_name,
+            Patient.date_of_birth,
+            patients.c.first_day,
+            Provider.name.label("provider"),
+            Location.name.label("location"),
+            patients.c.deadline,
+            patients.c.deadline_end,
+            patients.c.access_at,
+            status_sql(scope.now).label("portal_status"),
+        )
+        .select_from(patients)
+        .join(first_groups, and_(first_groups.c.patient_id == patients.c.patient_id,
+                                 first_groups.c.position == 1))
+        .join(Patient, Patient.id == patients.c.patient_id)
+        .join(Provider, Provider.id == first_groups.c.provider_id)
+        .join(Location, Location.id == first_groups.c.location_id)
+        # The live enrollment (at most one per patient) gives today's portal status.
+        .outerjoin(Enrollment, and_(Enrollment.patient_id == patients.c.patient_id,
+                                    Enrollment.status != EnrollmentStatus.voided.value))
+        .where(patients.c.timely == 0)
+        .order_by(patients.c.first_day, Patient.last_name, Patient.first_name, Patient.mrn)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    records = [
+        {
+            "MRN": row.mrn,
+            "Patient": f"{row.last_name}, {row.first_name}",
+            "Date of birth": row.date_of_birth,
+            "First visit": row.first_day,
+            "Provider": row.provider,
+            "Location": row.location,
+            "Access due by": row.deadline,
+            "Access given": row.access_at.astimezone(scope.zone).date() if row.access_at else None,
+            "Portal status": row.portal_status,
+            "Still in time": row.access_at is None and row.deadline_end > scope.now,
+        }
+        for row in session.execute(query)
+    ]
+    return pd.DataFrame(records, columns=MISSING_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Use cases.
+
+
+def build_enrollment_report(
+    session: Session,
+    *,
+    practice_id: int,
+    start: dt.date,
+    end: dt.date,
+    location_id: int | None = None,
+    provider_ids: Sequence[int] | None = None,
+    now: dt.datetime | None = None,
+    missing_limit: int = MISSING_PREVIEW_ROWS,
+) -> EnrollmentReport:
+    """Every figure of the Enrollment page for the patients seen in [start, end]."""
+    scope = _scope(session, practice_id=practice_id, start=start, end=end,
+                   location_id=location_id, provider_ids=provider_ids, now=now)
+    with _cohort(session, scope) as cohort:
+        counts = _headline_counts(session, scope, cohort)
+        measure = _measure(counts)
+        headline = EnrollmentHeadline(
+            patients_seen=counts.seen,
+            invited=counts.invited,
+            activated=counts.activated,
+            activation_rate=_rate(counts.activated, counts.invited),
+            median_days_to_activation=_median_days_to_activation(session, scope, cohort),
+            pins_expiring_soon=counts.expiring,
+        )
+        return EnrollmentReport(
+            start=start,
+            end=end,
+            headline=headline,
+            measure=measure,
+            funnel=pd.DataFrame({
+                "stage": ["Seen", "Invited", "Activated"],
+                "patients": [headline.patients_seen, headline.invited, headline.activated],
+            }),
+            weekly=_weekly(session, scope, cohort),
+            by_provider=_rates_by(session, cohort, group="provider"),
+            by_location=_rates_by(session, cohort, group="location"),
+            days_to_activation=_days_to_activation(session, scope, cohort),
+            missing_preview=_missing(session, scope, cohort, limit=missing_limit),
+        )
+
+
+def measure_electronic_access(
+    session: Session,
+    *,
+    practice_id: int,
+    start: dt.date,
+    end: dt.date,
+    location_id: int | None = None,
+    provider_ids: Sequence[int] | None = None,
+    now: dt.datetime | None = None,
+) -> AccessMeasure:
+    """The "provide patients electronic access" measure for [start, end] alone."""
+    scope = _scope(session, practice_id=practice_id, start=start, end=end,
+                   location_id=location_id, provider_ids=provider_ids, now=now)
+    with _cohort(session, scope) as cohort:
+        return _measure(_headline_counts(session, scope, cohort))
+
+
+def list_patients_missing_access(
+    session: Session,
+    *,
+    practice_id: int,
+    start: dt.date,
+    end: dt.date,
+    location_id: int | None = None,
+    provider_ids: Sequence[int] | None = None,
+    now: dt.datetime | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """The patients seen in [start, end] outside the measure's numerator, by first visit."""
+    scope = _scope(session, practice_id=practice_id, start=start, end=end,
+                   location_id=location_id, provider_ids=provider_ids, now=now)
+    with _cohort(session, scope) as cohort:
+        return _missing(session, scope, cohort, limit=limit)
+
+
+def export_patients_missing_access_csv(
+    session: Session,
+    *,
+    practice_id: int,
+    start: dt.date,
+    end: dt.date,
+    location_id: int | None = None,
+    provider_ids: Sequence[int] | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """The patients missing the measure as CSV text, every one of them."""
+    frame = list_patients_missing_access(
+        session, practice_id=practice_id, start=start, end=end, location_id=location_id,
+        provider_ids=provider_ids, now=now,
+    )
+    frame["Still in time"] = frame["Still in time"].map({True: "yes", False: "no"})
+    return frame.to_csv(index=False)
