@@ -100,6 +100,28 @@ def seed_demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("send-outbox")
+def send_outbox_command(args: argparse.Namespace) -> int:
+    from services.db import migrate, session_scope
+    from services.notifications import send_due_messages, senders_from_settings
+
+    if args.limit < 1:
+        return _fail("--limit must be at least 1")
+    migrate()
+    senders = senders_from_settings()
+    if senders.mailer is None and senders.texter is None:
+        print("No SMTP server or SMS API is configured: messages stay held in the outbox "
+              "(set PORTAL_SMTP_HOST).")
+        return 0
+    with session_scope() as session:
+        report = send_due_messages(session, senders=senders, limit=args.limit)
+    print(f"Sent {report.sent}, will retry {report.retrying}, failed {report.failed}.")
+    for error in report.errors:
+        print(f"  {error}", file=sys.stderr)
+    # Non-zero when something did not go out, so that a cron job's mail reports it.
+    return 1 if report.retrying or report.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="manage.py",
@@ -129,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--patients", type=int)
     demo.add_argument("--appointments", type=int, default=6000)
     demo.add_argument("--seed", type=int, default=7)
+
+    outbox = commands.add_parser("send-outbox", help="send the emails and texts that are due")
+    outbox.add_argument("--limit", type=int, default=500, help="most messages in one run")
 
     return parser
 

@@ -13,7 +13,7 @@ from fpdf.enums import XPos, YPos
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
 FONT = "DejaVuSans"  # a Unicode TTF shipped in assets/fonts: Łukasz, Nguyễn and Zoë all render
-URL_MIN_SIZE = 7.0
+URL_MIN_SIZE = 6.0
 
 
 @dataclass(frozen=True)
@@ -123,13 +123,14 @@ def render_pin_letter(letter: PinLetter) -> bytes:
 
     pdf.set_font(FONT, "", 11)
     pdf.cell(width, 6, "Web address", **line)
-    # The link must stay on one line so that it can be typed (and extracted) as printed.
+    # The link stays on one line, so that it can be typed (and extracted) as printed: the font
+    # shrinks to fit, and a link longer still may run into the right margin rather than wrap.
     size = 10.0
-    pdf.set_font(FONT, "B", size)
+    pdf.set_font(FONT, "", size)
     while pdf.get_string_width(letter.activation_url) > width and size > URL_MIN_SIZE:
         size -= 0.5
-        pdf.set_font(FONT, "B", size)
-    pdf.multi_cell(width, 6, letter.activation_url, link=letter.activation_url, **line)
+        pdf.set_font(FONT, "", size)
+    pdf.cell(width, 6, letter.activation_url, link=letter.activation_url, **line)
     pdf.ln(5)
 
     pdf.set_font(FONT, "B", 12)

@@ -34,6 +34,7 @@ from sqlmodel import Session, select
 from models import Enrollment, OutboxMessage, OutboxStatus, Practice, utcnow
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput, NotFound
+from services.pins import format_pin
 from services.practices import PracticeInfo
 from services.settings import Settings, get_settings, outbox_key
 
@@ -462,7 +463,7 @@ def _fill_pin(body: str | None, message: _Claimed) -> str | None:
         pin = unseal_secret(message.sealed_secret)
     except InvalidInput as error:
         raise PermanentFailure(error.message) from None
-    return body.replace(PIN_PLACEHOLDER, pin)
+    return body.replace(PIN_PLACEHOLDER, format_pin(pin))
 
 
 def compose_email(message: _Claimed, *, from_address: str) -> EmailMessage:
@@ -541,6 +542,7 @@ def send_due_messages(
     """Send every due message (held ones too once their channel is configured), each claimed
     in its own transaction first; failures are kept with their error and retried later."""
     senders = senders or senders_from_settings()
+    fixed_now = now  # tests pass a clock; real runs stamp each result with the time it happened
     now = now or utcnow()
     ids = _due_ids(session, senders=senders, now=now, limit=limit, message_ids=message_ids,
                    practice_id=practice_id)
@@ -556,12 +558,12 @@ def send_due_messages(
             _deliver(message, senders)
         except Exception as error:  # noqa: BLE001 - any failure is kept on the message
             errors.append(f"message {message.id} to {message.recipient}: {error}")
-            if _record_failure(session, message, error, utcnow()):
+            if _record_failure(session, message, error, fixed_now or utcnow()):
                 retrying += 1
             else:
                 failed += 1
             continue
-        _record_sent(session, message, utcnow())
+        _record_sent(session, message, fixed_now or utcnow())
         sent += 1
     return DeliveryReport(sent=sent, retrying=retrying, failed=failed, skipped=skipped,
                           errors=tuple(errors))

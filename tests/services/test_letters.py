@@ -1,0 +1,92 @@
+"""The PIN letter: a PDF whose text (name, PIN, link) can be extracted, for any Unicode name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from fontTools.ttLib import TTFont
+from pypdf import PdfReader
+
+from services.letters import FONT_DIR, PinLetter, render_pin_letter
+
+URL = "https://portal.sunny.example/activate?practice=12&token=Qm3x-_Zr8LpA2vN0cT7yWkEe"
+NAMES = ["Łukasz Nowak", "Minh Nguyễn", "Siobhán O’Brien", "José García", "Zoë Müller"]
+
+
+def letter(**changes) -> PinLetter:
+    values = dict(
+        practice_name="Sunny Peds", practice_phone="(555) 010-2000",
+        practice_email="desk@sunny.example", practice_address="1 Main Street, Springfield",
+        patient_name="Ava Smith", date_of_birth_hint=True, activation_url=URL,
+        expires_on=dt.date(2025, 6, 16), issued_on=dt.date(2025, 6, 2), pin="7KQ4M-9TXR2",
+    )
+    values.update(changes)
+    return PinLetter(**values)
+
+
+def extract(pdf: bytes) -> tuple[PdfReader, str]:
+    reader = PdfReader(io.BytesIO(pdf))
+    return reader, "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_letter_carries_name_pin_expiry_link_and_steps():
+    reader, text = extract(render_pin_letter(letter()))
+
+    assert len(reader.pages) == 1
+    assert "Ava Smith" in text
+    assert "7KQ4M-9TXR2" in text
+    assert URL in text
+    assert "Valid until June 16, 2025" in text
+    assert "Sunny Peds" in text and "(555) 010-2000" in text
+    for number in ("1.", "2.", "3."):
+        assert number in text
+    assert "date of birth" in text
+
+
+def test_letter_has_a_qr_code_image_and_a_link_annotation():
+    reader, _ = extract(render_pin_letter(letter()))
+    page = reader.pages[0]
+    assert len(page.images) == 1
+    links = [annotation.get_object()["/A"]["/URI"] for annotation in page["/Annots"]]
+    assert links == [URL]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_unicode_name_renders(name):
+    _, text = extract(render_pin_letter(letter(patient_name=name)))
+    assert f"invitation for {name}" in text
+    # The embedded font really has a glyph for each letter (none falls back to a box).
+    cmap = TTFont(FONT_DIR / "DejaVuSans.ttf").getBestCmap()
+    bold = TTFont(FONT_DIR / "DejaVuSans-Bold.ttf").getBestCmap()
+    assert all(ord(ch) in cmap and ord(ch) in bold for ch in name)
+
+
+def test_decomposed_accents_are_composed_before_printing():
+    decomposed = "Zoe\u0308 Nguye\u0302\u0303n"
+    _, text = extract(render_pin_letter(letter(patient_name=decomposed)))
+    assert "Zoë Nguyễn" in text
+
+
+def test_the_font_is_embedded_not_a_core_font():
+    reader, _ = extract(render_pin_letter(letter()))
+    fonts = {font["/BaseFont"] for font in
+             (ref.get_object() for ref in reader.pages[0]["/Resources"]["/Font"].values())}
+    assert fonts and all("DejaVuSans" in str(font) for font in fonts)
+
+
+def test_a_long_link_stays_on_one_line():
+    long_url = "https://patient-portal.northside-pediatric-associates.example.org/activate" \
+               "?practice=123456&token=Qm3x-_Zr8LpA2vN0cT7yWkEe"
+    _, text = extract(render_pin_letter(letter(activation_url=long_url)))
+    assert long_url in text
+
+
+def test_question_letter_shows_the_question_and_no_pin():
+    _, text = extract(render_pin_letter(letter(pin=None,
+                                               verification_question="Name of your first pet?",
+                                               date_of_birth_hint=False)))
+    assert "Name of your first pet?" in text
+    assert "Your PIN" not in text
+    assert URL in text
