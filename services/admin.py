@@ -83,7 +83,7 @@ class PracticeSettings:
     providers: list[NamedRow]
 
 
-# --- who may act -----------------------------------------------------------------------------
+# --- who may act ---------------------------------------------------------------------------------
 
 
 def _acting_admin(session: Session, *, actor_id: int, practice_id: int) -> StaffUser:
@@ -136,7 +136,7 @@ def _refuse_self(actor: StaffUser, user: StaffUser, what: str, field: str) -> No
         )
 
 
-# --- staff users -----------------------------------------------------------------------------
+# --- staff users ---------------------------------------------------------------------------------
 
 
 def get_staff_directory(session: Session, *, actor_id: int, practice_id: int) -> StaffDirectory:
@@ -357,7 +357,7 @@ def _public(user: StaffUser) -> StaffUserPublic:
     )
 
 
-# --- practice settings -----------------------------------------------------------------------
+# --- practice settings ---------------------------------------------------------------------------
 
 
 def _holidays(session: Session, practice_id: int) -> list[HolidayRow]:

@@ -39,7 +39,7 @@ def _memberships(session, user_id: int) -> set[int]:
     ).all())
 
 
-# --- last admin and self -----------------------------------------------------------------------
+# --- last admin and self -------------------------------------------------------------------------
 
 
 def test_the_last_enabled_admin_cannot_demote_themselves(session):
@@ -121,7 +121,7 @@ def test_a_disabled_admin_cannot_administer(session, clinic):
         admin.unlock_user(session, actor_id=deputy.id, practice_id=practice.id, user_id=boss.id)
 
 
-# --- staff users --------------------------------------------------------------------------------
+# --- staff users ---------------------------------------------------------------------------------
 
 
 def test_add_staff_user_creates_a_member_and_audits_it(session, clinic):
@@ -267,7 +267,7 @@ def test_unlock_clears_the_lock_and_failures(session, clinic):
     assert len(_events(session, "user_unlocked")) == 1
 
 
-# --- practice settings -------------------------------------------------------------------------
+# --- practice settings ---------------------------------------------------------------------------
 
 
 def _update(session, practice, actor, **changes):
