@@ -23,7 +23,8 @@ ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_pat
                    icon=":material/key:", visibility="hidden")
 PAGES = {
     permissions.DASHBOARD: st.Page("pages/dashboard.py", title="Dashboard",
-                                   icon=":material/calendar_month:", url_path="dashboard"),
+                                   icon=":material/calendar_month:", url_path="dashboard",
+                                   default=True),
     permissions.REGISTER: st.Page("pages/register.py", title="Register Patient",
                                   icon=":material/person_add:", url_path="register"),
     permissions.ENROLLMENT: st.Page("pages/enrollment.py", title="Enrollment",
