@@ -1,10 +1,130 @@
-"""Outbox: placeholder until its issue lands."""
+"""Outbox (admin): every email and text of the practice with its status and error, paged in SQL;
+resend one, or send what is due now. Bodies show the PIN placeholder, never a PIN."""
 
+from __future__ import annotations
+
+import zoneinfo
+
+import pandas as pd
 import streamlit as st
 
-from services import permissions
+from services import notifications, permissions
+from services.db import session_scope
+from services.errors import PortalError
+from services.settings import get_settings
 from ui.context import require_page
+
+CACHE_TTL_SECONDS = 10
+PAGE_SIZE = 25
+STATUSES = ["All", "held", "pending", "sent", "failed"]
+FLASH_KEY = "_outbox_flash"
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def load_page(practice_id: int, status: str | None, page: int) -> notifications.OutboxPage:
+    with session_scope(read_only=True) as session:
+        return notifications.list_outbox(session, practice_id=practice_id, status=status,
+                                         page=page, page_size=PAGE_SIZE)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def load_counts(practice_id: int) -> dict[str, int]:
+    with session_scope(read_only=True) as session:
+        return notifications.count_outbox(session, practice_id=practice_id)
+
+
+def resend(practice_id: int, message_id: int, actor: str) -> None:
+    """Queue the message again, then try it at once (after the commit)."""
+    try:
+        with session_scope() as session:
+            target = notifications.resend_message(session, practice_id=practice_id,
+                                                  message_id=message_id, actor=actor)
+        with session_scope() as session:
+            report = notifications.send_due_messages(session, message_ids=[target])
+    except PortalError as error:
+        st.session_state[FLASH_KEY] = ("error", error.message)
+        return
+    finally:
+        st.cache_data.clear()
+    if report.sent:
+        st.session_state[FLASH_KEY] = ("success", f"Message {message_id} was sent again.")
+    elif report.errors:
+        st.session_state[FLASH_KEY] = ("warning", f"Message {message_id} is queued again but "
+                                                  f"could not be sent yet: {report.errors[0]}")
+    else:
+        st.session_state[FLASH_KEY] = ("info", f"Message {message_id} is queued again; it is "
+                                               "held until a mail server is configured.")
+
+
+def send_due(practice_id: int) -> None:
+    """Send every due message of the practice now."""
+    try:
+        with session_scope() as session:
+            report = notifications.send_due_messages(session, practice_id=practice_id)
+    finally:
+        st.cache_data.clear()
+    kind = "success" if not report.errors else "warning"
+    st.session_state[FLASH_KEY] = (kind, f"Sent {report.sent}; will retry {report.retrying}; "
+                                         f"failed {report.failed}.")
+
+
+def local_times(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    zone = zoneinfo.ZoneInfo(timezone)
+    for column in ("created", "next try", "sent"):
+        frame[column] = [value.astimezone(zone).strftime("%b %d %I:%M %p")
+                         if value is not None and not pd.isna(value) else ""
+                         for value in frame[column]]
+    return frame
+
 
 context = require_page(permissions.OUTBOX)
 st.title("Outbox")
-st.info("Coming soon: the outbox of emails and texts, with resend.")
+kind, message = st.session_state.pop(FLASH_KEY, (None, None))
+if kind:
+    getattr(st, kind)(message)
+
+settings = get_settings()
+if not settings.smtp_configured:
+    st.info("No mail server is configured (PORTAL_SMTP_HOST), so emails and gateway texts wait "
+            "here as **held**. Set up SMTP and they go out with the next send.",
+            icon=":material/mail_lock:")
+
+counts = load_counts(context.practice.id)
+cells = st.columns(4)
+for cell, status in zip(cells, STATUSES[1:], strict=True):
+    cell.metric(status.capitalize(), f"{counts.get(status, 0):,}")
+
+left, right = st.columns([1, 1])
+status = left.selectbox("Status", STATUSES, key="outbox_status")
+chosen_status = None if status == "All" else status
+first = load_page(context.practice.id, chosen_status, 1)
+page = right.number_input("Page", min_value=1, max_value=first.pages, value=1, step=1,
+                          key="outbox_page", help=f"{first.total:,} messages, {first.pages} "
+                                                  "pages")
+result = first if page == 1 else load_page(context.practice.id, chosen_status, int(page))
+
+if result.total == 0:
+    st.info("No messages here yet. Registrations put their welcome emails and texts here.")
+    st.stop()
+
+st.dataframe(
+    local_times(result.rows.copy(), context.practice.timezone),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "body preview": st.column_config.TextColumn("Body preview", width="large"),
+        "error": st.column_config.TextColumn("Error", width="medium"),
+    },
+)
+st.caption(f"Page {result.page} of {result.pages} · {result.total:,} messages · newest first. "
+           "[[PIN]] marks where the PIN goes; it is added only when the message is sent.")
+
+ids = [int(value) for value in result.rows["id"]]
+row_left, row_right = st.columns([2, 1], vertical_alignment="bottom")
+message_id = row_left.selectbox("Message", ids, key="outbox_message",
+                                format_func=lambda value: f"#{value}")
+row_right.button("Resend", key="outbox_resend", on_click=resend,
+                 args=(context.practice.id, message_id, context.user.username))
+if settings.smtp_configured or settings.sms_api_configured:
+    st.button("Send due messages now", key="outbox_send_due", on_click=send_due,
+              args=(context.practice.id,))
