@@ -221,12 +221,13 @@ def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -
                      f"the welcome email to {plain(done.email)} carries the link."),
             "letter": "It was sent in no message: hand the parent the PIN letter.",
         }[done.pin_channel]
-        st.markdown(f"Shown only now. {where} Valid until "
+        st.markdown(f"Shown only on this screen. {where} Valid until "
                     f"**{local(done.expires_at, timezone, '%b %d, %Y')}**.")
     else:
         st.markdown(f"The parent answers the verification question to activate. The welcome "
                     f"email to {plain(done.email)} carries the link.")
-    (st.info if done.delivery_ok else st.warning)(f"Welcome email: {done.delivery}")
+    channels = "Welcome email and text message" if done.text_recipient else "Welcome email"
+    (st.info if done.delivery_ok else st.warning)(f"{channels}: {done.delivery}")
     left, right = st.columns(2)
     left.download_button(
         "Print PIN", data=done.letter_pdf, file_name="pin-letter.pdf", mime="application/pdf",

@@ -38,6 +38,10 @@ def _nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value or "")
 
 
+def _long_date(day: dt.date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
 def _qr_image(url: str):
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2, box_size=8)
     code.add_data(url)
@@ -87,7 +91,7 @@ def render_pin_letter(letter: PinLetter) -> bytes:
                                  letter.practice_email) if part]
     if contact:
         pdf.multi_cell(width, 5, _nfc(" · ".join(contact)), **line)
-    pdf.cell(width, 5, f"Date: {letter.issued_on:%B %d, %Y}", **line)
+    pdf.cell(width, 5, f"Date: {_long_date(letter.issued_on)}", **line)
     pdf.ln(6)
 
     pdf.set_font(FONT, "B", 13)
@@ -116,7 +120,7 @@ def render_pin_letter(letter: PinLetter) -> bytes:
         pdf.multi_cell(text_width, 6, _nfc(letter.verification_question or ""), **line)
     pdf.set_font(FONT, "", 11)
     if letter.expires_on:
-        pdf.cell(text_width, 6, f"Valid until {letter.expires_on:%B %d, %Y}", **line)
+        pdf.cell(text_width, 6, f"Valid until {_long_date(letter.expires_on)}", **line)
     pdf.image(_qr_image(letter.activation_url), x=pdf.l_margin + width - qr_size, y=box_top,
               w=qr_size, h=qr_size)
     pdf.set_y(max(pdf.get_y(), box_top + qr_size) + 4)

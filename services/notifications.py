@@ -118,7 +118,8 @@ def _template_values(invitation: Invitation, subject: str, *, pin: str | None) -
         "guardian_name": invitation.guardian_name,
         "patient_first_name": invitation.patient_first_name,
         "activation_url": invitation.activation_url,
-        "expires_on": f"{invitation.expires_on:%B %d, %Y}" if invitation.expires_on else "",
+        "expires_on": (f"{invitation.expires_on:%B} {invitation.expires_on.day}, "
+                       f"{invitation.expires_on.year}" if invitation.expires_on else ""),
         "method": invitation.method,
         "secret_step": _secret_step(invitation),
         "pin": pin,

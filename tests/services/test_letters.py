@@ -39,6 +39,7 @@ def test_letter_carries_name_pin_expiry_link_and_steps():
     assert "7KQ4M-9TXR2" in text
     assert URL in text
     assert "Valid until June 16, 2025" in text
+    assert "Date: June 2, 2025" in text
     assert "Sunny Peds" in text and "(555) 010-2000" in text
     for number in ("1.", "2.", "3."):
         assert number in text

@@ -1,0 +1,91 @@
+"""Register Patient in Chromium: from a Dashboard row's Register link to a completed
+registration, the PIN letter downloaded and the welcome email received by a real SMTP server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from playwright.sync_api import expect
+from pypdf import PdfReader
+from sqlmodel import select
+
+from models import AuditEvent, Role
+from services import db
+from services.auth import create_user
+from tests.e2e import support
+from tests.e2e.support import click_button, expect_signed_in, main_area, open_app, sign_in
+from tests.factories import (
+    make_appointment,
+    make_guardian,
+    make_location,
+    make_patient,
+    make_practice,
+    make_provider,
+)
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "staff-pass-Heron-61"
+SEEDED: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module")
+def portal_seed():
+    def fill(session):
+        practice = make_practice(session, name="Sunny Peds", phone="(555) 010-2000")
+        create_user(session, username="sam.staff", name="Sam Staff", email="sam@example.org",
+                    role=Role.staff, password=PASSWORD, actor="e2e",
+                    practice_names=["Sunny Peds"])
+        patient = make_patient(session, practice, first_name="Zoë", last_name="O’Brien",
+                               date_of_birth=dt.date(2018, 5, 17))
+        make_guardian(session, practice, patients=[patient], first_name="Łukasz",
+                      last_name="O’Brien", email="lukasz@example.com", cell_phone="+16175550123")
+        appointment = make_appointment(
+            session, practice, patient=patient, provider=make_provider(session, practice),
+            location=make_location(session, practice), start_at=dt.datetime.now(dt.UTC))
+        SEEDED.update(practice=practice.id, appointment=appointment.id)
+
+    return fill
+
+
+def test_register_complete_print_pin_and_the_email_arrives(page, portal, smtp):
+    open_app(page, "/")
+    sign_in(page, "sam.staff", PASSWORD)
+    expect_signed_in(page, "Sam Staff")
+
+    # The Dashboard's Register link is this relative URL; a new document signs in by cookie.
+    open_app(page, f"/register?appointment={SEEDED['appointment']}")
+    main = main_area(page)
+    expect(main.get_by_text("Zoë O’Brien").first).to_be_visible()
+    expect(main.get_by_text("Register Patient with")).to_be_visible()
+    expect(main.get_by_label("Email Address", exact=True)).to_have_value("lukasz@example.com")
+    support.screenshot(page, "register-form")
+
+    click_button(page, "Complete Registration", scope=main)
+    expect(main.get_by_text("Registration complete for Zoë O’Brien.")).to_be_visible()
+    pin = re.search(r"\b[2-9A-HJ-NP-Z]{5}-[2-9A-HJ-NP-Z]{5}\b", main.inner_text()).group(0)
+    expect(main.get_by_text("Welcome email: Sent.")).to_be_visible()
+    support.screenshot(page, "register-complete")
+
+    with support.rerun(page), page.expect_download() as download_info:
+        main.get_by_role("button", name="Print PIN").click()  # its callback audits, then reruns
+    download = download_info.value
+    letter = PdfReader(download.path())
+    text = letter.pages[0].extract_text()
+    assert "Zoë O’Brien" in text and pin in text
+    activation = re.search(r"http\S+/activate\?practice=\d+&token=[\w-]+", text).group(0)
+
+    message = smtp.wait_for(lambda mail: mail["To"] == "lukasz@example.com")
+    body = message.get_body(("plain",)).get_content()
+    assert pin in body
+    assert activation in body
+    assert "Dear Łukasz O’Brien" in body
+
+    engine = db.get_engine(portal.database_url)
+    with db.session_scope(engine=engine, read_only=True) as session:
+        actions = set(session.exec(select(AuditEvent.action)).all())
+    db.dispose_engines()
+    assert {"registration", "pin_issued", "message_sent", "letter_downloaded"} <= actions
+    support.assert_absent_from_log(portal, {"PIN": pin})
