@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import json
+import math
+import zoneinfo
+from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+from sqlalchemy import and_, distinct, func, or_, select
 from sqlmodel import Session
 
-from models import AuditEvent, utcnow
+from models import AuditEvent, Patient, utcnow
 
 
 def record_event(
@@ -30,3 +38,166 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+# --- reading the trail (the Audit Log page) ----------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+AUDIT_COLUMNS = ["When", "User", "Action", "Patient", "Details"]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the Audit Log is narrowed to; empty values mean "any"."""
+
+    start: dt.date | None = None  # in the practice's timezone, inclusive
+    end: dt.date | None = None
+    user: str = ""  # a username, any case
+    patient: str = ""  # an MRN, or words that start the patient's first or last name
+    action: str = ""
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of audit events, newest first, and how many match in all."""
+
+    events: pd.DataFrame
+    total: int
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class AuditChoices:
+    """The actions and users that occur in a practice's trail, for the filter drop-downs."""
+
+    actions: list[str]
+    users: list[str]
+
+
+def _like_prefix(word: str) -> str:
+    escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%"
+
+
+def _filtered(query, *, practice_id: int, timezone: str, filters: AuditFilter):
+    zone = zoneinfo.ZoneInfo(timezone)
+    query = query.where(AuditEvent.practice_id == practice_id)
+    if filters.start:
+        since = dt.datetime.combine(filters.start, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+        query = query.where(AuditEvent.at >= since)
+    if filters.end:
+        until = dt.datetime.combine(filters.end + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+        query = query.where(AuditEvent.at < until.astimezone(dt.UTC))
+    if filters.user.strip():
+        query = query.where(func.lower(AuditEvent.actor) == filters.user.strip().lower())
+    if filters.action.strip():
+        query = query.where(AuditEvent.action == filters.action.strip())
+    words = filters.patient.split()
+    if words:
+        by_name = and_(*(
+            or_(func.lower(Patient.first_name).like(_like_prefix(word), escape="\\"),
+                func.lower(Patient.last_name).like(_like_prefix(word), escape="\\"))
+            for word in words
+        ))
+        query = query.where(or_(Patient.mrn == filters.patient.strip(), by_name))
+    return query
+
+
+def _events_query():
+    return (
+        select(AuditEvent.id, AuditEvent.at, AuditEvent.actor, AuditEvent.action,
+               Patient.mrn, Patient.first_name, Patient.last_name, AuditEvent.detail)
+        .outerjoin(Patient, Patient.id == AuditEvent.patient_id)
+    )
+
+
+def _patient_label(mrn: str | None, first: str | None, last: str | None) -> str:
+    return f"{last}, {first} (MRN {mrn})" if mrn else ""
+
+
+def _readable(detail: str) -> str:
+    if not detail:
+        return ""
+    try:
+        values = json.loads(detail)
+    except json.JSONDecodeError:
+        return detail
+    if not isinstance(values, dict):
+        return detail
+    return "; ".join(
+        f"{key}: {json.dumps(value) if isinstance(value, dict | list) else value}"
+        for key, value in values.items()
+    )
+
+
+def list_audit_events(
+    session: Session,
+    *,
+    practice_id: int,
+    timezone: str,
+    filters: AuditFilter | None = None,
+    page: int = 1,
+    page_size: int = AUDIT_PAGE_SIZE,
+) -> AuditPage:
+    """One page of the practice's audit events, newest first, filtered and paged in SQL."""
+    filters = filters or AuditFilter()
+    zone = zoneinfo.ZoneInfo(timezone)
+    counted = _filtered(select(func.count()).select_from(AuditEvent).outerjoin(
+        Patient, Patient.id == AuditEvent.patient_id),
+        practice_id=practice_id, timezone=timezone, filters=filters)
+    total = session.execute(counted).scalar_one()
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(1, page), pages)
+    rows = session.execute(
+        _filtered(_events_query(), practice_id=practice_id, timezone=timezone, filters=filters)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    events = pd.DataFrame(
+        [[row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), row.actor, row.action,
+          _patient_label(row.mrn, row.first_name, row.last_name), _readable(row.detail)]
+         for row in rows],
+        columns=AUDIT_COLUMNS,
+    )
+    return AuditPage(events=events, total=total, page=page, pages=pages)
+
+
+def list_audit_choices(session: Session, *, practice_id: int) -> AuditChoices:
+    """The distinct actions and users in the practice's trail (computed in SQL)."""
+    actions = session.execute(
+        select(distinct(AuditEvent.action)).where(AuditEvent.practice_id == practice_id)
+        .order_by(AuditEvent.action)
+    ).scalars().all()
+    users = session.execute(
+        select(distinct(AuditEvent.actor)).where(AuditEvent.practice_id == practice_id)
+        .order_by(AuditEvent.actor)
+    ).scalars().all()
+    # Sorted here as well: database collations disagree on upper and lower case.
+    return AuditChoices(actions=sorted(actions), users=sorted(users, key=lambda u: (u.lower(), u)))
+
+
+def export_audit_csv(
+    session: Session, *, practice_id: int, timezone: str, filters: AuditFilter | None = None
+) -> bytes:
+    """Every matching audit event as CSV (UTF-8 with a byte-order mark for spreadsheets),
+    read from the database in batches."""
+    filters = filters or AuditFilter()
+    zone = zoneinfo.ZoneInfo(timezone)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["When (UTC)", f"When ({timezone})", "User", "Action", "MRN",
+                     "Patient", "Details"])
+    result = session.execute(
+        _filtered(_events_query(), practice_id=practice_id, timezone=timezone, filters=filters)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .execution_options(yield_per=5_000)
+    )
+    for rows in result.partitions():
+        writer.writerows(
+            [row.at.astimezone(dt.UTC).isoformat(), row.at.astimezone(zone).isoformat(),
+             row.actor, row.action, row.mrn or "",
+             f"{row.last_name}, {row.first_name}" if row.mrn else "", row.detail]
+            for row in rows
+        )
+    return buffer.getvalue().encode("utf-8-sig")

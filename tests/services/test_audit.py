@@ -1,0 +1,151 @@
+"""The audit trail: recording, filtering and paging in SQL, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+
+import pytest
+
+from models import AuditEvent
+from services.audit import (
+    AuditFilter,
+    export_audit_csv,
+    list_audit_choices,
+    list_audit_events,
+    record_event,
+)
+from tests.factories import make_patient, make_practice
+
+ZONE = "America/Chicago"
+
+
+def _event(session, practice, at: dt.datetime, *, actor="desk", action="pin_issued",
+           patient=None, **detail) -> AuditEvent:
+    event = record_event(session, actor=actor, action=action, practice_id=practice.id,
+                         patient_id=patient.id if patient else None, **detail)
+    event.at = at
+    session.flush()
+    return event
+
+
+@pytest.fixture
+def trail(session):
+    """Events in one practice across two local days, and one in another practice."""
+    practice = make_practice(session, timezone=ZONE)
+    other = make_practice(session)
+    sofia = make_patient(session, practice, mrn="M-100", first_name="Sofia", last_name="Rivera")
+    theo = make_patient(session, practice, mrn="M-200", first_name="Theo", last_name="Okafor")
+    # 23:30 in Chicago on 1 March is 05:30 UTC on 2 March: it belongs to 1 March locally.
+    _event(session, practice, dt.datetime(2030, 3, 2, 5, 30, tzinfo=dt.UTC), patient=sofia,
+           method="pin")
+    _event(session, practice, dt.datetime(2030, 3, 2, 15, 0, tzinfo=dt.UTC), actor="Boss",
+           action="enrollment_voided", patient=sofia)
+    _event(session, practice, dt.datetime(2030, 3, 2, 16, 0, tzinfo=dt.UTC), patient=theo)
+    _event(session, practice, dt.datetime(2030, 3, 2, 17, 0, tzinfo=dt.UTC), actor="boss",
+           action="location_added", name="Annex")
+    _event(session, other, dt.datetime(2030, 3, 2, 15, 0, tzinfo=dt.UTC), patient=None)
+    return practice, sofia, theo
+
+
+def _actions(page) -> list[str]:
+    return list(page.events["Action"])
+
+
+def test_events_are_listed_newest_first_within_the_practice(session, trail):
+    practice, _, _ = trail
+    page = list_audit_events(session, practice_id=practice.id, timezone=ZONE)
+    assert page.total == 4
+    assert list(page.events.columns) == ["When", "User", "Action", "Patient", "Details"]
+    assert _actions(page) == ["location_added", "pin_issued", "enrollment_voided", "pin_issued"]
+    assert page.events["When"].iloc[-1] == "2030-03-01 23:30:00"  # shown in the practice zone
+    assert page.events["Patient"].iloc[-1] == "Rivera, Sofia (MRN M-100)"
+    assert page.events["Details"].iloc[0] == "name: Annex"
+
+
+def test_dates_are_the_practices_local_days(session, trail):
+    practice, _, _ = trail
+    first_day = list_audit_events(session, practice_id=practice.id, timezone=ZONE,
+                                  filters=AuditFilter(start=dt.date(2030, 3, 1),
+                                                      end=dt.date(2030, 3, 1)))
+    assert first_day.total == 1
+    second_day = list_audit_events(session, practice_id=practice.id, timezone=ZONE,
+                                   filters=AuditFilter(start=dt.date(2030, 3, 2)))
+    assert second_day.total == 3
+
+
+def test_filter_by_user_ignores_case(session, trail):
+    practice, _, _ = trail
+    page = list_audit_events(session, practice_id=practice.id, timezone=ZONE,
+                             filters=AuditFilter(user="BOSS"))
+    assert _actions(page) == ["location_added", "enrollment_voided"]
+
+
+@pytest.mark.parametrize(("patient", "expected"), [
+    ("M-100", 2), ("M-200", 1), ("rivera", 2), ("Sof Riv", 2), ("theo", 1), ("okafor sofia", 0),
+    ("M-1", 0), ("%", 0),
+])
+def test_filter_by_patient_mrn_or_name(session, trail, patient, expected):
+    practice, _, _ = trail
+    page = list_audit_events(session, practice_id=practice.id, timezone=ZONE,
+                             filters=AuditFilter(patient=patient))
+    assert page.total == expected
+
+
+def test_filter_by_action(session, trail):
+    practice, _, _ = trail
+    page = list_audit_events(session, practice_id=practice.id, timezone=ZONE,
+                             filters=AuditFilter(action="pin_issued"))
+    assert page.total == 2 and set(_actions(page)) == {"pin_issued"}
+
+
+def test_filters_combine(session, trail):
+    practice, _, _ = trail
+    page = list_audit_events(session, practice_id=practice.id, timezone=ZONE,
+                             filters=AuditFilter(action="pin_issued", patient="rivera",
+                                                 start=dt.date(2030, 3, 2)))
+    assert page.total == 0
+
+
+def test_pages_are_cut_in_sql(session, trail):
+    practice, _, _ = trail
+    first = list_audit_events(session, practice_id=practice.id, timezone=ZONE, page_size=3)
+    second = list_audit_events(session, practice_id=practice.id, timezone=ZONE, page_size=3,
+                               page=2)
+    assert (first.pages, len(first.events), len(second.events)) == (2, 3, 1)
+    assert second.page == 2 and _actions(second) == ["pin_issued"]
+    beyond = list_audit_events(session, practice_id=practice.id, timezone=ZONE, page_size=3,
+                               page=9)
+    assert beyond.page == 2  # a page past the end shows the last one
+
+
+def test_choices_list_the_practices_actions_and_users(session, trail):
+    practice, _, _ = trail
+    choices = list_audit_choices(session, practice_id=practice.id)
+    assert choices.actions == ["enrollment_voided", "location_added", "pin_issued"]
+    assert choices.users == ["Boss", "boss", "desk"]  # the same on every database collation
+
+
+def test_csv_export_holds_every_matching_event(session, trail):
+    practice, _, _ = trail
+    data = export_audit_csv(session, practice_id=practice.id, timezone=ZONE,
+                            filters=AuditFilter(patient="M-100"))
+    assert data.startswith(b"\xef\xbb\xbf")
+    lines = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert lines[0] == ["When (UTC)", f"When ({ZONE})", "User", "Action", "MRN", "Patient",
+                        "Details"]
+    assert [line[3] for line in lines[1:]] == ["enrollment_voided", "pin_issued"]
+    oldest = lines[2]
+    assert oldest[0] == "2030-03-02T05:30:00+00:00"
+    assert oldest[1] == "2030-03-01T23:30:00-06:00"
+    assert oldest[4:6] == ["M-100", "Rivera, Sofia"]
+    assert json.loads(oldest[6]) == {"method": "pin"}
+
+
+def test_csv_export_of_an_empty_selection_is_just_the_header(session, trail):
+    practice, _, _ = trail
+    data = export_audit_csv(session, practice_id=practice.id, timezone=ZONE,
+                            filters=AuditFilter(user="nobody"))
+    assert len(data.decode("utf-8-sig").strip().splitlines()) == 1
