@@ -32,6 +32,7 @@ from services.settings import get_settings
 from services.validation import normalize_email
 
 MIN_PARENT_PASSWORD = 12
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number in a URL names nothing
 MAX_PASSWORD_BYTES = 72  # bcrypt reads no further
 CLIENT_BUCKET = "activation"
 ACTOR = "parent"
@@ -183,16 +184,29 @@ def _status_refusal(enrollment: Enrollment, now: dt.datetime) -> Outcome | None:
     return None
 
 
+def _find_link(
+    session: Session, *, practice_id: int, link_token: str, lock: bool
+) -> tuple[Enrollment, Practice] | None:
+    """The enrollment a link names, within its practice (optionally row-locked), or None."""
+    if not 0 < practice_id <= MAX_ID:
+        return None
+    query = (
+        select(Enrollment, Practice)
+        .join(Practice, Practice.id == Enrollment.practice_id)
+        .where(Enrollment.practice_id == practice_id, Enrollment.link_token == link_token)
+    )
+    if lock:
+        query = query.with_for_update(of=Enrollment)
+    row = session.exec(query).first()
+    return (row[0], row[1]) if row else None
+
+
 def describe_link(
     session: Session, *, practice_id: int, link_token: str, now: dt.datetime | None = None
 ) -> ActivationLink:
     """What the activation page asks for this link (NotFound for an unknown link)."""
     now = now or utcnow()
-    row = session.exec(
-        select(Enrollment, Practice)
-        .join(Practice, Practice.id == Enrollment.practice_id)
-        .where(Enrollment.practice_id == practice_id, Enrollment.link_token == link_token)
-    ).first()
+    row = _find_link(session, practice_id=practice_id, link_token=link_token, lock=False)
     if row is None:
         raise NotFound(UNKNOWN_LINK_MESSAGE)
     enrollment, practice = row
@@ -321,6 +335,27 @@ def _grant_access(
     session.add(enrollment)
 
 
+def _refuse_unknown_link(
+    session: Session, *, practice_id: int, client_key: str, now: dt.datetime
+) -> ActivationResult:
+    """A try at a link that names nothing: counted per client, since links can be guessed at."""
+    window = _client_window(session, client_key=client_key, now=now)
+    if window.count >= get_settings().activation_client_limit:
+        minutes = _minutes_left(window, now)
+        result = ActivationResult(outcome=Outcome.throttled, message=_throttled_message(minutes),
+                                  retry_after_minutes=minutes)
+    else:
+        window.count += 1
+        session.add(window)
+        result = ActivationResult(outcome=Outcome.unknown_link, message=UNKNOWN_LINK_MESSAGE)
+    known = 0 < practice_id <= MAX_ID and session.get(Practice, practice_id) is not None
+    record_event(
+        session, actor=ACTOR, action="activation_attempt",
+        practice_id=practice_id if known else None, outcome=result.outcome, client=client_key,
+    )
+    return result
+
+
 def activate_account(
     session: Session,
     *,
@@ -354,23 +389,10 @@ def activate_account(
 
     # The enrollment row stays locked to the end of the transaction (SQLite: BEGIN IMMEDIATE),
     # so concurrent tries on one PIN are counted one after the other, never lost.
-    row = session.exec(
-        select(Enrollment, Practice)
-        .join(Practice, Practice.id == Enrollment.practice_id)
-        .where(Enrollment.practice_id == practice_id, Enrollment.link_token == link_token)
-        .with_for_update(of=Enrollment)
-    ).first()
+    row = _find_link(session, practice_id=practice_id, link_token=link_token, lock=True)
     if row is None:
-        window = _client_window(session, client_key=client_key, now=now)
-        window.count += 1
-        session.add(window)
-        known_practice = session.get(Practice, practice_id) is not None
-        record_event(
-            session, actor=ACTOR, action="activation_attempt",
-            practice_id=practice_id if known_practice else None,
-            outcome=Outcome.unknown_link, client=client_key,
-        )
-        return ActivationResult(outcome=Outcome.unknown_link, message=UNKNOWN_LINK_MESSAGE)
+        return _refuse_unknown_link(session, practice_id=practice_id, client_key=client_key,
+                                    now=now)
     enrollment, practice = row
 
     def refuse(outcome: Outcome, message: str | None = None, **detail) -> ActivationResult:
@@ -408,20 +430,20 @@ def activate_account(
         enrollment.attempts += 1
         locks = enrollment.attempts >= settings.activation_max_attempts
         if locks:
-            enrollment.status = EnrollmentStatus.locked
+            enrollment.status = EnrollmentStatus.locked  # staff see Locked, issue a new PIN
         session.add(enrollment)
         result = refuse(outcome, attempts=enrollment.attempts, locked=locks)
-        if locks:
-            record_event(
-                session, actor=ACTOR, action="enrollment_locked", practice_id=practice.id,
-                patient_id=enrollment.patient_id, enrollment_id=enrollment.id,
-                attempts=enrollment.attempts,
-            )
-            return ActivationResult(
-                outcome=Outcome.locked,
-                message=_refusal_message(Outcome.locked, practice, method=enrollment.method),
-            )
-        return result
+        if not locks:
+            return result
+        record_event(
+            session, actor=ACTOR, action="enrollment_locked", practice_id=practice.id,
+            patient_id=enrollment.patient_id, enrollment_id=enrollment.id,
+            attempts=enrollment.attempts,
+        )
+        return ActivationResult(
+            outcome=Outcome.locked,
+            message=_refusal_message(Outcome.locked, practice, method=enrollment.method),
+        )
 
     # Both checks always run, and `&` does not short-circuit: the time taken says nothing
     # about which part was wrong.
