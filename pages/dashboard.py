@@ -66,7 +66,7 @@ def schedule_frame(page: SchedulePage) -> pd.DataFrame:
     return pd.DataFrame({
         "Time": pd.to_datetime([row.starts_at for row in rows]),
         "Patient": [row.patient_name for row in rows],
-        "Register": [None if row.portal_status == PortalStatus.active
+        "Register": ["" if row.portal_status == PortalStatus.active
                      else REGISTER_URL.format(appointment_id=row.appointment_id)
                      for row in rows],
         "Portal status": [[row.portal_status.value] for row in rows],
@@ -93,8 +93,8 @@ def show_schedule(frame: pd.DataFrame, *, one_day: bool) -> None:
         height=min(36 + 35 * len(frame), 740),
         column_config={
             "Time": st.column_config.DatetimeColumn(
-                "Time", format="h:mm a" if one_day else "ddd MM/DD h:mm a", width="small",
-                pinned=True),
+                "Time", format="h:mm a" if one_day else "ddd MM/DD h:mm a",
+                width="small" if one_day else None, pinned=True),
             "Patient": st.column_config.TextColumn("Patient", pinned=True),
             "Register": st.column_config.LinkColumn(
                 "Register", display_text="Register", width="small",
@@ -145,19 +145,21 @@ if summary.appointments == 0:
     st.stop()
 
 pages = summary.pages(PAGE_SIZE)
+caption, table, pager = st.container(), st.container(), st.container()
 page = 1
 if pages > 1:
     # A new key for new filters, so the list starts again at page 1.
     filters_key = hashlib.sha1(repr((context.practice.id, criteria)).encode()).hexdigest()[:12]
-    page = st.pagination(pages, key=f"dashboard_page_{filters_key}")
+    page = pager.pagination(pages, key=f"dashboard_page_{filters_key}")
 try:
     schedule_page = load_page(context.practice.id, criteria, page)
 except PortalError as error:
     show_error(error)
     st.stop()
 first = (page - 1) * PAGE_SIZE + 1
-st.caption(f"Appointments {first:,}–{first + len(schedule_page.rows) - 1:,} of "
-           f"{summary.appointments:,}" + ("" if filters.include_cancelled
-                                          else " (cancelled hidden)"))
-show_schedule(schedule_frame(schedule_page), one_day=filters.days == 1)
+caption.caption(f"Appointments {first:,}–{first + len(schedule_page.rows) - 1:,} of "
+                f"{summary.appointments:,}" + ("" if filters.include_cancelled
+                                               else " (cancelled hidden)"))
+with table:
+    show_schedule(schedule_frame(schedule_page), one_day=filters.days == 1)
 show_legend()

@@ -31,6 +31,7 @@ START, END, LOCATION, PROVIDERS, SEARCH, CANCELLED = (
 EARLIEST = dt.date(2000, 1, 1)
 YEARS_AHEAD = 10
 ALL_LOCATIONS = "All locations"
+_ANY_LOCATION = 0  # the drop-down's "All locations" (a None option would read as "no choice")
 CHOICES_TTL_SECONDS = 60
 # Which filters' provider chooser is open: it stays open across full reruns until Apply
 # or until the user dismisses it.
@@ -278,12 +279,11 @@ def schedule_filters(
         reset = True
     elif stored is None:
         stored = defaults
-    for notice in stored.notices:
-        st.warning(notice, icon=":material/link_off:")
     if stored.location_id not in {None, *(location.id for location in locations)}:
         stored = replace(stored, location_id=None)
 
-    initial = {START: stored.start, END: stored.end, LOCATION: stored.location_id,
+    initial = {START: stored.start, END: stored.end,
+               LOCATION: stored.location_id or _ANY_LOCATION,
                SEARCH: stored.search, CANCELLED: stored.include_cancelled}
     for name, widget_key in widget.items():
         # Widgets forget their value on pages that do not show them; the store remembers.
@@ -296,10 +296,9 @@ def schedule_filters(
                               max_value=latest, format="MM/DD/YYYY")
         end = st.date_input("End Date", key=widget[END], min_value=EARLIEST, max_value=latest,
                             format="MM/DD/YYYY")
-        location_id = st.selectbox(
-            "Location", [None, *location_names], key=widget[LOCATION],
-            format_func=lambda option: ALL_LOCATIONS if option is None
-            else location_names[option],
+        location_choice = st.selectbox(
+            "Location", [_ANY_LOCATION, *location_names], key=widget[LOCATION],
+            format_func=lambda option: location_names.get(option, ALL_LOCATIONS),
         )
         pick_keys = {provider.id: f"{widget[PROVIDERS]}_{provider.id}" for provider in providers}
         st.button("Select Provider(s)", icon=":material/stethoscope:", width="stretch",
@@ -315,11 +314,18 @@ def schedule_filters(
                                    key=widget[CANCELLED]) if cancelled else False
 
     chosen = ScheduleFilters(
-        start=start or defaults.start, end=end or defaults.end, location_id=location_id,
+        start=start or defaults.start, end=end or defaults.end,
+        location_id=location_choice or None,
         provider_ids=stored.provider_ids, search=(text or "").strip(),
-        include_cancelled=bool(show_cancelled), notices=stored.notices if reset else (),
+        include_cancelled=bool(show_cancelled),
     )
-    st.session_state[store_key] = replace(chosen, notices=())
+    # A notice about the link stays until the user changes a filter (reruns that Streamlit
+    # or the sign-in cookie start on their own must not wipe it before it is read).
+    if chosen == replace(stored, notices=()):
+        chosen = replace(chosen, notices=stored.notices)
+    for notice in chosen.notices:
+        st.warning(notice, icon=":material/link_off:")
+    st.session_state[store_key] = chosen
     _mirror_in_url(filters_to_query(chosen, defaults=defaults), names, url_key)
     return chosen
 

@@ -139,7 +139,7 @@ def test_default_shows_todays_appointments_in_the_practice(clinic):
     assert date_input(at, "Start Date").value == today()
     assert date_input(at, "End Date").value == today()
     location = at.sidebar.selectbox(key=f"_filters_schedule_{clinic.practice.id}_location")
-    assert location.label == "Location" and location.value is None
+    assert location.label == "Location" and location.value == 0
     assert location.options == ["All locations", "Main Street", "Northside"]
     assert "**Providers:** All providers (2)" in texts(at)
     table = rows(at)
@@ -236,6 +236,16 @@ def test_bad_query_values_fall_back_to_defaults_with_a_notice(clinic, query, not
         assert name not in at.query_params  # the URL no longer carries the refused value
 
 
+def test_link_notice_stays_until_a_filter_changes(clinic):
+    at = open_dashboard(clinic, start="not-a-date")
+    at.run()  # a rerun of its own (the sign-in cookie starts one) keeps the notice
+    assert "not a date" in at.warning[0].value
+    at.sidebar.selectbox(key=f"_filters_schedule_{clinic.practice.id}_location").set_value(
+        clinic.main.id).run()
+    assert not at.warning
+    assert listed(at) == ["Rivera, Sam", "Ortiz, Ana"]
+
+
 def test_another_practices_location_in_the_link_is_refused(clinic, session):
     other_location = make_location(session, make_practice(session))
     session.commit()
@@ -250,7 +260,7 @@ def test_register_links_to_the_register_page_for_that_appointment(clinic):
     links = dict(zip(table["Patient"], table["Register"], strict=True))
     assert links["Rivera, Sam"] == f"register?appointment={clinic.today_main.id}"
     assert links["Chen, Lee"] == f"register?appointment={clinic.today_north.id}"
-    assert links["Ortiz, Ana"] is None  # Active: nothing to register
+    assert links["Ortiz, Ana"] == ""  # Active: nothing to register
     config = at.dataframe[0].proto.columns
     assert '"type": "link", "display_text": "Register"' in config
     # The link's path is the url_path app.py gives the Register Patient page.
