@@ -36,13 +36,6 @@ def load_summary(practice_id: int, criteria: ScheduleCriteria) -> ScheduleSummar
         return summarize_schedule(session, practice_id=practice_id, criteria=criteria)
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def load_page(practice_id: int, criteria: ScheduleCriteria, page: int) -> SchedulePage:
-    with session_scope(read_only=True) as session:
-        return list_schedule(session, practice_id=practice_id, criteria=criteria, page=page,
-                             page_size=PAGE_SIZE)
-
-
 def show_summary(summary: ScheduleSummary) -> None:
     share = summary.share_active
     cells = st.columns(6)
@@ -83,6 +76,15 @@ def schedule_frame(page: SchedulePage) -> pd.DataFrame:
         "Visit type": [row.visit_type for row in rows],
         "Visit status": [row.appointment_status.replace("_", " ").capitalize() for row in rows],
     })
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def load_page(practice_id: int, criteria: ScheduleCriteria, page: int) -> pd.DataFrame:
+    # The table is cached ready to show: formatting 100 phone numbers costs more than the query.
+    with session_scope(read_only=True) as session:
+        schedule_page = list_schedule(session, practice_id=practice_id, criteria=criteria,
+                                      page=page, page_size=PAGE_SIZE)
+    return schedule_frame(schedule_page)
 
 
 def show_schedule(frame: pd.DataFrame, *, one_day: bool) -> None:
@@ -152,14 +154,14 @@ if pages > 1:
     filters_key = hashlib.sha1(repr((context.practice.id, criteria)).encode()).hexdigest()[:12]
     page = pager.pagination(pages, key=f"dashboard_page_{filters_key}")
 try:
-    schedule_page = load_page(context.practice.id, criteria, page)
+    frame = load_page(context.practice.id, criteria, page)
 except PortalError as error:
     show_error(error)
     st.stop()
 first = (page - 1) * PAGE_SIZE + 1
-caption.caption(f"Appointments {first:,}–{first + len(schedule_page.rows) - 1:,} of "
+caption.caption(f"Appointments {first:,}–{first + len(frame) - 1:,} of "
                 f"{summary.appointments:,}" + ("" if filters.include_cancelled
                                                else " (cancelled hidden)"))
 with table:
-    show_schedule(schedule_frame(schedule_page), one_day=filters.days == 1)
+    show_schedule(frame, one_day=filters.days == 1)
 show_legend()
