@@ -1,10 +1,147 @@
-"""Practice Settings: placeholder until its issue lands."""
+"""Practice Settings (admins): the practice's name, timezone, portal URL, PIN lifetime, minor
+age limit and contact details; its holidays, locations and providers. The service validates
+each field and audits every change."""
 
+from __future__ import annotations
+
+import zoneinfo
+
+import pandas as pd
 import streamlit as st
 
-from services import permissions
-from ui.context import require_page
+from services import admin, permissions
+from services.db import session_scope
+from services.errors import PortalError
+from services.settings import get_settings
+from ui.context import require_page, show_error
+
+FLASH_KEY = "_practice_flash"
+ROUND_KEY = "_practice_round"  # bumped after a success so that the forms start empty again
+
+
+@st.cache_resource
+def timezones() -> list[str]:
+    return sorted(zoneinfo.available_timezones())
+
+
+def load_settings(user_id: int, practice_id: int) -> admin.PracticeSettings:
+    with session_scope(read_only=True) as session:
+        return admin.get_practice_settings(session, actor_id=user_id, practice_id=practice_id)
+
+
+def run(action, success: str) -> None:
+    """Run one change in its own unit of work; on success rerun with a message."""
+    try:
+        with session_scope() as session:
+            action(session)
+    except PortalError as error:
+        show_error(error)
+        return
+    st.cache_data.clear()  # names and holidays feed the other pages' cached reads
+    st.session_state[FLASH_KEY] = success
+    st.session_state[ROUND_KEY] = st.session_state.get(ROUND_KEY, 0) + 1
+    st.rerun()
+
+
+def named_table(rows, label: str) -> None:
+    if rows:
+        st.dataframe(pd.DataFrame({label: [row.name for row in rows]}), hide_index=True)
+    else:
+        st.info(f"No {label.lower()}s yet.")
+
 
 context = require_page(permissions.PRACTICE_SETTINGS)
+actor_id, practice_id = context.user.id, context.practice.id
 st.title("Practice Settings")
-st.info("Coming soon: practice, location and provider settings.")
+if FLASH_KEY in st.session_state:
+    st.success(st.session_state.pop(FLASH_KEY))
+try:
+    settings = load_settings(actor_id, practice_id)
+except PortalError as error:
+    show_error(error)
+    st.stop()
+practice = settings.practice
+round_ = st.session_state.get(ROUND_KEY, 0)
+
+practice_tab, holidays_tab, locations_tab, providers_tab = st.tabs(
+    ["Practice", "Holidays", "Locations", "Providers"])
+
+with practice_tab, st.form(f"practice_{round_}"):
+    left, right = st.columns(2)
+    name = left.text_input("Practice name", value=practice.name)
+    zones = timezones()
+    timezone = right.selectbox(
+        "Timezone", zones, index=zones.index(practice.timezone) if practice.timezone in zones
+        else 0, help="Appointment times are shown and imported in this timezone.")
+    portal_url = left.text_input(
+        "Portal URL", value=practice.portal_url,
+        help="The address parents open to activate their account (the link in the letters).")
+    pin_lifetime = right.number_input("PIN lifetime (days)", min_value=1, max_value=365,
+                                      value=practice.pin_lifetime_days, step=1)
+    minor_age = left.number_input(
+        "Minor age limit", min_value=1, max_value=30, value=practice.minor_age_limit, step=1,
+        help="Patients younger than this are minors whose parents hold portal access.")
+    phone = right.text_input("Phone", value=practice.phone)
+    email = left.text_input("Email", value=practice.email)
+    address = right.text_area("Address", value=practice.address, height=80)
+    if st.form_submit_button("Save practice settings", type="primary"):
+        run(lambda s: admin.update_practice(
+            s, actor_id=actor_id, practice_id=practice_id, name=name, timezone=timezone,
+            portal_url=portal_url, pin_lifetime_days=pin_lifetime, minor_age_limit=minor_age,
+            phone=phone, email=email, address=address,
+            phone_region=get_settings().phone_region), "Saved the practice settings.")
+
+with holidays_tab:
+    st.caption("Days the practice is closed: they do not count as business days.")
+    if settings.holidays:
+        st.dataframe(pd.DataFrame({"Date": [h.day for h in settings.holidays],
+                                   "Name": [h.name for h in settings.holidays]}),
+                     hide_index=True)
+    else:
+        st.info("No holidays yet.")
+    with st.form(f"add_holiday_{round_}"):
+        left, right = st.columns(2)
+        day = left.date_input("Date", value=None, format="YYYY-MM-DD")
+        holiday_name = right.text_input("Holiday name")
+        if st.form_submit_button("Add holiday"):
+            run(lambda s: admin.add_holiday(s, actor_id=actor_id, practice_id=practice_id,
+                                            day=day, name=holiday_name),
+                f"Added the holiday on {day}.")
+    if settings.holidays:
+        holidays = {h.id: h for h in settings.holidays}
+        with st.form(f"remove_holiday_{round_}"):
+            chosen = st.selectbox(
+                "Holiday", list(holidays),
+                format_func=lambda i: f"{holidays[i].day:%Y-%m-%d} {holidays[i].name}".strip())
+            if st.form_submit_button("Remove holiday"):
+                run(lambda s: admin.remove_holiday(s, actor_id=actor_id,
+                                                   practice_id=practice_id, holiday_id=chosen),
+                    f"Removed the holiday on {holidays[chosen].day:%Y-%m-%d}.")
+
+
+def named_forms(tab, rows, label: str, add, rename) -> None:
+    """A list with an Add form and a Rename form, for locations and for providers."""
+    with tab:
+        named_table(rows, label)
+        with st.form(f"add_{label}_{round_}"):
+            new_name = st.text_input(f"{label} name")
+            if st.form_submit_button(f"Add {label.lower()}"):
+                run(lambda s: add(s, actor_id=actor_id, practice_id=practice_id,
+                                  name=new_name), f"Added {label.lower()} {new_name.strip()}.")
+        if rows:
+            names = {row.id: row.name for row in rows}
+            with st.form(f"rename_{label}_{round_}"):
+                left, right = st.columns(2)
+                chosen = left.selectbox(label, list(names), format_func=names.get)
+                renamed = right.text_input(f"New {label.lower()} name")
+                if st.form_submit_button(f"Rename {label.lower()}"):
+                    run(lambda s: rename(s, chosen, renamed),
+                        f"Renamed {names[chosen]} to {renamed.strip()}.")
+
+
+named_forms(locations_tab, settings.locations, "Location", admin.add_location,
+            lambda s, row_id, new: admin.rename_location(
+                s, actor_id=actor_id, practice_id=practice_id, location_id=row_id, name=new))
+named_forms(providers_tab, settings.providers, "Provider", admin.add_provider,
+            lambda s, row_id, new: admin.rename_provider(
+                s, actor_id=actor_id, practice_id=practice_id, provider_id=row_id, name=new))

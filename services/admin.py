@@ -551,7 +551,7 @@ def _rename_named(session: Session, table, *, actor_id: int, practice_id: int, r
     row = session.get(table, row_id)
     if row is None or row.practice_id != practice_id:
         raise NotFound(f"That {label.lower()} does not exist in this practice.", field=label)
-    name = _clean_name(name, "New name")
+    name = _clean_name(name, f"New {label.lower()} name")
     if name == row.name:
         return NamedRow(id=row.id, name=row.name)
     _refuse_duplicate(session, table, practice_id=practice_id, name=name, label=label,

@@ -343,6 +343,17 @@ def suggest_mapping(headers: list[str], saved: dict[str, str | None] | None = No
     return mapping
 
 
+def _unmapped(mapping: dict[str, str | None]) -> list[str]:
+    """Labels of the required fields without a column; a guardian's contact details need
+    the guardian's names too (a guardian cannot be created without them)."""
+    missing = [FIELD_BY_KEY[key].label for key in REQUIRED if not mapping.get(key)]
+    contact = [FIELD_BY_KEY[key].label for key in GUARDIAN_KEYS[2:] if mapping.get(key)]
+    if contact:
+        missing += [f"{FIELD_BY_KEY[key].label} (needed with {' and '.join(contact)})"
+                    for key in GUARDIAN_KEYS[:2] if not mapping.get(key)]
+    return missing
+
+
 def _check_mapping(mapping: dict[str, str | None], headers: list[str]) -> dict[str, int]:
     """Column positions for the mapped fields, or InvalidInput naming what is wrong."""
     mapping = {key: (column or None) for key, column in (mapping or {}).items()}
@@ -351,7 +362,7 @@ def _check_mapping(mapping: dict[str, str | None], headers: list[str]) -> dict[s
         raise InvalidInput(
             f"The mapping names unknown fields: {', '.join(sorted(unknown_fields))}. Known "
             f"fields: {', '.join(FIELD_BY_KEY)}.", field="mapping")
-    missing = [FIELD_BY_KEY[key].label for key in REQUIRED if not mapping.get(key)]
+    missing = _unmapped(mapping)
     if missing:
         raise InvalidInput(
             f"Choose a column for: {', '.join(missing)}. The file's columns are: "
@@ -1087,7 +1098,7 @@ def preview_csv(data: bytes, *, mapping: dict[str, str | None], timezone: str,
     csv_file = _read_csv(data)
     position = {header: i for i, header in enumerate(csv_file.headers)}
     index = {key: position[column] for key, column in mapping.items() if column in position}
-    missing = [FIELD_BY_KEY[key].label for key in REQUIRED if key not in index]
+    missing = _unmapped({key: column for key, column in mapping.items() if key in index})
     checker = _Checker(timezone=timezone, region=region)
     reader = _CsvRows(csv_file.headers, index, checker)
     lines = []

@@ -211,6 +211,14 @@ def test_the_saved_mapping_belongs_to_one_practice(session, practice):
     assert importer.load_mapping(session, practice_id=other.id) is None
 
 
+def test_a_guardian_email_without_guardian_names_is_a_mapping_problem(session, practice):
+    header = [h for h in HEADER if h not in ("Guardian First Name", "Guardian Last Name")]
+    with pytest.raises(InvalidInput) as error:
+        _import(session, practice, _csv(SCHEDULE, header))
+    assert "Guardian first name (needed with Guardian relationship and Guardian email and " \
+        "Guardian cell phone)" in error.value.message
+
+
 def test_a_mapped_column_missing_from_the_file_is_named(session, practice):
     mapping = importer.suggest_mapping(HEADER) | {"visit_type": "Reason For Visit"}
     with pytest.raises(InvalidInput, match="Missing columns: 'Reason For Visit'"):
