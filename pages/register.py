@@ -132,7 +132,8 @@ def record_download(practice_id: int, patient_id: int, enrollment_id: int, actor
                                                 patient_id=patient_id,
                                                 enrollment_id=enrollment_id, actor=actor)
     except PortalError:
-        pass  # the download itself must not fail over its audit line
+        return  # the download itself must not fail over its audit line
+    st.cache_data.clear()
 
 
 # --- who is being registered -----------------------------------------------------------------
