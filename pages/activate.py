@@ -135,6 +135,10 @@ if link is not None:
         except PortalError as error:
             show_error(error)
         else:
+            if result.status_changed:
+                # Activated or just locked: the staff pages' cached badges are stale now.
+                # (Only these two clear it, so wrong guesses cannot keep flushing the cache.)
+                st.cache_data.clear()
             if result.activated:
                 st.session_state.setdefault(DONE_KEY, {})[token] = {
                     "message": result.message,

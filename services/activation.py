@@ -84,6 +84,9 @@ class ActivationResult:
     child_first_name: str | None = None
     added_to_existing_account: bool = False
     retry_after_minutes: int | None = None
+    # The patient's portal status changed (activated, or locked by this try): staff views
+    # that cache it should read it again.
+    status_changed: bool = False
 
     @property
     def activated(self) -> bool:
@@ -443,6 +446,7 @@ def activate_account(
         return ActivationResult(
             outcome=Outcome.locked,
             message=_refusal_message(Outcome.locked, practice, method=enrollment.method),
+            status_changed=True,
         )
 
     # Both checks always run, and `&` does not short-circuit: the time taken says nothing
@@ -515,4 +519,5 @@ def activate_account(
         account_email=email,
         child_first_name=patient.first_name,
         added_to_existing_account=existing_account,
+        status_changed=True,
     )

@@ -7,12 +7,18 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
-from models import Enrollment, EnrollmentStatus, Role
+from models import Enrollment, EnrollmentStatus, Patient, Role
 from services.db import session_scope
 from services.pins import format_pin, generate_pin
 from services.settings import get_settings
 from services.status import PortalStatus, derive_status
-from tests.factories import make_enrollment, make_patient, make_practice, make_user
+from tests.factories import (
+    make_appointment,
+    make_enrollment,
+    make_patient,
+    make_practice,
+    make_user,
+)
 from tests.pages.helpers import app_test, signed_in, texts
 
 PAGE = "pages/activate.py"
@@ -98,15 +104,34 @@ def test_form_asks_for_pin_and_date_of_birth_without_patient_details(session, pr
     assert "Emma" not in texts(at)
 
 
+def dashboard_badge(practice, mrn: str) -> str:
+    """The patient's Portal status badge on the Dashboard, as the front desk sees it."""
+    at = app_test()
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = at.session_state["name"] = "frontdesk"
+    at.session_state["practice_id"] = practice.id
+    at.run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    (badges,) = table[table["MRN"] == mrn]["Portal status"]
+    return list(badges)[0]
+
+
 def test_success_shows_what_happens_next_and_turns_status_active(session, practice):
     enrollment, pin = new_enrollment(session, practice)
+    patient = session.get(Patient, enrollment.patient_id)
+    make_appointment(session, practice, patient=patient)  # on today's schedule
+    session.commit()
     assert live_status(enrollment) == PortalStatus.invited
+    assert dashboard_badge(practice, patient.mrn) == PortalStatus.invited
+
     at = submit(open_link(practice.id, enrollment.link_token), pin=format_pin(pin).lower())
     assert not at.exception
     assert "What happens next" in texts(at)
     assert "patient portal" in texts(at)
     assert not at.text_input  # the form is gone
     assert live_status(enrollment) == PortalStatus.active
+    assert dashboard_badge(practice, patient.mrn) == PortalStatus.active
 
 
 def test_wrong_pin_and_wrong_date_of_birth_show_one_message(session, practice):
@@ -120,12 +145,17 @@ def test_wrong_pin_and_wrong_date_of_birth_show_one_message(session, practice):
 
 def test_fifth_wrong_try_locks_and_says_to_call(session, practice):
     enrollment, pin = new_enrollment(session, practice)
+    patient = session.get(Patient, enrollment.patient_id)
+    make_appointment(session, practice, patient=patient)
+    session.commit()
+    assert dashboard_badge(practice, patient.mrn) == PortalStatus.invited
     at = open_link(practice.id, enrollment.link_token)
     for _ in range(5):
         at = submit(at, pin=generate_pin())
     assert "locked after too many wrong tries" in texts(at)
     assert "(617) 555-0100" in texts(at)
     assert live_status(enrollment) == PortalStatus.locked
+    assert dashboard_badge(practice, patient.mrn) == PortalStatus.locked  # staff see it now
     # Reopening the link shows the lock straight away, without a form.
     at = open_link(practice.id, enrollment.link_token)
     assert "locked after too many wrong tries" in texts(at) and not at.text_input

@@ -100,6 +100,7 @@ def test_pin_typed_in_any_case_with_dashes_or_spaces_activates(invited, typed):
     enrollment, pin = invited
     result = attempt(enrollment, pin=typed(pin))
     assert result.outcome == Outcome.activated, result.message
+    assert result.status_changed
     stored = reload(enrollment)
     assert stored.status == EnrollmentStatus.active
     assert stored.activated_at == NOW
@@ -157,14 +158,15 @@ def test_pin_refused_at_the_stroke_of_expiry(invited):
 
 def test_five_wrong_tries_lock_the_enrollment(invited):
     enrollment, pin = invited
-    outcomes = [attempt(enrollment, pin=generate_pin()).outcome for _ in range(5)]
-    assert outcomes == [Outcome.wrong_secret] * 4 + [Outcome.locked]
+    results = [attempt(enrollment, pin=generate_pin()) for _ in range(5)]
+    assert [r.outcome for r in results] == [Outcome.wrong_secret] * 4 + [Outcome.locked]
+    assert [r.status_changed for r in results] == [False] * 4 + [True]
     stored = reload(enrollment)
     assert (stored.status, stored.attempts) == (EnrollmentStatus.locked, 5)
     assert derive_status(stored.status, stored.expires_at, now=NOW) == PortalStatus.locked
     # Now even the right PIN is refused, and says what to do.
     right = attempt(enrollment, pin=pin)
-    assert right.outcome == Outcome.locked
+    assert right.outcome == Outcome.locked and not right.status_changed
     assert "too many wrong tries" in right.message and "new PIN" in right.message
     assert reload(enrollment).attempts == 5
     assert len(audit_details("enrollment_locked")) == 1
