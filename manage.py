@@ -122,6 +122,62 @@ def send_outbox_command(args: argparse.Namespace) -> int:
     return 1 if report.retrying or report.failed else 0
 
 
+@command("import-schedule")
+def import_schedule_command(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from services.db import migrate, session_scope
+    from services.errors import NotFound
+    from services.importer import import_schedule, report_csv
+    from services.practices import find_practice
+
+    path = Path(args.file)
+    if not path.is_file():
+        return _fail(f"no such file: {args.file}")
+    mapping = None
+    if args.mapping:
+        text = args.mapping
+        if not text.lstrip().startswith("{") and Path(text).is_file():
+            text = Path(text).read_text(encoding="utf-8")
+        try:
+            mapping = json.loads(text)
+        except json.JSONDecodeError as error:
+            return _fail(f"--mapping is not valid JSON ({error.msg}): give an object such as "
+                         '\'{"mrn": "Chart #", "date_of_birth": "DOB"}\' or a file holding one')
+        if not isinstance(mapping, dict):
+            return _fail('--mapping must be a JSON object of field: column, such as '
+                         '\'{"mrn": "Chart #"}\'')
+    migrate()
+    shown = [-1.0]
+
+    def progress(fraction: float, message: str) -> None:
+        if fraction - shown[0] >= 0.1 or fraction >= 1.0:
+            shown[0] = fraction
+            print(f"  {fraction:6.1%}  {message}", flush=True)
+
+    with session_scope() as session:
+        practice = find_practice(session, name=args.practice)
+        if practice is None:
+            raise NotFound(f"unknown practice {args.practice!r}: check the name, or create it "
+                           "with create-practice")
+        report = import_schedule(
+            session, practice_id=practice.id, data=path.read_bytes(), filename=path.name,
+            actor="cli", mapping=mapping, create_missing=args.create_missing,
+            keep_valid=args.keep_valid, progress=progress)
+    if args.report:
+        Path(args.report).write_bytes(report_csv(report))
+    for rejected in report.rejected[:20]:
+        print(f"  {report.row_label} {rejected.row}: {rejected.reason}", file=sys.stderr)
+    if len(report.rejected) > 20:
+        print(f"  ... and {len(report.rejected) - 20:,} more (all of them with --report FILE)",
+              file=sys.stderr)
+    if not report.committed:
+        return _fail(report.summary)
+    print(report.summary)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="manage.py",
@@ -151,6 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--patients", type=int)
     demo.add_argument("--appointments", type=int, default=6000)
     demo.add_argument("--seed", type=int, default=7)
+
+    schedule = commands.add_parser(
+        "import-schedule", help="import a schedule CSV or FHIR R4 Bundle (JSON) into a practice")
+    schedule.add_argument("file", help="the CSV export or FHIR Bundle JSON file")
+    schedule.add_argument("--practice", required=True, help="practice name")
+    schedule.add_argument("--mapping", metavar="JSON",
+                          help='CSV columns as a JSON object or file, e.g. \'{"mrn": "Chart #"}\' '
+                               "(default: the practice's saved mapping, else guessed)")
+    schedule.add_argument("--create-missing", action="store_true",
+                          help="create unknown providers and locations instead of rejecting")
+    schedule.add_argument("--keep-valid", action="store_true",
+                          help="import the valid rows even when some are rejected")
+    schedule.add_argument("--report", metavar="FILE", help="write the row-by-row report as CSV")
 
     outbox = commands.add_parser("send-outbox", help="send the emails and texts that are due")
     outbox.add_argument("--limit", type=int, default=500, help="most messages in one run")

@@ -343,6 +343,19 @@ def suggest_mapping(headers: list[str], saved: dict[str, str | None] | None = No
     return mapping
 
 
+def _complete_mapping(given: dict[str, str | None] | None, headers: list[str],
+                      saved: dict[str, str | None] | None) -> dict[str, str | None]:
+    """`given` with the fields it leaves out filled from the saved mapping or a guess; a
+    field given as None stays unmapped, and a guess never takes a column `given` uses."""
+    given = dict(given or {})
+    if set(FIELD_BY_KEY) <= set(given):
+        return given
+    taken = {column for column in given.values() if column}
+    suggested = suggest_mapping(headers, saved)
+    return {**{key: (None if column in taken else column)
+               for key, column in suggested.items()}, **given}
+
+
 def _unmapped(mapping: dict[str, str | None]) -> list[str]:
     """Labels of the required fields without a column; a guardian's contact details need
     the guardian's names too (a guardian cannot be created without them)."""
@@ -1421,9 +1434,9 @@ def import_schedule(
     today: dt.date | None = None,
 ) -> ImportReport:
     """Import a schedule file (CSV or FHIR Bundle) into a practice in the caller's one
-    transaction: every row or none (unless `keep_valid`). A CSV without `mapping` is read
-    with the practice's saved mapping or a guess from its headers; the mapping used is saved
-    when the import goes through."""
+    transaction: every row or none (unless `keep_valid`). Fields a CSV `mapping` leaves out
+    (all of them without one) come from the practice's saved mapping or a guess from the
+    headers; the mapping used is saved when the import goes through."""
     progress = progress or (lambda _fraction, _message: None)
     practice = session.get(Practice, practice_id)
     if practice is None:
@@ -1437,9 +1450,8 @@ def import_schedule(
         scan = _scan_fhir(data, checker, progress)
     else:
         csv_file = _read_csv(data)
-        if mapping is None:
-            mapping = suggest_mapping(csv_file.headers,
-                                      load_mapping(session, practice_id=practice_id))
+        mapping = _complete_mapping(mapping, csv_file.headers,
+                                    load_mapping(session, practice_id=practice_id))
         scan = _scan_csv(csv_file, mapping, checker, progress)
     report.rows, report.ignored = scan.read, scan.ignored
     connection = session.connection()
