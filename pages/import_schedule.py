@@ -113,7 +113,8 @@ st.caption(
     f"resources, up to {limit_mb} MB. Patients are matched by MRN and appointments by their "
     "ID, so importing the same file again changes nothing.")
 
-upload = st.file_uploader("Schedule file", type=["csv", "txt", "json"])
+upload = st.file_uploader("Schedule file", type=["csv", "txt", "json"],
+                          max_upload_size=limit_mb)
 last = st.session_state.get(REPORT_KEY)
 if upload is None:
     if last:

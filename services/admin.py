@@ -211,6 +211,11 @@ def add_staff_user(
 ) -> StaffUserPublic:
     """Create a staff user in some of the acting admin's practices."""
     actor = _acting_admin(session, actor_id=actor_id, practice_id=practice_id)
+    # Checked here with the form's own labels; create_user checks the rest.
+    if not " ".join((name or "").split()):
+        raise InvalidInput("Full name is empty: give the person's full name.",
+                           field="Full name")
+    email = normalize_email(email, field="Email")
     wanted = _allowed_practice_ids(session, actor, practice_ids)
     if not wanted:
         raise InvalidInput(

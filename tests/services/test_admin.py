@@ -151,6 +151,19 @@ def test_add_staff_user_needs_a_practice_and_names_the_field(session, clinic):
     assert session.exec(select(StaffUser).where(StaffUser.username == "nobody")).first() is None
 
 
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"name": " "}, "Full name"), ({"email": "nia@"}, "Email"), ({"username": "a b"}, "username"),
+])
+def test_add_staff_user_names_the_bad_field(session, clinic, changes, field):
+    practice, _, boss, _, _, _ = clinic
+    fields = dict(username="nia", name="Nia Desk", email="nia@example.org", role=Role.staff,
+                  password="long-enough-pass", practice_ids=[practice.id]) | changes
+    with pytest.raises(InvalidInput) as error:
+        admin.add_staff_user(session, actor_id=boss.id, practice_id=practice.id, **fields)
+    assert error.value.field == field
+    assert field.capitalize() in error.value.message
+
+
 def test_add_staff_user_rejects_a_weak_password(session, clinic):
     practice, _, boss, _, _, _ = clinic
     with pytest.raises(InvalidInput, match="too short"):
