@@ -243,7 +243,18 @@ def screenshot(page: Page, name: str) -> Path:
     folder = SCREENSHOTS / backend_name()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # The app scrolls inside its main area, so a full-page shot would stop at the window's
+    # height: grow the window to the content for the shot, then put it back.
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0")
+    if size and height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": min(height, 6000)})
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        if size:
+            page.set_viewport_size(size)
     return path
 
 
