@@ -617,13 +617,14 @@ class _Checker:
 
     def check_phones(self, raws: set[str], stored: set[str]) -> dict[str, str | InvalidInput]:
         """Each raw cell phone in E.164, or the error; the digits of a number already on
-        file (with the region's country code) are taken as they are."""
+        file (with the region's country code) are taken as they are, unless letters (an
+        extension, a vanity number) make the number mean something else."""
         country = f"+{phonenumbers.country_code_for_region(self.region)}"
         checked: dict[str, str | InvalidInput] = {}
         for raw in raws:
             digits = "".join(filter(str.isdigit, raw))
             guess = f"+{digits}" if raw.startswith("+") else f"{country}{digits}"
-            if guess in stored:
+            if guess in stored and not any(map(str.isalpha, raw)):
                 checked[raw] = guess
                 continue
             try:

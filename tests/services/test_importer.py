@@ -442,6 +442,15 @@ def test_guardians_are_matched_per_patient_by_email_or_name(session, practice):
     assert (report.created, report.updated) == (2, 0)  # the appointments themselves are new
 
 
+def test_a_number_on_file_is_not_taken_for_one_with_an_extension(session, practice):
+    _import(session, practice, _csv(SCHEDULE))
+    rows = copy.deepcopy(SCHEDULE)
+    rows[0]["Guardian Cell Phone"] = "617-555-014 x2"  # the digits of the number on file
+    report = _import(session, practice, _csv(rows))
+    assert "Guardian cell phone '617-555-014 x2' is not a valid phone number" in \
+        report.rejected[0].reason
+
+
 def test_practices_do_not_share_patients_or_appointments(session, practice):
     other = make_practice(session)
     make_provider(session, other, name="Dr. Ada Lee")
