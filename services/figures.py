@@ -25,7 +25,7 @@ ACTIVE_COLOR = STATUS_COLORS[PortalStatus.active]
 PRACTICE_LINE_COLOR = STATUS_COLORS[PortalStatus.pin_expired]
 GRID_COLOR = "#eeeeee"
 HEIGHT = 380
-TIMELY_LABEL = f"Access within {ACCESS_BUSINESS_DAYS} business days"
+TIMELY_LABEL = "Access in time"  # the measure: within ACCESS_BUSINESS_DAYS business days
 
 
 def _axis(title: str, **extra: Any) -> dict[str, Any]:
@@ -36,12 +36,15 @@ def _axis(title: str, **extra: Any) -> dict[str, Any]:
 def _layout(*, title: str, xaxis: dict, yaxis: dict, height: int = HEIGHT,
             **extra: Any) -> dict[str, Any]:
     return {
-        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 18}},
+        "title": {"text": title, "x": 0, "xanchor": "left", "yref": "container", "y": 0.98,
+                  "yanchor": "top", "font": {"size": 18}},
         "height": height,
-        "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
+        # The legend gets its own row between the title and the plot, so that neither covers
+        # the other on a half-width chart.
+        "margin": {"l": 10, "r": 10, "t": 90, "b": 10},
         "font": {"size": 14},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right",
-                   "x": 1},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left",
+                   "x": 0},
         "plot_bgcolor": "white",
         "hoverlabel": {"font": {"size": 14}},
         "xaxis": xaxis,
@@ -105,7 +108,9 @@ def weekly_trend_figure(weekly: pd.DataFrame) -> go.Figure:
             xaxis=_axis("Week (Monday) the PIN was issued", type="category"),
             yaxis=_axis("Invitations", rangemode="tozero"),
             yaxis2={"title": {"text": "Activation rate"}, "overlaying": "y", "side": "right",
-                    "range": [0, 1.05], "tickformat": ".0%", "showgrid": False},
+                    "range": [0, 1.05], "tickmode": "array",
+                    "tickvals": [0, 0.25, 0.5, 0.75, 1], "tickformat": ".0%",
+                    "showgrid": False},
             barmode="group",
         ),
     )
@@ -122,35 +127,34 @@ def rate_by_figure(rates: pd.DataFrame, *, group_label: str,
                           strict=True)]
     extra: dict[str, Any] = {}
     if overall_rate is not None:
-        # The practice's own rate as a dashed line: bars left of it are the laggards.
+        # The practice's own rate as a dashed line (named in the legend): bars that end left
+        # of it are the laggards.
         extra["shapes"] = [{
             "type": "line", "xref": "x", "yref": "paper", "x0": overall_rate,
-            "x1": overall_rate, "y0": 0, "y1": 1,
+            "x1": overall_rate, "y0": 0, "y1": 1, "showlegend": True,
+            "name": f"Practice {_percent(overall_rate)}",
             "line": {"color": PRACTICE_LINE_COLOR, "dash": "dash", "width": 2},
-        }]
-        extra["annotations"] = [{
-            "xref": "x", "yref": "paper", "x": overall_rate, "y": 1, "yanchor": "bottom",
-            "text": f"Practice {_percent(overall_rate)}", "showarrow": False,
-            "font": {"color": PRACTICE_LINE_COLOR},
         }]
     return go.Figure(
         data=[
             {"type": "bar", "orientation": "h", "y": names, "x": _numbers(rates["timely_rate"]),
              "name": TIMELY_LABEL, "marker": {"color": INVITED_COLOR}, "text": timely_text,
-             "textposition": "auto",
-             "hovertemplate": "%{y}: %{text} of patients seen given access in time"
-                              "<extra></extra>"},
+             "textposition": "outside", "cliponaxis": False,
+             "hovertemplate": "%{y}: %{text} of patients seen given access within "
+                              f"{ACCESS_BUSINESS_DAYS} business days<extra></extra>"},
             {"type": "bar", "orientation": "h", "y": names,
              "x": _numbers(rates["activated_rate"]), "name": "Activated",
-             "marker": {"color": ACTIVE_COLOR}, "text": activated_text, "textposition": "auto",
+             "marker": {"color": ACTIVE_COLOR}, "text": activated_text,
+             "textposition": "outside", "cliponaxis": False,
              "hovertemplate": "%{y}: %{text} of patients seen activated<extra></extra>"},
         ],
         layout=_layout(
             title=f"Timely access by {group_label.lower()} (lowest first)",
-            xaxis=_axis("Share of patients seen", tickformat=".0%", range=[0, 1.05]),
+            xaxis=_axis("Share of patients seen", tickformat=".0%", range=[0, 1.12],
+                        tickvals=[0, 0.25, 0.5, 0.75, 1]),
             # Laggards come first in the data; plotly would draw the first one at the bottom.
             yaxis=_axis(group_label, autorange="reversed", type="category"),
-            height=max(HEIGHT, 120 + 56 * len(names)),
+            height=max(HEIGHT, 130 + 64 * len(names)),
             barmode="group",
             **extra,
         ),

@@ -49,6 +49,15 @@ Weekly trend and days to activation
     seen, by the local week (Monday) they were issued; *activated* are those of them the parent
     activated so far, so the weekly rate is never above 100 %. Days to activation is the time
     from an enrollment's issue to its activation, for the patients seen.
+
+How it is computed
+    A small calendar, one row per local day of the period (its UTC bounds, its deadline, its
+    week), is built in Python from the practice's timezone and Holiday rows and joined as a
+    VALUES CTE, so the SQL never converts timezones or counts business days (which SQLite and
+    PostgreSQL would each do differently). The period's completed visits are scanned once into
+    two temporary tables (per patient, provider and location; per patient); each figure is then
+    one GROUP BY or window query over them. PostgreSQL refuses temporary tables in a READ ONLY
+    transaction or on a hot standby, so these reads need an ordinary transaction.
 """
 
 from __future__ import annotations

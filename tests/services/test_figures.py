@@ -80,7 +80,7 @@ def test_rate_by_provider_keeps_laggards_on_top_and_labels_counts():
     assert figure.layout.title.text == "Timely access by provider (lowest first)"
     assert figure.layout.yaxis.title.text == "Provider"
     assert figure.layout.xaxis.tickformat == ".0%"
-    assert [shape.x0 for shape in figure.layout.shapes] == [0.6]
+    assert [(shape.x0, shape.name) for shape in figure.layout.shapes] == [(0.6, "Practice 60%")]
 
 
 def test_rate_by_location_without_an_overall_line():
