@@ -82,23 +82,40 @@ def browser(chromium_executable):
         browser.close()
 
 
-@pytest.fixture
-def context(browser, portal, request):
-    """A fresh browser profile (no cookies) pointed at this module's server."""
-    context = browser.new_context(
-        base_url=portal.url, viewport={"width": 1400, "height": 900}, accept_downloads=True,
-    )
-    context.set_default_timeout(support.RUN_TIMEOUT_MS)
-    context.add_init_script(support.RUN_COUNTER_SCRIPT)
-    yield context
+def _failure_screenshots(request, context) -> None:
     report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        failures = support.ARTIFACTS / "failures" / support.backend_name()
-        failures.mkdir(parents=True, exist_ok=True)
-        for number, page in enumerate(context.pages):
-            page.screenshot(path=str(failures / f"{request.node.name}-{number}.png"),
-                            full_page=True)
-    context.close()
+    if report is None or not report.failed:
+        return
+    failures = support.ARTIFACTS / "failures" / support.backend_name()
+    failures.mkdir(parents=True, exist_ok=True)
+    for number, page in enumerate(context.pages):
+        page.screenshot(path=str(failures / f"{request.node.name}-{number}.png"), full_page=True)
+
+
+@pytest.fixture
+def new_context(browser, portal, request):
+    """Open fresh browser profiles (no cookies) pointed at this module's server."""
+    opened = []
+
+    def open_context():
+        context = browser.new_context(
+            base_url=portal.url, viewport={"width": 1400, "height": 900}, accept_downloads=True,
+        )
+        context.set_default_timeout(support.RUN_TIMEOUT_MS)
+        context.add_init_script(support.RUN_COUNTER_SCRIPT)
+        opened.append(context)
+        return context
+
+    yield open_context
+    for context in opened:
+        _failure_screenshots(request, context)
+        context.close()
+
+
+@pytest.fixture
+def context(new_context):
+    """This test's browser profile."""
+    return new_context()
 
 
 @pytest.fixture

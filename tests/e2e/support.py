@@ -13,6 +13,7 @@ on their own. No fixed sleeps anywhere.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 import signal
@@ -33,6 +34,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 SERVER_LOGS = ARTIFACTS / "server-logs"
 RUN_TIMEOUT_MS = 30_000
+GRID_HEADER_HEIGHT, GRID_ROW_HEIGHT = 36, 35  # st.dataframe's header and row, in CSS pixels
 
 # Installed on every document before the app's own scripts (top frame only). It watches the
 # app's websocket: each BackMsg `rerun_script` (field 11) the browser sends and each ForwardMsg
@@ -236,6 +238,47 @@ def choose_option(page: Page, label: str, option: str, *, scope: Locator | None 
     box.click()
     with rerun(page):
         page.get_by_role("option", name=option, exact=True).click()
+
+
+def type_date(page: Page, label: str, value: dt.date, *, scope: Locator | None = None) -> None:
+    """Type a date into the st.date_input called `label`, segment by segment as a user does.
+
+    The widget keeps the value until it loses focus; the caller moves on (a click elsewhere,
+    the next field) and waits for the rerun that follows where there is one."""
+    field = (scope or page).get_by_role("group", name=label, exact=True)
+    field.get_by_role("spinbutton").first.click()
+    page.keyboard.type(f"{value:%m%d%Y}")
+
+
+def grid_column(scope: Locator, header: str, *, grid: int = 0) -> Locator:
+    """The cells under `header` in a st.dataframe, read from the grid's accessibility table
+    (the grid itself is drawn on a canvas). Only the rows in view are there."""
+    table = scope.get_by_test_id("stDataFrame").nth(grid).locator("table[role=grid]")
+    expect(table.locator("th", has_text=header).first).to_be_attached()
+    headers = table.locator("th").all_inner_texts()
+    assert header in headers, f"no column {header!r} in {headers}"
+    return table.locator(f'tbody td[aria-colindex="{headers.index(header) + 1}"]')
+
+
+def click_grid_link(page: Page, *, row: int = 0, grid: int = 0) -> Page:
+    """Click the link in a st.dataframe row (a LinkColumn); return the tab it opens.
+
+    The grid is drawn on a canvas: the link is found by moving the mouse along the row until
+    the grid shows the pointer cursor, as it does over a link."""
+    canvas = main_area(page).get_by_test_id("stDataFrame").nth(grid).locator("canvas").first
+    box = canvas.bounding_box()
+    y = box["y"] + GRID_HEADER_HEIGHT + GRID_ROW_HEIGHT * (row + 0.5)
+    for x in range(int(box["x"]) + 4, int(box["x"] + box["width"]) - 4, 6):
+        page.mouse.move(x, y)
+        cursor = page.evaluate(
+            "([x, y]) => getComputedStyle(document.elementFromPoint(x, y)).cursor", [x, y])
+        if cursor == "pointer":
+            with page.context.expect_page() as opened:
+                page.mouse.click(x, y)
+            tab = opened.value
+            wait_for_app_run(tab)
+            return tab
+    raise AssertionError(f"no link in row {row} of the grid")
 
 
 def screenshot(page: Page, name: str) -> Path:
