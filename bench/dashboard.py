@@ -1,0 +1,247 @@
+"""Dashboard rerun benchmark: prints one JSON object per measurement.
+
+    .venv/bin/python bench/dashboard.py [--sizes 10000 1000000] [--windows 1 30] [--reruns 20]
+
+Builds SQLite databases of N appointments with seed-demo's generator (reused when already
+built), then times full AppTest reruns of app.py signed in on the Dashboard for a 1-day and
+a 30-day window ending today (all locations and providers), after a warm-up, plus a bare
+one-line Streamlit page as the floor. Each measurement runs in its own process so that
+peak_rss_mb is its own.
+
+bench "dashboard" is a rerun as a user gets it (the page's short-ttl cache is warm after the
+warm-up run); "dashboard_uncached" clears st.cache_data before every rerun, so every rerun
+runs the schedule's SQL (summary and page) again. With --history, "dashboard_history*" repeat
+both on a database of the largest size whose visits spread over years at the 10,000
+database's density: the window holds as much as at 10,000 and only the history grew.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zoneinfo
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+USERNAME = "bench-staff"
+TIMEZONE = "America/New_York"
+FLOOR_SCRIPT = 'import streamlit as st\nst.write("floor")\n'
+
+
+HISTORY_CHUNK = 10_000
+STALE_AFTER_DAYS = 20  # seed-demo's visits run from 60 days back to 30 ahead of its day
+
+
+def database_path(directory: Path, appointments: int, *, history: bool = False) -> Path:
+    return directory / f"{'history' if history else 'appointments'}-{appointments}.db"
+
+
+def _is_fresh(marker: Path) -> bool:
+    try:
+        seeded_on = dt.date.fromisoformat(json.loads(marker.read_text())["seeded_on"])
+    except (OSError, ValueError, KeyError):
+        return False
+    return (dt.date.today() - seeded_on).days <= STALE_AFTER_DAYS
+
+
+def build_database(directory: Path, appointments: int, *, history: bool = False,
+                   rebuild: bool = False) -> Path:
+    """A SQLite database with one demo practice of `appointments` visits and a staff user.
+
+    Dense (the default): seed-demo's generator once, so every visit falls within 91 days and
+    a 30-day window holds a third of them. History: the same generator run once per 10,000
+    visits, each run 91 days further back, so a window holds what it holds in the 10,000
+    database and only the history grows.
+    """
+    path = database_path(directory, appointments, history=history)
+    marker = path.with_suffix(".json")
+    if path.exists() and _is_fresh(marker) and not rebuild:
+        return path
+    for stale in (path, marker, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        stale.unlink(missing_ok=True)
+    from services import auth, db
+    from services.demo import seed_demo
+
+    url = f"sqlite:///{path}"
+    db.migrate(url)
+    started = time.perf_counter()
+    engine = db.get_engine(url)
+    today = dt.datetime.now(zoneinfo.ZoneInfo(TIMEZONE)).date()
+    chunks = (
+        [(today - dt.timedelta(days=91 * k), HISTORY_CHUNK)
+         for k in range(max(1, appointments // HISTORY_CHUNK))]
+        if history else [(today, appointments)]
+    )
+    for day, count in chunks:
+        with db.session_scope(engine=engine) as session:
+            summary = seed_demo(session, appointments=count, timezone=TIMEZONE, today=day)
+    with db.session_scope(engine=engine) as session:
+        auth.create_user(session, username=USERNAME, name="Bench Staff",
+                         email="bench@example.org", role="staff",
+                         password="bench-password-123", practice_ids=[summary.practice_id],
+                         actor="bench")
+    db.dispose_engines()  # the last connection to close checkpoints the WAL
+    marker.write_text(json.dumps({
+        "appointments": appointments,
+        "history": history,
+        "practice_id": summary.practice_id,
+        "seeded_on": today.isoformat(),
+        "seconds": round(time.perf_counter() - started, 1),
+    }))
+    print(f"# built {path} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return path
+
+
+def _timed_runs(at, reruns: int, *, before_each=None, check=None) -> list[float]:
+    timings = []
+    for _ in range(reruns):
+        if before_each:
+            before_each()
+        started = time.perf_counter()
+        at.run()
+        timings.append((time.perf_counter() - started) * 1000)
+        if at.exception:
+            raise SystemExit(f"the page raised: {at.exception}")
+        if check and not check(at):
+            raise SystemExit("a rerun did not show the page it measures")
+    return timings
+
+
+def _report(bench: str, appointments: int, window_days: int, timings: list[float]) -> None:
+    ordered = sorted(timings)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    print(json.dumps({
+        "bench": bench,
+        "appointments": appointments,
+        "window_days": window_days,
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(p95, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }), flush=True)
+
+
+def measure_floor(directory: Path, reruns: int) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    script = directory / "floor_page.py"
+    script.write_text(FLOOR_SCRIPT)
+    at = AppTest.from_file(str(script), default_timeout=60)
+    at.run()
+    _report("floor", 0, 0, _timed_runs(at, reruns))
+
+
+def run_app_script_on_every_rerun() -> None:
+    """Make AppTest rerun app.py each time, as the server does.
+
+    With a `pages/` folder next to app.py, AppTest re-detects Streamlit's legacy
+    pages-directory mode before every run, and a rerun then executes the page script
+    alone (no login gate, no Practice selector). The server leaves that mode for good
+    once app.py has called st.navigation; this does the same for AppTest.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    PagesManager.__init__ = init
+
+
+def measure_dashboard(path: Path, appointments: int, window_days: int, reruns: int,
+                      *, uncached: bool, history: bool) -> None:
+    os.environ["PORTAL_DATABASE_URL"] = f"sqlite:///{path}"
+    os.environ["PORTAL_DATA_DIR"] = str(path.parent / "data")
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    run_app_script_on_every_rerun()
+    today = dt.datetime.now(zoneinfo.ZoneInfo(TIMEZONE)).date()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = USERNAME
+    at.session_state["name"] = USERNAME
+    at.query_params["start"] = (today - dt.timedelta(days=window_days - 1)).isoformat()
+    at.query_params["end"] = today.isoformat()
+    at.run()  # the warm-up: migrations checked, engine and caches filled
+    if at.exception:
+        raise SystemExit(f"the page raised: {at.exception}")
+    shown = [metric.value for metric in at.metric]
+    if not shown:
+        raise SystemExit("the Dashboard showed no summary: is the user signed in?")
+    print(f"# {appointments} appointments, {window_days} days: metrics {shown}",
+          file=sys.stderr, flush=True)
+    timings = _timed_runs(at, reruns, before_each=st.cache_data.clear if uncached else None,
+                          check=lambda at: [m.value for m in at.metric] == shown
+                          and len(at.dataframe) == 1 and len(at.sidebar.selectbox) == 2)
+    bench = "dashboard" + ("_history" if history else "") + ("_uncached" if uncached else "")
+    _report(bench, appointments, window_days, timings)
+
+
+def _child(args: list[str]) -> None:
+    result = subprocess.run([sys.executable, __file__, *args], cwd=ROOT, text=True,
+                            capture_output=True, check=False)
+    sys.stderr.write(result.stderr)
+    if result.returncode:
+        raise SystemExit(f"measurement {args} failed with exit {result.returncode}")
+    sys.stdout.write(result.stdout)
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--windows", type=int, nargs="+", default=[1, 30])
+    parser.add_argument("--reruns", type=int, default=20)
+    parser.add_argument("--dir", type=Path,
+                        default=Path(tempfile.gettempdir()) / "practice-portal-bench")
+    parser.add_argument("--rebuild", action="store_true", help="seed the databases again")
+    parser.add_argument("--no-uncached", action="store_true",
+                        help="skip the runs with the cache cleared before each rerun")
+    parser.add_argument("--history", action="store_true",
+                        help="also measure databases whose visits spread over years (10,000 "
+                             "per 91 days), at the largest size")
+    parser.add_argument("--measure", nargs=4, metavar=("KIND", "SIZE", "DAYS", "CACHED"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.dir.mkdir(parents=True, exist_ok=True)
+
+    if args.measure:
+        kind, size, days, cached = args.measure
+        if kind == "floor":
+            measure_floor(args.dir, args.reruns)
+        else:
+            history = kind == "history"
+            measure_dashboard(database_path(args.dir, int(size), history=history), int(size),
+                              int(days), args.reruns, uncached=cached == "uncached",
+                              history=history)
+        return 0
+
+    targets = [("dashboard", size) for size in args.sizes]
+    if args.history:
+        targets.append(("history", max(args.sizes)))
+    for kind, size in targets:
+        build_database(args.dir, size, history=kind == "history", rebuild=args.rebuild)
+    common = ["--dir", str(args.dir), "--reruns", str(args.reruns)]
+    _child(["--measure", "floor", "0", "0", "cached", *common])
+    for kind, size in targets:
+        for days in args.windows:
+            _child(["--measure", kind, str(size), str(days), "cached", *common])
+            if not args.no_uncached:
+                _child(["--measure", kind, str(size), str(days), "uncached", *common])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
