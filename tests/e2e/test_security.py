@@ -1,0 +1,140 @@
+"""The security rules that only a running server and a browser can show: the cookie key's
+strength at start-up, the session cookie's expiry, XSRF protection, errors without details,
+and a server log without passwords."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import jwt
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import text
+
+from models import Role
+from services import db
+from services.auth import create_user
+from services.practices import create_practice
+from tests.e2e import support
+from tests.e2e.support import (
+    expect_signed_in,
+    expect_signed_out,
+    main_area,
+    open_app,
+    reload_app,
+    sign_in,
+)
+
+pytestmark = pytest.mark.e2e
+
+COOKIE = "practice_portal_auth"
+COOKIE_KEY = secrets.token_urlsafe(48)
+ADMIN = ("ada.admin", "Ada Admin", "admin-pass-Tapir-38")
+
+
+@pytest.fixture(scope="module")
+def portal_seed():
+    def fill(session):
+        practice = create_practice(session, name="Sunny Peds", timezone="America/New_York",
+                                   actor="e2e")
+        create_user(session, username=ADMIN[0], name=ADMIN[1], email="ada@example.org",
+                    role=Role.admin, password=ADMIN[2], actor="e2e", practice_ids=[practice.id])
+    return fill
+
+
+@pytest.fixture(scope="module")
+def portal_env():
+    # A known key, so that a test can sign cookies the way the server does.
+    return {"PORTAL_COOKIE_KEY": COOKIE_KEY}
+
+
+def test_a_short_cookie_key_stops_start_up_with_a_clear_message(page, tmp_path):
+    weak = support.start_server(
+        name="weak-cookie-key", data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'portal.db'}",
+        extra_env={"PORTAL_COOKIE_KEY": "short-key"},
+    )
+    try:
+        open_app(page, weak.url)
+        main = main_area(page)
+        expect(main.get_by_text("PORTAL_COOKIE_KEY must be at least 32 bytes")).to_be_visible()
+        expect(page.get_by_label("Password", exact=True)).to_have_count(0)
+        expect(page.get_by_label("Setup token", exact=True)).to_have_count(0)
+        assert "short-key" not in main.inner_text()
+    finally:
+        weak.stop()
+
+
+def _session_cookie(portal, *, username: str, exp_date: dt.datetime, key: str = COOKIE_KEY):
+    token = jwt.encode({"username": username, "exp_date": exp_date.timestamp()}, key,
+                       algorithm="HS256")
+    return {"name": COOKIE, "value": token, "url": portal.url}
+
+
+def test_a_session_cookie_past_its_expiry_does_not_sign_in(page, context, portal):
+    now = dt.datetime.now(dt.UTC)
+    context.add_cookies([_session_cookie(portal, username=ADMIN[0],
+                                         exp_date=now - dt.timedelta(minutes=1))])
+    open_app(page)
+    expect_signed_out(page)
+
+    # The same cookie before its expiry does sign in: the refusal above was the expiry.
+    context.clear_cookies()
+    context.add_cookies([_session_cookie(portal, username=ADMIN[0],
+                                         exp_date=now + dt.timedelta(hours=1))])
+    reload_app(page)
+    expect_signed_in(page, ADMIN[1])
+
+
+def test_a_session_cookie_signed_with_another_key_does_not_sign_in(page, context, portal):
+    context.add_cookies([_session_cookie(
+        portal, username=ADMIN[0], exp_date=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+        key=secrets.token_urlsafe(48))])
+    open_app(page)
+    expect_signed_out(page)
+
+
+def test_xsrf_protection_is_on(page, context, portal):
+    open_app(page)
+    token = next((c["value"] for c in context.cookies() if c["name"] == "_streamlit_xsrf"), None)
+    assert token, "the server set no _streamlit_xsrf cookie"
+    # A state-changing request without the token is refused before anything else is looked at;
+    # the same request with the browser's token gets past that check (to "no such session").
+    url = f"{portal.url}/_stcore/upload_file/no-such-session/no-such-file"
+    upload = {"file": {"name": "x.csv", "mimeType": "text/csv", "buffer": b"a,b\n"}}
+    refused = page.request.put(url, multipart=upload)
+    assert refused.status == 403
+    accepted = page.request.put(url, multipart=upload, headers={"X-Xsrftoken": token})
+    assert accepted.status == 400
+
+
+def test_an_unexpected_error_shows_no_details_to_the_user(page, portal):
+    open_app(page)
+    sign_in(page, ADMIN[0], ADMIN[2])
+    expect_signed_in(page, ADMIN[1])
+    # Break the database under the running app: every signed-in run now fails in a query.
+    engine = db.build_engine(portal.database_url)
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE staffpractice RENAME TO staffpractice_away"))
+    try:
+        reload_app(page)
+        expect(page.get_by_test_id("stException")).to_be_visible()
+        support.screenshot(page, "error-without-details")
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE staffpractice_away RENAME TO staffpractice"))
+        engine.dispose()
+    shown = page.get_by_test_id("stApp").inner_text()
+    links = " ".join(link.get_attribute("href") or "" for link in
+                     page.get_by_test_id("stException").get_by_role("link").all())
+    for detail in ("Traceback", "staffpractice", "sqlalchemy", "SELECT", ".py", "/work/"):
+        assert detail not in shown, f"{detail!r} shown to the user"
+        assert detail not in links, f"{detail!r} in a link of the error box"
+    # The operator finds the details in the server's log instead.
+    assert "staffpractice" in portal.output()
+
+
+def test_server_log_holds_no_password(portal):
+    support.assert_absent_from_log(portal, {"admin password": ADMIN[2],
+                                            "cookie key": COOKIE_KEY})
