@@ -1464,6 +1464,20 @@ def import_schedule(
                             keep_valid=keep_valid, progress=progress)
 
 
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def _refresh_statistics(connection: Connection, report: ImportReport) -> None:
+    """ANALYZE the tables a large import filled (PostgreSQL). Without fresh statistics the
+    planner may look up the next file's keys through the wrong index, scanning the whole
+    practice once per IN list; autovacuum's own ANALYZE can come much later."""
+    written = report.created + report.patients_created + report.guardians_created
+    if connection.dialect.name == "postgresql" and written >= ANALYZE_AFTER_ROWS:
+        tables = ", ".join(t.__tablename__ for t in (Appointment, Patient, Guardian,
+                                                      PatientGuardian))
+        connection.exec_driver_sql(f"ANALYZE {tables}")
+
+
 @contextlib.contextmanager
 def _large_sqlite_cache(connection: Connection) -> Iterator[None]:
     """A 128 MB page cache for this connection while it imports, then the old size again:
@@ -1509,6 +1523,7 @@ def _import_scan(session: Session, connection: Connection, *, practice_id: int, 
         progress(0.6, "Comparing appointments")
         _upsert_appointments(connection, practice_id, parsed, patient_ids, providers,
                              locations, changed, report, progress)
+        _refresh_statistics(connection, report)
         if kind == CSV_KIND:
             save_mapping(session, practice_id=practice_id, mapping=mapping)
         record_event(
