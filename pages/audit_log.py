@@ -47,8 +47,8 @@ context = require_page(permissions.AUDIT_LOG)
 practice = context.practice
 today = dt.datetime.now(zoneinfo.ZoneInfo(practice.timezone)).date()
 st.title("Audit Log")
-st.caption(f"Every action on portal access and settings in **{practice.name}**, newest first; "
-           f"times in {practice.timezone}.")
+st.caption(f"Every action on portal access and settings in **{practice.name}**, and its "
+           f"staff's sign-ins; newest first, times in {practice.timezone}.")
 
 choices = load_choices(practice.id)
 with st.form("audit_filter"):

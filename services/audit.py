@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import and_, distinct, func, or_, select
 from sqlmodel import Session
 
-from models import AuditEvent, Patient, utcnow
+from models import AuditEvent, Patient, StaffPractice, StaffUser, utcnow
 
 
 def record_event(
@@ -80,9 +80,18 @@ def _like_prefix(word: str) -> str:
     return f"{escaped}%"
 
 
+def _in_practice(practice_id: int):
+    """The practice's events, and the practice-less ones (sign-ins, lockouts) of its staff."""
+    staff = (select(StaffUser.username)
+             .join(StaffPractice, StaffPractice.staff_user_id == StaffUser.id)
+             .where(StaffPractice.practice_id == practice_id))
+    return or_(AuditEvent.practice_id == practice_id,
+               and_(AuditEvent.practice_id.is_(None), AuditEvent.actor.in_(staff)))
+
+
 def _filtered(query, *, practice_id: int, timezone: str, filters: AuditFilter):
     zone = zoneinfo.ZoneInfo(timezone)
-    query = query.where(AuditEvent.practice_id == practice_id)
+    query = query.where(_in_practice(practice_id))
     if filters.start:
         since = dt.datetime.combine(filters.start, dt.time(), tzinfo=zone).astimezone(dt.UTC)
         query = query.where(AuditEvent.at >= since)
@@ -166,12 +175,10 @@ def list_audit_events(
 def list_audit_choices(session: Session, *, practice_id: int) -> AuditChoices:
     """The distinct actions and users in the practice's trail (computed in SQL)."""
     actions = session.execute(
-        select(distinct(AuditEvent.action)).where(AuditEvent.practice_id == practice_id)
-        .order_by(AuditEvent.action)
+        select(distinct(AuditEvent.action)).where(_in_practice(practice_id))
     ).scalars().all()
     users = session.execute(
-        select(distinct(AuditEvent.actor)).where(AuditEvent.practice_id == practice_id)
-        .order_by(AuditEvent.actor)
+        select(distinct(AuditEvent.actor)).where(_in_practice(practice_id))
     ).scalars().all()
     # Sorted here as well: database collations disagree on upper and lower case.
     return AuditChoices(actions=sorted(actions), users=sorted(users, key=lambda u: (u.lower(), u)))

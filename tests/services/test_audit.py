@@ -17,7 +17,7 @@ from services.audit import (
     list_audit_events,
     record_event,
 )
-from tests.factories import make_patient, make_practice
+from tests.factories import make_patient, make_practice, make_user
 
 ZONE = "America/Chicago"
 
@@ -63,6 +63,19 @@ def test_events_are_listed_newest_first_within_the_practice(session, trail):
     assert page.events["When"].iloc[-1] == "2030-03-01 23:30:00"  # shown in the practice zone
     assert page.events["Patient"].iloc[-1] == "Rivera, Sofia (MRN M-100)"
     assert page.events["Details"].iloc[0] == "name: Annex"
+
+
+def test_sign_ins_of_the_practices_staff_are_included(session, trail):
+    practice, _, _ = trail
+    make_user(session, practices=[practice], username="desk")
+    make_user(session, practices=[make_practice(session)], username="elsewhere")
+    for actor in ("desk", "elsewhere", "nobody"):
+        record_event(session, actor=actor, action="login_failed", reason="wrong password")
+    session.flush()
+    page = list_audit_events(session, practice_id=practice.id, timezone=ZONE,
+                             filters=AuditFilter(action="login_failed"))
+    assert list(page.events["User"]) == ["desk"]
+    assert "login_failed" in list_audit_choices(session, practice_id=practice.id).actions
 
 
 def test_dates_are_the_practices_local_days(session, trail):
