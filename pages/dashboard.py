@@ -162,6 +162,8 @@ first = (page - 1) * PAGE_SIZE + 1
 caption.caption(f"Appointments {first:,}–{first + len(frame) - 1:,} of "
                 f"{summary.appointments:,}" + ("" if filters.include_cancelled
                                                else " (cancelled hidden)"))
+if not permissions.can_open(context.user.role, permissions.REGISTER):
+    frame = frame.drop(columns=["Register"])  # supervisors read the list; they do not register
 with table:
     show_schedule(frame, one_day=filters.days == 1)
 show_legend()

@@ -269,6 +269,15 @@ def test_register_links_to_the_register_page_for_that_appointment(clinic):
     assert pages["register"].endswith("pages/register.py")
 
 
+def test_supervisors_see_the_list_without_register_links(clinic, session):
+    supervisor = make_user(session, role=Role.supervisor, practices=[clinic.practice])
+    session.commit()
+    clinic.user = supervisor
+    at = open_dashboard(clinic)
+    assert listed(at) == ["Rivera, Sam", "Chen, Lee", "Ortiz, Ana"]
+    assert "Register" not in rows(at).columns
+
+
 def test_register_page_opens_with_the_appointment_from_the_link(clinic):
     at = open_dashboard(clinic)
     at.query_params.clear()
