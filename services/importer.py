@@ -1153,6 +1153,16 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
         yield items[start:start + size]
 
 
+def _rows_for_keys(connection: Connection, query, column, keys: list) -> Iterator[Any]:
+    """The rows of `query` whose `column` is one of `keys`, in IN lists of CHUNK keys.
+
+    One statement with an expanding parameter serves every chunk, so SQLAlchemy compiles
+    it once instead of building 1,000 literals per chunk."""
+    statement = query.where(column.in_(bindparam("keys", expanding=True)))
+    for chunk in _chunks(keys):
+        yield from connection.execute(statement, {"keys": chunk}).all()
+
+
 @dataclass
 class _Existing:
     patients: dict[str, Any] = field(default_factory=dict)  # MRN -> (id, first, last, dob)
@@ -1164,24 +1174,23 @@ def _load_existing(connection: Connection, practice_id: int, scan: _Scan) -> _Ex
     name a guardian."""
     existing = _Existing()
     mrns = sorted({c.row.mrn for c in scan.candidates if c.row.mrn})
-    for chunk in _chunks(mrns):
-        for found in connection.execute(
-            select(Patient.id, Patient.mrn, Patient.first_name, Patient.last_name,
-                   Patient.date_of_birth)
-            .where(Patient.practice_id == practice_id, Patient.mrn.in_(chunk))
-        ):
-            existing.patients[found.mrn] = found
+    for found in _rows_for_keys(
+        connection,
+        select(Patient.id, Patient.mrn, Patient.first_name, Patient.last_name,
+               Patient.date_of_birth).where(Patient.practice_id == practice_id),
+        Patient.mrn, mrns,
+    ):
+        existing.patients[found.mrn] = found
     with_guardians = sorted({existing.patients[c.row.mrn].id for c in scan.candidates
                              if c.guardians and c.row.mrn in existing.patients})
-    for chunk in _chunks(with_guardians):
-        for found in connection.execute(
-            select(PatientGuardian.patient_id, Guardian.id, Guardian.first_name,
-                   Guardian.last_name, Guardian.relationship, Guardian.email,
-                   Guardian.cell_phone)
-            .join(Guardian, Guardian.id == PatientGuardian.guardian_id)
-            .where(PatientGuardian.patient_id.in_(chunk))
-        ):
-            existing.guardians.setdefault(found.patient_id, []).append(found)
+    for found in _rows_for_keys(
+        connection,
+        select(PatientGuardian.patient_id, Guardian.id, Guardian.first_name,
+               Guardian.last_name, Guardian.relationship, Guardian.email, Guardian.cell_phone)
+        .join(Guardian, Guardian.id == PatientGuardian.guardian_id),
+        PatientGuardian.patient_id, with_guardians,
+    ):
+        existing.guardians.setdefault(found.patient_id, []).append(found)
     return existing
 
 
@@ -1225,51 +1234,46 @@ def _bulk_update(connection: Connection, table, changes: list[dict]) -> None:
 def _lookup_names(connection: Connection, table, practice_id: int, names: set[str]
                   ) -> dict[str, int]:
     """Ids of the practice's rows with these names (matched without regard to case)."""
-    found: dict[str, int] = {}
     folded = sorted({name.casefold() for name in names})
-    for chunk in _chunks(folded):
-        for row_id, name in connection.execute(
-            select(table.id, table.name).where(table.practice_id == practice_id,
-                                               func.lower(table.name).in_(chunk))
-        ):
-            found[name.casefold()] = row_id
-    return found
+    return {name.casefold(): row_id for row_id, name in _rows_for_keys(
+        connection, select(table.id, table.name).where(table.practice_id == practice_id),
+        func.lower(table.name), folded)}
 
 
 def _resolve_places(connection: Connection, parsed: _Parsed, *, practice_id: int,
                     create_missing: bool) -> tuple[dict, dict, list]:
     """Provider and location ids by folded name. Rows naming unknown ones are rejected,
     unless those are to be created (returned as a list, created only if the import goes on)."""
-    providers = _lookup_names(connection, Provider, practice_id,
-                              {r.provider for r in parsed.rows})
-    locations = _lookup_names(connection, Location, practice_id,
-                              {r.location for r in parsed.rows})
-    to_create: list[tuple[type, str]] = []
+    provider_names = {row.provider for row in parsed.rows}
+    location_names = {row.location for row in parsed.rows}
+    providers = _lookup_names(connection, Provider, practice_id, provider_names)
+    locations = _lookup_names(connection, Location, practice_id, location_names)
+    unknown_providers = {n for n in provider_names if n.casefold() not in providers}
+    unknown_locations = {n for n in location_names if n.casefold() not in locations}
     if create_missing:
-        for table, attribute, known in ((Provider, "provider", providers),
-                                        (Location, "location", locations)):
-            new: dict[str, str] = {}
-            for row in parsed.rows:
-                name = getattr(row, attribute)
-                new.setdefault(name.casefold(), name)
-            to_create.extend((table, name) for key, name in sorted(new.items())
-                             if key not in known)
+        to_create: list[tuple[type, str]] = []
+        for table, names in ((Provider, unknown_providers), (Location, unknown_locations)):
+            first_spelling: dict[str, str] = {}
+            for name in sorted(names):
+                first_spelling.setdefault(name.casefold(), name)
+            to_create.extend((table, name) for _, name in sorted(first_spelling.items()))
         return providers, locations, to_create
-    kept = []
-    for row in parsed.rows:
-        problems = []
-        if row.provider.casefold() not in providers:
-            problems.append(f"Provider {row.provider!r} is not set up in this practice")
-        if row.location.casefold() not in locations:
-            problems.append(f"Location {row.location!r} is not set up in this practice")
-        if problems:
-            parsed.rejected.append(RejectedRow(
-                row.number, "; ".join(problems) + ": add it under Practice Settings, or choose "
-                "to create unknown providers and locations.", row.source_id))
-        else:
-            kept.append(row)
-    parsed.rows = kept
-    return providers, locations, to_create
+    if unknown_providers or unknown_locations:
+        kept = []
+        for row in parsed.rows:
+            problems = []
+            if row.provider in unknown_providers:
+                problems.append(f"Provider {row.provider!r} is not set up in this practice")
+            if row.location in unknown_locations:
+                problems.append(f"Location {row.location!r} is not set up in this practice")
+            if problems:
+                parsed.rejected.append(RejectedRow(
+                    row.number, "; ".join(problems) + ": add it under Practice Settings, or "
+                    "choose to create unknown providers and locations.", row.source_id))
+            else:
+                kept.append(row)
+        parsed.rows = kept
+    return providers, locations, []
 
 
 def _create_places(connection: Connection, practice_id: int, to_create: list,
@@ -1370,29 +1374,31 @@ def _upsert_appointments(connection: Connection, practice_id: int, parsed: _Pars
     rows = parsed.rows
     existing: dict[str, tuple] = {}
     sources = [row.source_id for row in rows]
-    for number, chunk in enumerate(_chunks(sources), start=1):
-        for found in connection.execute(
-            select(Appointment.source_id, Appointment.id,
-                   *(getattr(Appointment, name) for name in APPOINTMENT_FIELDS))
-            .where(Appointment.practice_id == practice_id, Appointment.source_id.in_(chunk))
-        ):
-            existing[found[0]] = tuple(found[1:])
-        if number % 20 == 0:
-            progress(0.6 + 0.2 * number * CHUNK / len(sources),
-                     f"Compared {number * CHUNK:,} appointments")
+    for number, found in enumerate(_rows_for_keys(
+        connection,
+        select(Appointment.source_id, Appointment.id,
+               *(getattr(Appointment, name) for name in APPOINTMENT_FIELDS))
+        .where(Appointment.practice_id == practice_id),
+        Appointment.source_id, sources,
+    ), start=1):
+        existing[found[0]] = tuple(found[1:])
+        if number % 20_000 == 0:
+            progress(0.6 + 0.2 * number / len(sources), f"Compared {number:,} appointments")
     inserts, updates = [], []
     first_row_of: dict[str, int] = {}
     for row in rows:
         first_row_of.setdefault(row.mrn, row.number)
     outcomes = report.outcomes
     scheduled = AppointmentStatus.scheduled.value
+    provider_of = {name: providers[name.casefold()] for name in {r.provider for r in rows}}
+    location_of = {name: locations[name.casefold()] for name in {r.location for r in rows}}
     for row in rows:
         found = existing.get(row.source_id)
         # A field the file does not carry (None) keeps the value on file.
         values = (
             patient_ids[row.mrn],
-            providers[row.provider.casefold()],
-            locations[row.location.casefold()],
+            provider_of[row.provider],
+            location_of[row.location],
             row.start_at,
             row.visit_type if row.visit_type is not None else found[5] if found else "",
             row.status if row.status is not None else found[6] if found else scheduled,
