@@ -24,7 +24,7 @@ ADMIN_PASSWORD = "first-admin-Pangolin-61"
 # Every page an admin may open: URL -> (title, screenshot name). Typed URLs rather than the top
 # navigation's links, which fold into "more" on a narrow window.
 ADMIN_PAGES = {
-    "/dashboard": ("Dashboard", "dashboard"),
+    "/": ("Dashboard", "dashboard"),  # the default page lives at the root
     "/register": ("Register Patient", "register-patient"),
     "/enrollment": ("Enrollment", "enrollment"),
     "/import": ("Import Schedule", "import-schedule"),
@@ -76,6 +76,7 @@ def test_admin_sees_every_page(page):
     for path, (title, shot) in ADMIN_PAGES.items():
         open_app(page, path)
         expect(main_area(page).get_by_role("heading", name=title, exact=True)).to_be_visible()
+        expect(page.get_by_role("dialog")).to_have_count(0)  # no "Page not found"
         expect(main_area(page).get_by_test_id("stException")).to_have_count(0)
         support.screenshot(page, shot)
 

@@ -124,7 +124,7 @@ def test_dashboard_filters_location_and_the_provider_chooser(page):
     expect(sidebar(page).get_by_text("Dr. Ben Ito")).to_be_visible()
     expect(_patients(page)).to_have_text(["Okafor, Noah"])
     assert "providers=" in page.url
-    support.screenshot(page, "dashboard-one-provider")
+    support.screenshot(page, "dashboard-provider-chosen")
 
     # Select Provider(s) -> Select all providers -> Apply.
     click_button(page, "Select Provider(s)", scope=sidebar(page))
