@@ -81,7 +81,9 @@ def keep_login_cookie(authenticator: stauth.Authenticate) -> None:
         settings.cookie_name,
         token,
         key="portal_set_cookie",
-        expires_at=dt.datetime.fromtimestamp(expires),
+        # Aware UTC: the browser reads a naive time as its own local time, which would move
+        # the expiry by the browser's offset from the server.
+        expires_at=dt.datetime.fromtimestamp(expires, tz=dt.UTC),
     )
 
 

@@ -97,10 +97,9 @@ def new_context(browser, portal, request):
     """Open fresh browser profiles (no cookies) pointed at this module's server."""
     opened = []
 
-    def open_context():
-        context = browser.new_context(
-            base_url=portal.url, viewport={"width": 1400, "height": 900}, accept_downloads=True,
-        )
+    def open_context(**options):
+        options = {"viewport": {"width": 1400, "height": 900}, **options}
+        context = browser.new_context(base_url=portal.url, accept_downloads=True, **options)
         context.set_default_timeout(support.RUN_TIMEOUT_MS)
         context.add_init_script(support.RUN_COUNTER_SCRIPT)
         opened.append(context)

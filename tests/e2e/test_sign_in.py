@@ -78,7 +78,10 @@ def _auth_cookie(context) -> dict | None:
     return next((c for c in context.cookies() if c["name"] == COOKIE), None)
 
 
-def test_refresh_keeps_the_session_and_logout_ends_it(page, context, portal):
+def test_refresh_keeps_the_session_and_logout_ends_it(new_context, portal):
+    # A browser far from the server's timezone: the cookie's expiry must still be right.
+    context = new_context(timezone_id="Pacific/Kiritimati")
+    page = context.new_page()
     _signed_in_as(page, "sam.staff")
     expect(main_area(page).get_by_role("heading", name="Dashboard")).to_be_visible()
     support.screenshot(page, "dashboard-staff")
