@@ -140,25 +140,6 @@ def measure_floor(directory: Path, reruns: int) -> None:
     _report("floor", 0, 0, _timed_runs(at, reruns))
 
 
-def run_app_script_on_every_rerun() -> None:
-    """Make AppTest rerun app.py each time, as the server does.
-
-    With a `pages/` folder next to app.py, AppTest re-detects Streamlit's legacy
-    pages-directory mode before every run, and a rerun then executes the page script
-    alone (no login gate, no Practice selector). The server leaves that mode for good
-    once app.py has called st.navigation; this does the same for AppTest.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    PagesManager.__init__ = init
-
-
 def measure_dashboard(path: Path, appointments: int, window_days: int, reruns: int,
                       *, uncached: bool, history: bool) -> None:
     os.environ["PORTAL_DATABASE_URL"] = f"sqlite:///{path}"
@@ -166,7 +147,9 @@ def measure_dashboard(path: Path, appointments: int, window_days: int, reruns: i
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    run_app_script_on_every_rerun()
+    from tests.pages.helpers import rerun_app_script_every_run
+
+    rerun_app_script_every_run()
     today = dt.datetime.now(zoneinfo.ZoneInfo(TIMEZONE)).date()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["authentication_status"] = True

@@ -104,6 +104,9 @@ def run_page(*, practice_id: int, window_days: int, runs: int) -> dict:
 
     from services.db import session_scope
     from services.practices import get_practice
+    from tests.pages.helpers import rerun_app_script_every_run
+
+    rerun_app_script_every_run()  # every rerun goes through app.py, as on the server
 
     with session_scope(read_only=True) as session:
         zone = zoneinfo.ZoneInfo(get_practice(session, practice_id=practice_id).timezone)

@@ -115,6 +115,14 @@ def _clear_streamlit_caches():
         pass
 
 
+@pytest.fixture(autouse=True)
+def rerun_app_script(monkeypatch):
+    """Every AppTest run goes through app.py (login gate, Practice selector), as on the server."""
+    from tests.pages.helpers import rerun_app_script_every_run
+
+    rerun_app_script_every_run(monkeypatch.setattr)
+
+
 @pytest.fixture
 def postgres_url() -> str:
     """The PostgreSQL URL for tests that need PostgreSQL itself; skip locally, fail in CI."""

@@ -24,7 +24,6 @@ from tests.factories import (
     make_provider,
     make_user,
 )
-from tests.pages.admin_support import rerun_app_script  # noqa: F401 - fixture
 from tests.pages.helpers import app_test, signed_in, texts
 from tests.pages.test_app import PAGE_FILES, ROLE_TITLES
 from ui.context import USER_KEY
@@ -33,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NO_ACCESS = "You do not have access to this page."
 MARK = "Qwertzuiop"  # only in the other practice's rows
 
-pytestmark = pytest.mark.usefixtures("rerun_app_script")
 
 
 def test_streamlit_config_protects_against_xsrf_and_hides_error_details():

@@ -9,6 +9,25 @@ from streamlit.testing.v1 import AppTest
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
+def rerun_app_script_every_run(setattr_=setattr) -> None:
+    """Make AppTest rerun app.py on every run, as the server does.
+
+    With a `pages/` folder beside app.py, AppTest re-detects Streamlit's legacy pages-folder
+    mode before each run and then runs the page script alone after the first run (no login
+    gate, no Practice selector). The server leaves that mode once app.py calls st.navigation;
+    so does AppTest with this. `setattr_` may be pytest's monkeypatch.setattr.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    setattr_(PagesManager, "__init__", init)
+
+
 def app_test() -> AppTest:
     """app.py in AppTest, not yet run."""
     return AppTest.from_file(APP, default_timeout=30)

@@ -9,11 +9,10 @@ import pytest
 from models import Role
 from services.audit import record_event
 from tests.factories import make_patient, make_practice, make_user
-from tests.pages.admin_support import rerun_app_script, widget  # noqa: F401
+from tests.pages.admin_support import widget
 from tests.pages.helpers import signed_in, texts
 
 PAGE = "pages/audit_log.py"
-pytestmark = pytest.mark.usefixtures("rerun_app_script")
 
 
 @pytest.fixture

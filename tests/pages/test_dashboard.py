@@ -25,26 +25,6 @@ TIMEZONE = "America/Chicago"
 ZONE = zoneinfo.ZoneInfo(TIMEZONE)
 
 
-@pytest.fixture(autouse=True)
-def _app_script_on_every_rerun(monkeypatch):
-    """Rerun app.py on every AppTest run, as the server does.
-
-    With a `pages/` folder beside app.py, AppTest re-detects Streamlit's legacy pages-folder
-    mode before each run, and every run after the first then executes the page script alone:
-    no login gate, no Practice selector, whose key is then dropped. The server leaves that
-    mode for good once app.py has called st.navigation; so does AppTest with this.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
 def today() -> dt.date:
     return dt.datetime.now(ZONE).date()
 

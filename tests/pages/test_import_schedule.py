@@ -8,11 +8,10 @@ from sqlmodel import func, select
 from models import Appointment, Patient, Role
 from services.db import session_scope
 from tests.factories import make_location, make_practice, make_provider, make_user
-from tests.pages.admin_support import rerun_app_script, widget  # noqa: F401
+from tests.pages.admin_support import widget
 from tests.pages.helpers import signed_in, texts
 
 PAGE = "pages/import_schedule.py"
-pytestmark = pytest.mark.usefixtures("rerun_app_script")
 SCHEDULE = (
     b"Chart #,First Name,Last Name,DOB,Appt ID,Date,Time,Provider,Location,Parent First Name,"
     b"Parent Last Name,Parent Email\n"

@@ -10,11 +10,10 @@ from sqlmodel import select
 from models import Holiday, Location, Practice, Provider, Role
 from services.db import session_scope
 from tests.factories import make_practice, make_provider, make_user
-from tests.pages.admin_support import rerun_app_script, widget  # noqa: F401
+from tests.pages.admin_support import widget
 from tests.pages.helpers import signed_in, texts
 
 PAGE = "pages/practice_settings.py"
-pytestmark = pytest.mark.usefixtures("rerun_app_script")
 
 
 @pytest.fixture
