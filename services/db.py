@@ -105,7 +105,9 @@ def alembic_config(url: str | None = None) -> Config:
     """Alembic's configuration for this project, pointed at `url`."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    config.set_main_option("sqlalchemy.url", url or get_settings().resolved_database_url)
+    # configparser treats % as interpolation; URL-encoded passwords contain it.
+    url = url or get_settings().resolved_database_url
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 

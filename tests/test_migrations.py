@@ -35,3 +35,12 @@ def test_empty_to_head_on_postgresql_without_drift(postgres_url):
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     _migrate_and_compare(schema_url)
+
+
+def test_a_percent_in_the_database_url_does_not_break_migrations(tmp_path):
+    folder = tmp_path / "with%20percent"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'fresh.db'}"
+    db.migrate(url)
+    db.dispose_engines()
+    assert (folder / "fresh.db").exists()
