@@ -50,6 +50,8 @@ def portal_env():
 
 
 def test_a_short_cookie_key_stops_start_up_with_a_clear_message(page, tmp_path):
+    # A server of its own on SQLite in both passes: the module's server keeps the PostgreSQL
+    # schema, and the key check does not depend on the database.
     weak = support.start_server(
         name="weak-cookie-key", data_dir=tmp_path / "data",
         database_url=f"sqlite:///{tmp_path / 'portal.db'}",
