@@ -45,15 +45,15 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
-    folder = support.SCREENSHOTS / support.backend_name()
-    shots = sorted(folder.glob("*.png")) if folder.exists() else []
-    if not shots and not support.SERVER_LOGS.exists():
+    written = support.WRITTEN
+    if not written:
         return
+    shots = {path for path in written if path.suffix == ".png"}
     terminalreporter.write_sep("-", "end-to-end artifacts")
     if shots:
-        terminalreporter.write_line(f"screenshots ({len(shots)}): {folder}")
-    if support.SERVER_LOGS.exists():
-        terminalreporter.write_line(f"server logs: {support.SERVER_LOGS}")
+        folders = ", ".join(sorted({str(path.parent) for path in shots}))
+        terminalreporter.write_line(f"screenshots ({len(shots)}): {folders}")
+    terminalreporter.write_line(f"server logs: {support.SERVER_LOGS}")
 
 
 # --- the browser ----------------------------------------------------------------------------

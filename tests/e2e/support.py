@@ -35,6 +35,7 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 SERVER_LOGS = ARTIFACTS / "server-logs"
 RUN_TIMEOUT_MS = 30_000
 GRID_HEADER_HEIGHT, GRID_ROW_HEIGHT = 36, 35  # st.dataframe's header and row, in CSS pixels
+WRITTEN: list[Path] = []  # screenshots and server logs of this test run, for the summary
 
 # Installed on every document before the app's own scripts (top frame only). It watches the
 # app's websocket: each BackMsg `rerun_script` (field 11) the browser sends and each ForwardMsg
@@ -298,6 +299,7 @@ def screenshot(page: Page, name: str) -> Path:
     finally:
         if size:
             page.set_viewport_size(size)
+    WRITTEN.append(path)
     return path
 
 
@@ -372,6 +374,7 @@ def start_server(*, name: str, data_dir: Path, database_url: str, extra_env: dic
     SERVER_LOGS.mkdir(parents=True, exist_ok=True)
     log_path = SERVER_LOGS / f"{backend_name()}-{name}.log"
     log_file = log_path.open("w", encoding="utf-8")
+    WRITTEN.append(log_path)
     env = server_env(data_dir=data_dir, database_url=database_url, extra=extra_env)
     server = PortalServer(url=f"http://127.0.0.1:{port}", port=port, data_dir=data_dir,
                           database_url=database_url, log_path=log_path, env=env,
