@@ -19,6 +19,8 @@ from services import db  # noqa: E402
 from services.settings import get_settings  # noqa: E402
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+# Tests about PostgreSQL itself (e.g. its migrations) may run in the SQLite pass too.
+PG_ONLY_URL = os.environ.get("PORTAL_TEST_POSTGRES_URL") or PG_URL
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -126,8 +128,9 @@ def rerun_app_script(monkeypatch):
 @pytest.fixture
 def postgres_url() -> str:
     """The PostgreSQL URL for tests that need PostgreSQL itself; skip locally, fail in CI."""
-    if not PG_URL:
+    if not PG_ONLY_URL:
         if IN_CI:
-            pytest.fail("PORTAL_TEST_DATABASE_URL is not set, but CI=true requires PostgreSQL")
-        pytest.skip("PORTAL_TEST_DATABASE_URL not set")
-    return PG_URL
+            pytest.fail("PORTAL_TEST_POSTGRES_URL / PORTAL_TEST_DATABASE_URL is not set, "
+                        "but CI=true requires PostgreSQL")
+        pytest.skip("PORTAL_TEST_POSTGRES_URL / PORTAL_TEST_DATABASE_URL not set")
+    return PG_ONLY_URL
