@@ -49,7 +49,8 @@ def practice_selector(user: StaffUserPublic) -> PracticeOption | None:
         format_func=lambda practice_id: by_id[practice_id].name,
         key="practice_id",
     )
-    return by_id[chosen]
+    # A tampered client could send a value outside the options; it selects nothing.
+    return by_id.get(chosen)
 
 
 def require_page(page: str) -> PageContext:
