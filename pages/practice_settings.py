@@ -13,7 +13,7 @@ from services import admin, permissions
 from services.db import session_scope
 from services.errors import PortalError
 from services.settings import get_settings
-from ui.context import require_page, show_error
+from ui.context import apply_change, require_page, show_error
 
 FLASH_KEY = "_practice_flash"
 ROUND_KEY = "_practice_round"  # bumped after a success so that the forms start empty again
@@ -30,17 +30,8 @@ def load_settings(user_id: int, practice_id: int) -> admin.PracticeSettings:
 
 
 def run(action, success: str) -> None:
-    """Run one change in its own unit of work; on success rerun with a message."""
-    try:
-        with session_scope() as session:
-            action(session)
-    except PortalError as error:
-        show_error(error)
-        return
-    st.cache_data.clear()  # names and holidays feed the other pages' cached reads
-    st.session_state[FLASH_KEY] = success
-    st.session_state[ROUND_KEY] = st.session_state.get(ROUND_KEY, 0) + 1
-    st.rerun()
+    """Run one change through the shared unit-of-work helper."""
+    apply_change(action, success, page_key="practice")
 
 
 def named_table(rows, label: str) -> None:

@@ -11,7 +11,7 @@ from models import Role
 from services import admin, permissions
 from services.db import session_scope
 from services.errors import PortalError
-from ui.context import require_page, show_error
+from ui.context import apply_change, require_page, show_error
 
 FLASH_KEY = "_staff_flash"
 ROUND_KEY = "_staff_round"  # bumped after a success so that the forms start empty again
@@ -28,16 +28,8 @@ def load_directory(user_id: int, practice_id: int) -> admin.StaffDirectory:
 
 
 def run(action, success: str) -> None:
-    """Run one admin change in its own unit of work; on success rerun with a message."""
-    try:
-        with session_scope() as session:
-            action(session)
-    except PortalError as error:
-        show_error(error)
-        return
-    st.session_state[FLASH_KEY] = success
-    st.session_state[ROUND_KEY] = st.session_state.get(ROUND_KEY, 0) + 1
-    st.rerun()
+    """Run one change through the shared unit-of-work helper."""
+    apply_change(action, success, page_key="staff")
 
 
 def status_of(user: admin.StaffUserRow) -> str:

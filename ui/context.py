@@ -9,6 +9,7 @@ import streamlit as st
 from services import auth
 from services.auth import PracticeOption, StaffUserPublic
 from services.db import session_scope
+from services.errors import PortalError
 from services.permissions import can_open
 
 USER_KEY = "_portal_user"
@@ -65,6 +66,21 @@ def require_page(page: str) -> PageContext:
         st.info("Choose a practice in the sidebar to continue.")
         st.stop()
     return PageContext(user=user, practice=practice)
+
+
+def apply_change(action, success: str, *, page_key: str) -> None:
+    """Run one admin change in its own unit of work; on success clear cached reads and rerun
+    with `success` flashed, and bump the page's form round so its forms start empty again."""
+    try:
+        with session_scope() as session:
+            action(session)
+    except PortalError as error:
+        show_error(error)
+        return
+    st.cache_data.clear()  # names, roles and holidays feed other pages' cached reads
+    st.session_state[f"_{page_key}_flash"] = success
+    st.session_state[f"_{page_key}_round"] = st.session_state.get(f"_{page_key}_round", 0) + 1
+    st.rerun()
 
 
 def show_error(error: Exception) -> None:
