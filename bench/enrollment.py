@@ -133,6 +133,8 @@ def run_page(*, practice_id: int, window_days: int, runs: int) -> dict:
         timings.append((time.perf_counter() - started) * 1000)
         if at.exception:
             raise SystemExit(f"the page failed: {at.exception}")
+    if not any(metric.label == "Patients seen" for metric in at.metric):
+        raise SystemExit("the reruns did not render the report")
     timings.sort()
     return {
         "first_run_ms": round(first_ms),
