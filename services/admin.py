@@ -112,6 +112,18 @@ def _member_of_practice(session: Session, *, user_id: int, practice_id: int) -> 
     return user
 
 
+def _refuse_beyond_reach(session: Session, actor: StaffUser, user: StaffUser, what: str,
+                         field: str) -> None:
+    """Refuse install-wide changes (role, password, disabling) to a user who also works in
+    practices the acting admin does not administer: that would reach into those practices."""
+    if _practice_ids_of(session, user.id) - _practice_ids_of(session, actor.id):
+        raise PermissionDenied(
+            f"{user.username} also works in practices you do not administer: ask an "
+            f"administrator of all their practices to {what}.",
+            field=field,
+        )
+
+
 def _ensure_another_admin_remains(session: Session, user: StaffUser) -> None:
     """Refuse to take away the last enabled administrator of the whole install."""
     # Lock the enabled admins' rows (PostgreSQL) so two admins demoting each other at once
@@ -272,6 +284,7 @@ def update_staff_user(
             field="Practices",
         )
     if role != user.role:
+        _refuse_beyond_reach(session, actor, user, "change their role", "Role")
         record_event(
             session, actor=actor.username, action="user_role_changed", practice_id=practice_id,
             username=user.username, old=user.role, new=role,
@@ -300,6 +313,7 @@ def set_user_disabled(
     """Disable a staff user (their sign-in stops working at once) or enable them again."""
     actor = _acting_admin(session, actor_id=actor_id, practice_id=practice_id)
     user = _member_of_practice(session, user_id=user_id, practice_id=practice_id)
+    _refuse_beyond_reach(session, actor, user, "disable or enable them", "Disabled")
     if user.disabled == disabled:
         return _public(user)
     if disabled:
@@ -322,6 +336,7 @@ def reset_user_password(
     """Give a staff user a new password (and lift a login lock)."""
     actor = _acting_admin(session, actor_id=actor_id, practice_id=practice_id)
     user = _member_of_practice(session, user_id=user_id, practice_id=practice_id)
+    _refuse_beyond_reach(session, actor, user, "reset their password", "Password")
     try:
         validate_staff_password(password, username=user.username)
     except InvalidInput as error:

@@ -412,3 +412,26 @@ def test_an_empty_provider_name_names_the_field(session, clinic):
     with pytest.raises(InvalidInput) as error:
         admin.add_provider(session, actor_id=boss.id, practice_id=practice.id, name="  ")
     assert error.value.field == "Provider name"
+
+
+def test_a_user_shared_with_a_practice_the_admin_does_not_run_is_beyond_reach(session, clinic):
+    # desk works in Sunny Peds (the admin's) and in Other Peds (not the admin's): resetting
+    # their password, disabling them or making them an administrator would reach into
+    # Other Peds, so each is refused and nothing changes.
+    practice, other, boss, _, desk, _ = clinic
+    session.add(StaffPractice(staff_user_id=desk.id, practice_id=other.id))
+    session.flush()
+    old_hash = session.get(StaffUser, desk.id).password_hash
+    for call in (
+        lambda: admin.reset_user_password(session, actor_id=boss.id, practice_id=practice.id,
+                                          user_id=desk.id, password=NEW_PASSWORD),
+        lambda: admin.set_user_disabled(session, actor_id=boss.id, practice_id=practice.id,
+                                        user_id=desk.id, disabled=True),
+        lambda: admin.update_staff_user(session, actor_id=boss.id, practice_id=practice.id,
+                                        user_id=desk.id, role=Role.admin,
+                                        practice_ids=[practice.id]),
+    ):
+        with pytest.raises(PermissionDenied, match="do not administer"):
+            call()
+    row = session.get(StaffUser, desk.id)
+    assert (row.password_hash, row.disabled, row.role) == (old_hash, False, Role.staff)
