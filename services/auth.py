@@ -194,7 +194,8 @@ def verify_login(
     ).first()
     if user is None:
         check_password(password or "", _DUMMY_HASH)
-        record_event(session, actor=username or "?", action="login_failed", reason="unknown user")
+        # Not the typed name: people type passwords into the username field.
+        record_event(session, actor="?", action="login_failed", reason="unknown user")
         return False
     if user.locked_until is not None and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)

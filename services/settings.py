@@ -85,22 +85,30 @@ class WeakKeyError(ValueError):
     """A configured secret key is too short to be safe."""
 
 
+def _read_key(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    key = path.read_text(encoding="utf-8").strip()
+    return key if len(key.encode()) >= MIN_KEY_BYTES else None
+
+
 def _key_from_file_or_new(path: Path) -> str:
-    if path.exists():
-        key = path.read_text(encoding="utf-8").strip()
-        if len(key.encode()) >= MIN_KEY_BYTES:
-            return key
+    key = _read_key(path)
+    if key:
+        return key
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)  # 48 random bytes, 64 characters
-    # Write then rename, so two processes starting at once never read half a key.
+    new_key = secrets.token_urlsafe(48)  # 48 random bytes, 64 characters
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(key, encoding="utf-8")
+    tmp.write_text(new_key, encoding="utf-8")
     tmp.chmod(0o600)
-    if path.exists():
+    # A strong key another process wrote meanwhile wins; a missing, empty or short file is
+    # replaced (atomically, so nobody ever reads half a key).
+    key = _read_key(path)
+    if key:
         tmp.unlink()
-        return path.read_text(encoding="utf-8").strip()
+        return key
     tmp.replace(path)
-    return key
+    return new_key
 
 
 def _configured_or_generated(value: SecretStr | None, name: str, settings: Settings) -> str:

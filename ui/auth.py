@@ -24,8 +24,13 @@ _COOKIE_EXP = "_portal_cookie_exp"
 def _check_credentials_in_database(username: str, password: str) -> bool:
     # Replaces the library's in-memory check: failures are counted in the database and
     # lock the user for a while (the library's own permanent lock is not used).
+    refused = None
     with session_scope() as session:
-        return auth.verify_login(session, username=username, password=password)
+        try:
+            return auth.verify_login(session, username=username, password=password)
+        except AccountLocked as error:
+            refused = error  # raised after the commit, so the refusal's audit event is kept
+    raise refused
 
 
 def build_authenticator() -> stauth.Authenticate:

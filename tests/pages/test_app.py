@@ -141,3 +141,44 @@ def test_every_page_renders_without_exception(practice_and_users, title):
     at = signed_in(users[Role.admin].username)
     at.switch_page(PAGE_FILES[title]).run()
     assert not at.exception, at.exception
+
+
+def _signed_in_with_query(username: str, **query: str):
+    at = app_test()
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def test_practice_named_in_the_link_is_selected_for_a_member(session, practice_and_users):
+    practice, other, users = practice_and_users
+    user = make_user(session, role=Role.staff, practices=[practice, other], username="two-desk")
+    session.commit()
+    at = _signed_in_with_query(user.username, practice=str(other.id))
+    assert at.session_state["practice_id"] == other.id
+    assert at.sidebar.selectbox[0].value == other.id
+
+
+def test_practice_named_in_the_link_is_ignored_for_a_non_member(practice_and_users):
+    practice, other, users = practice_and_users
+    at = _signed_in_with_query(users[Role.staff].username, practice=str(other.id))
+    assert at.session_state["practice_id"] == practice.id
+
+
+def test_the_locked_refusal_is_audited(practice_and_users):
+    from sqlmodel import select
+
+    from models import AuditEvent
+    from services.db import session_scope
+
+    at = app_test().run()
+    for password in ["wrong-password-123"] * 5 + ["correct-horse-battery"]:
+        at.text_input[0].input("u-staff")
+        at.text_input[1].input(password)
+        at.button[0].click().run()
+    assert "locked" in texts(at)
+    with session_scope(read_only=True) as session:
+        actions = session.exec(select(AuditEvent.action).where(AuditEvent.actor == "u-staff")).all()
+    assert "login_refused_locked" in actions

@@ -145,3 +145,17 @@ def test_long_configured_cookie_key_is_used(data_dir, monkeypatch):
     get_settings.cache_clear()
     assert cookie_key() == "k" * 40
     assert not (data_dir / "cookie_key.key").exists()
+
+
+@pytest.mark.parametrize("content", ["", "short-key"])
+def test_an_empty_or_short_key_file_is_replaced_by_a_strong_key(data_dir, content):
+    (data_dir / "cookie_key.key").write_text(content)
+    key = cookie_key()
+    assert len(key.encode()) >= 32
+    assert (data_dir / "cookie_key.key").read_text().strip() == key
+
+
+def test_a_failed_login_for_an_unknown_user_does_not_store_what_was_typed(session):
+    _login(session, "correct-horse-typed-as-username", "x")
+    actors = session.exec(select(AuditEvent.actor).where(AuditEvent.action == "login_failed")).all()
+    assert actors == ["?"]
