@@ -109,9 +109,10 @@ def deliver_now(message_ids: tuple[int, ...]) -> tuple[str, bool]:
     if report.sent == 0 and report.retrying == 0 and report.failed == 0:
         return ("Waiting in the outbox: no mail server is configured yet. An administrator "
                 "can see it on the Outbox page; it goes out once SMTP is set up.", False)
-    problems = "; ".join(report.errors) or "unknown error"
-    return (f"{report.sent} of {len(message_ids)} sent; the rest could not be sent yet "
-            f"({problems}). They stay in the outbox and are retried automatically.", False)
+    # The mail server's own words stay on the admin's Outbox page, not on the front desk's.
+    return (f"{report.sent} of {len(message_ids)} sent; the rest could not be sent yet. They "
+            "stay in the outbox and are retried automatically; an administrator can see why "
+            "on the Outbox page.", False)
 
 
 def flash(kind: str, message: str) -> None:
