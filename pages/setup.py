@@ -1,5 +1,7 @@
 """First-run setup: the terminal's token, the first administrator, then the demo practice."""
 
+import zoneinfo
+
 import streamlit as st
 
 from services import setup
@@ -21,6 +23,12 @@ with st.form("first_admin", enter_to_submit=True):
     email = st.text_input("Email")
     password = st.text_input("Password", type="password", help="At least 10 characters.")
     password_repeat = st.text_input("Repeat password", type="password")
+    practice_name = st.text_input(
+        "Practice name", help="Your practice. May stay empty when you load the demo practice."
+    )
+    zones = sorted(zoneinfo.available_timezones())
+    timezone = st.selectbox("Timezone", zones, index=zones.index("America/New_York"),
+                            help="The practice's timezone, for the schedule and dates.")
     load_demo = st.checkbox("Load demo practice", value=True,
                             help="A synthetic practice with patients, appointments and "
                                  "enrollments, to try the app right away.")
@@ -33,6 +41,11 @@ if submitted:
                 session, token=token, username=username, name=name, email=email,
                 password=password, password_repeat=password_repeat,
             )
+            # Without the demo the administrator needs a practice to work in: one unit of
+            # work, so a bad practice name leaves nothing behind.
+            if practice_name.strip() or not load_demo:
+                setup.create_first_practice(session, admin=admin, name=practice_name,
+                                            timezone=timezone)
     except PortalError as error:
         st.error(error.message)
         st.stop()

@@ -68,6 +68,16 @@ def create_first_admin(
     return user
 
 
+def create_first_practice(
+    session: Session, *, admin: auth.StaffUserPublic, name: str, timezone: str
+) -> None:
+    """Create the administrator's own practice during setup and make them a member."""
+    from services.practices import create_practice
+
+    practice = create_practice(session, name=name, timezone=timezone, actor=admin.username)
+    auth.add_membership(session, user_id=admin.id, practice_id=practice.id)
+
+
 def finish_setup(data_dir: Path | None = None) -> None:
     """Remove the used token (after the admin's transaction committed)."""
     token_path(data_dir).unlink(missing_ok=True)
