@@ -26,7 +26,8 @@ from ui.filters import schedule_filters
 
 CACHE_TTL_SECONDS = 30
 # The Register Patient page (url_path "register" in app.py) reads the appointment from here.
-REGISTER_URL = "register?appointment={appointment_id}"
+# The practice rides along: the link opens a new tab, whose Practice selector starts afresh.
+REGISTER_URL = "register?appointment={appointment_id}&practice={practice_id}"
 BADGES = [status.value for status in PortalStatus]
 
 
@@ -53,14 +54,15 @@ def show_summary(summary: ScheduleSummary) -> None:
                     help="Active patients out of the unique patients in this list.")
 
 
-def schedule_frame(page: SchedulePage) -> pd.DataFrame:
+def schedule_frame(page: SchedulePage, *, practice_id: int) -> pd.DataFrame:
     """The page's rows as the table shows them."""
     rows = page.rows
     return pd.DataFrame({
         "Time": pd.to_datetime([row.starts_at for row in rows]),
         "Patient": [row.patient_name for row in rows],
         "Register": ["" if row.portal_status == PortalStatus.active
-                     else REGISTER_URL.format(appointment_id=row.appointment_id)
+                     else REGISTER_URL.format(appointment_id=row.appointment_id,
+                                              practice_id=practice_id)
                      for row in rows],
         "Portal status": [[row.portal_status.value] for row in rows],
         "Age": [row.age for row in rows],
@@ -84,7 +86,7 @@ def load_page(practice_id: int, criteria: ScheduleCriteria, page: int) -> pd.Dat
     with session_scope(read_only=True) as session:
         schedule_page = list_schedule(session, practice_id=practice_id, criteria=criteria,
                                       page=page, page_size=PAGE_SIZE)
-    return schedule_frame(schedule_page)
+    return schedule_frame(schedule_page, practice_id=practice_id)
 
 
 def show_schedule(frame: pd.DataFrame, *, one_day: bool) -> None:

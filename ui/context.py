@@ -42,6 +42,13 @@ def practice_selector(user: StaffUserPublic) -> PracticeOption | None:
         st.session_state.pop("practice_id", None)
         return None
     by_id = {option.id: option for option in options}
+    # A link may name the practice (the Dashboard's Register link opens a new tab); it is
+    # applied once per new value, and only when the user belongs to that practice.
+    requested = st.query_params.get("practice")
+    if requested and requested != st.session_state.get("_portal_practice_param"):
+        st.session_state["_portal_practice_param"] = requested
+        if requested.isdigit() and int(requested) in by_id:
+            st.session_state["practice_id"] = int(requested)
     if st.session_state.get("practice_id") not in by_id:
         st.session_state["practice_id"] = options[0].id
     chosen = st.sidebar.selectbox(

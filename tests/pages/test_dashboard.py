@@ -238,8 +238,11 @@ def test_register_links_to_the_register_page_for_that_appointment(clinic):
     at = open_dashboard(clinic)
     table = rows(at)
     links = dict(zip(table["Patient"], table["Register"], strict=True))
-    assert links["Rivera, Sam"] == f"register?appointment={clinic.today_main.id}"
-    assert links["Chen, Lee"] == f"register?appointment={clinic.today_north.id}"
+    practice = clinic.practice.id
+    assert links["Rivera, Sam"] == (
+        f"register?appointment={clinic.today_main.id}&practice={practice}")
+    assert links["Chen, Lee"] == (
+        f"register?appointment={clinic.today_north.id}&practice={practice}")
     assert links["Ortiz, Ana"] == ""  # Active: nothing to register
     config = at.dataframe[0].proto.columns
     assert '"type": "link", "display_text": "Register"' in config
