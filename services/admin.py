@@ -30,6 +30,7 @@ from services.auth import (
     StaffUserPublic,
     create_user,
     hash_password,
+    staff_user_view,
     validate_staff_password,
 )
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -304,7 +305,7 @@ def update_staff_user(
             username=user.username,
         )
     session.flush()
-    return _public(user)
+    return staff_user_view(user)
 
 
 def set_user_disabled(
@@ -315,7 +316,7 @@ def set_user_disabled(
     user = _member_of_practice(session, user_id=user_id, practice_id=practice_id)
     _refuse_beyond_reach(session, actor, user, "disable or enable them", "Disabled")
     if user.disabled == disabled:
-        return _public(user)
+        return staff_user_view(user)
     if disabled:
         if user.role == Role.admin:
             _ensure_another_admin_remains(session, user)
@@ -327,7 +328,7 @@ def set_user_disabled(
         practice_id=practice_id, username=user.username,
     )
     session.flush()
-    return _public(user)
+    return staff_user_view(user)
 
 
 def reset_user_password(
@@ -350,7 +351,7 @@ def reset_user_password(
         username=user.username,
     )
     session.flush()
-    return _public(user)
+    return staff_user_view(user)
 
 
 def unlock_user(
@@ -367,14 +368,7 @@ def unlock_user(
         username=user.username,
     )
     session.flush()
-    return _public(user)
-
-
-def _public(user: StaffUser) -> StaffUserPublic:
-    return StaffUserPublic(
-        id=user.id, username=user.username, name=user.name, email=user.email, role=user.role,
-        disabled=user.disabled,
-    )
+    return staff_user_view(user)
 
 
 # --- practice settings ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy import and_, distinct, func, or_, select
 from sqlmodel import Session
 
 from models import AuditEvent, Patient, StaffPractice, StaffUser, utcnow
+from services.validation import escape_like
 
 
 def record_event(
@@ -76,8 +77,7 @@ class AuditChoices:
 
 
 def _like_prefix(word: str) -> str:
-    escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{escaped}%"
+    return f"{escape_like(word.lower())}%"
 
 
 def _in_practice(practice_id: int):

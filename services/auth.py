@@ -67,7 +67,8 @@ def validate_staff_password(password: str, *, username: str = "") -> None:
         raise InvalidInput("Password must not contain the username.", field="password")
 
 
-def _public(user: StaffUser) -> StaffUserPublic:
+def staff_user_view(user: StaffUser) -> StaffUserPublic:
+    """A staff user row as plain data that outlives the session."""
     return StaffUserPublic(
         id=user.id,
         username=user.username,
@@ -141,7 +142,7 @@ def create_user(
     for practice in {p.id: p for p in practices}.values():
         session.add(StaffPractice(staff_user_id=user.id, practice_id=practice.id))
     record_event(session, actor=actor, action="user_created", username=username, role=role)
-    return _public(user)
+    return staff_user_view(user)
 
 
 def add_membership(session: Session, *, user_id: int, practice_id: int) -> None:
@@ -157,7 +158,7 @@ def get_active_user(session: Session, *, username: str) -> StaffUserPublic | Non
     ).first()
     if user is None or user.disabled:
         return None
-    return _public(user)
+    return staff_user_view(user)
 
 
 def load_credentials(session: Session) -> dict:

@@ -55,7 +55,7 @@ from services.pins import format_pin, generate_pin, hash_secret, normalize_answe
 from services.practices import PracticeInfo, get_practice
 from services.settings import Settings, get_settings
 from services.status import PortalStatus, derive_status
-from services.validation import normalize_email, normalize_phone
+from services.validation import escape_like, normalize_email, normalize_phone
 
 # Field names: the form's labels, so that a page can put each message under its widget.
 EMAIL = "Email Address"
@@ -897,10 +897,6 @@ def get_registration_context(
     )
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search_patients(
     session: Session, *, practice_id: int, query: str, limit: int = SEARCH_LIMIT
 ) -> list[PatientMatch]:
@@ -910,7 +906,7 @@ def search_patients(
         return []
     conditions = [Patient.practice_id == practice_id]
     for word in words:
-        prefix = _like_escape(word.lower()) + "%"
+        prefix = escape_like(word.lower()) + "%"
         matches = [func.lower(Patient.first_name).like(prefix, escape="\\"),
                    func.lower(Patient.last_name).like(prefix, escape="\\")]
         if len(words) == 1:

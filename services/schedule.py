@@ -26,6 +26,7 @@ from models import (
 )
 from services.errors import InvalidInput, NotFound
 from services.status import PortalStatus, status_sql
+from services.validation import escape_like
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
@@ -133,8 +134,7 @@ def search_terms(search: str) -> list[str]:
 
 
 def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{escape_like(term)}%"
 
 
 def _validated(criteria: ScheduleCriteria) -> ScheduleCriteria:

@@ -54,6 +54,11 @@ def format_phone(e164: str | None, *, region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def escape_like(text: str) -> str:
+    """`text` with LIKE's wildcards taken literally (use with `escape="\\"`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def validate_timezone(value: str | None, *, field: str = "Timezone") -> str:
     """An IANA timezone name such as America/Chicago, or InvalidInput."""
     value = (value or "").strip()
