@@ -12,6 +12,7 @@ from services.setup import ensure_setup_token, token_path  # noqa: E402
 from ui.auth import (  # noqa: E402
     build_authenticator,
     drop_login_cookie,
+    end_session,
     keep_login_cookie,
     login_form,
     logout_button,
@@ -84,11 +85,7 @@ if st.session_state.get("authentication_status"):
     with session_scope(read_only=True) as session:
         user = auth.get_active_user(session, username=st.session_state.get("username", ""))
     if user is None:
-        # Disabled or deleted since the login: the session ends now.
-        authenticator.authentication_controller.logout()
-        for key in ("authentication_status", "username", "name"):
-            st.session_state.pop(key, None)
-        st.session_state["_portal_drop_cookie"] = True
+        end_session(authenticator)  # disabled or deleted since the login
 
 if user is None:
     st.session_state.pop(USER_KEY, None)

@@ -127,11 +127,16 @@ def login_form(authenticator: stauth.Authenticate) -> None:
         st.error("Username or password is incorrect.")
 
 
+def end_session(authenticator: stauth.Authenticate) -> None:
+    """Sign the user out of this session and have the browser drop the cookie."""
+    authenticator.authentication_controller.logout()
+    _forget_login()
+    st.session_state["_portal_drop_cookie"] = True
+
+
 def logout_button(authenticator: stauth.Authenticate) -> None:
     """The sidebar's Logout; also forgets the selected practice."""
     if st.sidebar.button("Logout", icon=":material/logout:", key="portal_logout"):
-        authenticator.authentication_controller.logout()
-        _forget_login()
+        end_session(authenticator)
         st.session_state.pop("practice_id", None)
-        st.session_state["_portal_drop_cookie"] = True
         st.rerun()
