@@ -488,31 +488,28 @@ class _Checker:
             problems.append(f"{label} {value!r} is not a name")
         return value
 
-    def _date(self, value: str) -> dt.date | str:
-        found = self._dates.get(value)
+    @staticmethod
+    def _parse(value: str, cache: dict, patterns, part: str, problem: str):
+        # Schedules repeat the same few dates and times; each distinct text is parsed once.
+        found = cache.get(value)
         if found is None:
-            found = "not a date: use YYYY-MM-DD or MM/DD/YYYY"
-            for pattern in DATE_FORMATS:
+            found = problem
+            for pattern in patterns:
                 try:
-                    found = dt.datetime.strptime(value, pattern).date()
+                    found = getattr(dt.datetime.strptime(value, pattern), part)()
                     break
                 except ValueError:
                     continue
-            self._dates[value] = found
+            cache[value] = found
         return found
 
+    def _date(self, value: str) -> dt.date | str:
+        return self._parse(value, self._dates, DATE_FORMATS, "date",
+                           "not a date: use YYYY-MM-DD or MM/DD/YYYY")
+
     def _time(self, value: str) -> dt.time | str:
-        found = self._times.get(value)
-        if found is None:
-            found = "not a time: use HH:MM (24-hour) or H:MM AM"
-            for pattern in TIME_FORMATS:
-                try:
-                    found = dt.datetime.strptime(value, pattern).time()
-                    break
-                except ValueError:
-                    continue
-            self._times[value] = found
-        return found
+        return self._parse(value, self._times, TIME_FORMATS, "time",
+                           "not a time: use HH:MM (24-hour) or H:MM AM")
 
     def birth_date(self, value: str, problems: list[str]) -> dt.date | None:
         value = value.strip()
