@@ -14,8 +14,8 @@ from services.db import session_scope
 from services.errors import PortalError
 from services.settings import get_settings
 from ui.context import apply_change, require_page, show_error
+from ui.text import show_flash
 
-FLASH_KEY = "_practice_flash"
 ROUND_KEY = "_practice_round"  # bumped after a success so that the forms start empty again
 
 
@@ -44,8 +44,7 @@ def named_table(rows, label: str) -> None:
 context = require_page(permissions.PRACTICE_SETTINGS)
 actor_id, practice_id = context.user.id, context.practice.id
 st.title("Practice Settings")
-if FLASH_KEY in st.session_state:
-    st.success(st.session_state.pop(FLASH_KEY))
+show_flash("practice")
 try:
     settings = load_settings(actor_id, practice_id)
 except PortalError as error:

@@ -12,8 +12,8 @@ from services import admin, permissions
 from services.db import session_scope
 from services.errors import PortalError
 from ui.context import apply_change, require_page, show_error
+from ui.text import show_flash
 
-FLASH_KEY = "_staff_flash"
 ROUND_KEY = "_staff_round"  # bumped after a success so that the forms start empty again
 ROLES = [Role.staff.value, Role.supervisor.value, Role.admin.value]
 
@@ -43,8 +43,7 @@ actor_id, practice_id = context.user.id, context.practice.id
 st.title("Staff Users")
 st.caption(f"People who can sign in to **{context.practice.name}**. Changes take effect at "
            "their next page load; a disabled user is signed out.")
-if FLASH_KEY in st.session_state:
-    st.success(st.session_state.pop(FLASH_KEY))
+show_flash("staff")
 
 try:
     directory = load_directory(actor_id, practice_id)

@@ -11,6 +11,7 @@ from services.auth import PracticeOption, StaffUserPublic
 from services.db import session_scope
 from services.errors import PortalError
 from services.permissions import can_open
+from ui.text import flash
 
 USER_KEY = "_portal_user"
 
@@ -85,7 +86,7 @@ def apply_change(action, success: str, *, page_key: str) -> None:
         show_error(error)
         return
     st.cache_data.clear()  # names, roles and holidays feed other pages' cached reads
-    st.session_state[f"_{page_key}_flash"] = success
+    flash(page_key, success)
     st.session_state[f"_{page_key}_round"] = st.session_state.get(f"_{page_key}_round", 0) + 1
     st.rerun()
 
