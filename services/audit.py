@@ -41,6 +41,50 @@ def record_event(
     return event
 
 
+# --- what each action is called on screen (Audit Log, a patient's portal history) ---------------
+
+ACTION_LABELS: dict[str, str] = {
+    "activation_attempt": "Activation attempt",
+    "declined": "Declined",
+    "demo_loaded": "Demo practice loaded",
+    "enrollment_locked": "PIN locked after wrong tries",
+    "holiday_added": "Holiday added",
+    "holiday_removed": "Holiday removed",
+    "invitation_resent": "Invitation resent",
+    "letter_downloaded": "PIN letter downloaded",
+    "location_added": "Location added",
+    "location_renamed": "Location renamed",
+    "login_failed": "Sign-in failed",
+    "login_locked": "Sign-in locked",
+    "login_refused_locked": "Sign-in refused (locked)",
+    "login_succeeded": "Signed in",
+    "message_failed": "Message failed",
+    "message_requeued": "Message queued again",
+    "message_sent": "Message sent",
+    "pin_issued": "PIN issued",
+    "pin_voided": "PIN voided",
+    "practice_created": "Practice created",
+    "practice_updated": "Practice settings changed",
+    "provider_added": "Provider added",
+    "provider_renamed": "Provider renamed",
+    "registration": "Registered",
+    "schedule_imported": "Schedule imported",
+    "user_created": "Staff user created",
+    "user_disabled": "Staff user disabled",
+    "user_password_reset": "Password reset",
+    "user_practice_added": "Added to practice",
+    "user_practice_removed": "Removed from practice",
+    "user_role_changed": "Role changed",
+    "user_unlocked": "Staff user unlocked",
+    "verification_question_set": "Verification question set",
+}
+
+
+def action_label(action: str) -> str:
+    """The action in words; an action with no label yet reads as a sentence, never snake_case."""
+    return ACTION_LABELS.get(action) or action.replace("_", " ").capitalize()
+
+
 # --- reading the trail (the Audit Log page) ----------------------------------------------------
 
 AUDIT_PAGE_SIZE = 50
