@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from services import carriers, notifications, permissions, registration
+from services.ages import age_in_years
 from services.db import session_scope
 from services.errors import InvalidInput, NotFound, PortalError
 from services.letters import PinLetter, render_pin_letter
@@ -169,7 +170,7 @@ def show_patient(ctx: RegistrationContext) -> None:
     st.subheader(plain(patient.name))
     today = dt.datetime.now(zoneinfo.ZoneInfo(tz)).date()
     born = patient.date_of_birth
-    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    age = age_in_years(born, today=today)
     lines = [f"Date of birth **{born:%m/%d/%Y}** (age {age}) · MRN **{plain(patient.mrn)}**"]
     if ctx.appointment:
         visit = ctx.appointment

@@ -24,6 +24,7 @@ from models import (
     RateLimit,
     utcnow,
 )
+from services.ages import age_in_years
 from services.audit import record_event
 from services.auth import check_password, hash_password
 from services.errors import InvalidInput, NotFound
@@ -156,12 +157,6 @@ def _throttled_message(minutes: int) -> str:
         f"Too many tries from this device. Please wait {minutes} {unit} and try again, "
         "or call the practice for help."
     )
-
-
-def age_in_years(date_of_birth: dt.date, *, today: dt.date) -> int:
-    """Whole years from `date_of_birth` to `today` (a 29 February birthday counts on 1 March)."""
-    before_birthday = (today.month, today.day) < (date_of_birth.month, date_of_birth.day)
-    return today.year - date_of_birth.year - int(before_birthday)
 
 
 def _practice_today(practice: Practice, now: dt.datetime) -> dt.date:

@@ -24,6 +24,7 @@ from models import (
     Provider,
     utcnow,
 )
+from services.ages import describe_age
 from services.errors import InvalidInput, NotFound
 from services.status import PortalStatus, status_sql
 from services.validation import escape_like
@@ -114,18 +115,6 @@ def day_bounds(start: dt.date, end: dt.date, timezone: str) -> tuple[dt.datetime
     lower = dt.datetime.combine(start, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
     upper = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
     return lower, upper.astimezone(dt.UTC)
-
-
-def describe_age(date_of_birth: dt.date, *, today: dt.date) -> str:
-    """Age as a pediatric front desk says it: months under two years, then years."""
-    months = (today.year - date_of_birth.year) * 12 + today.month - date_of_birth.month
-    if today.day < date_of_birth.day:
-        months -= 1
-    if months < 0:
-        return "not born yet"
-    if months < 24:
-        return f"{months} mo"
-    return f"{months // 12} y"
 
 
 def search_terms(search: str) -> list[str]:

@@ -20,7 +20,8 @@ from models import (
     RateLimit,
 )
 from services import activation
-from services.activation import Outcome, activate_account, age_in_years, describe_link
+from services.activation import Outcome, activate_account, describe_link
+from services.ages import age_in_years
 from services.db import session_scope
 from services.errors import InvalidInput, NotFound
 from services.pins import format_pin, generate_pin
