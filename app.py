@@ -11,12 +11,14 @@ from services.settings import WeakKeyError, cookie_key, get_settings, outbox_key
 from services.setup import ensure_setup_token, token_path  # noqa: E402
 from ui.auth import (  # noqa: E402
     build_authenticator,
+    current_username,
     drop_login_cookie,
     end_session,
     keep_login_cookie,
     login_form,
     logout_button,
     restore_from_cookie,
+    watch_session,
 )
 from ui.context import USER_KEY, practice_selector  # noqa: E402
 
@@ -81,11 +83,12 @@ if not st.session_state.get("authentication_status"):
     restore_from_cookie(authenticator)
 
 user = None
-if st.session_state.get("authentication_status"):
+username = current_username(authenticator)  # the server-side session decides, on every run
+if username:
     with session_scope(read_only=True) as session:
-        user = auth.get_active_user(session, username=st.session_state.get("username", ""))
+        user = auth.get_active_user(session, username=username)
     if user is None:
-        end_session(authenticator)  # disabled or deleted since the login
+        end_session(authenticator, reason="user disabled")  # disabled or deleted since
 
 if user is None:
     st.session_state.pop(USER_KEY, None)
@@ -104,4 +107,5 @@ with st.sidebar:
     st.divider()
     st.caption(f"Signed in as **{user.name}** ({user.role})")
 logout_button(authenticator)
+watch_session()
 navigation.run()

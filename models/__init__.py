@@ -38,6 +38,7 @@ from models.tables import (  # noqa: E402
     RateLimit,
     Role,
     StaffPractice,
+    StaffSession,
     StaffUser,
     utcnow,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "Role",
     "SQLModel",
     "StaffPractice",
+    "StaffSession",
     "StaffUser",
     "utcnow",
 ]

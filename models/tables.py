@@ -176,6 +176,20 @@ class StaffPractice(SQLModel, table=True):
     practice_id: int = Field(foreign_key="practice.id", primary_key=True, index=True)
 
 
+# StaffSession: one signed-in browser. The cookie carries a random id; only its hash is stored,
+# so a copy of the database cannot sign anyone in.
+class StaffSession(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)  # SHA-256 hex of the cookie's session id
+    staff_user_id: int = Field(foreign_key="staffuser.id", index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime  # the absolute end, however active the session is
+    revoked_at: dt.datetime | None = None
+    revoked_reason: str | None = Field(default=None, max_length=40)
+    client: str = Field(default="", max_length=200)  # the address it signed in from
+
+
 # Enrollment: one invitation of a guardian to the portal for one patient. Secrets are hashes only.
 class Enrollment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)

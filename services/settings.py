@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -27,10 +28,15 @@ class Settings(BaseSettings):
     database_url: str | None = None
     cookie_key: SecretStr | None = None
     cookie_name: str = "practice_portal_auth"
-    session_expiry_days: float = Field(default=1.0, gt=0, le=30)
+    session_expiry_days: float = Field(default=1.0, gt=0, le=30)  # absolute session lifetime
+    session_idle_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
     outbox_key: SecretStr | None = None
-    login_max_failures: int = Field(default=5, ge=1)
-    login_lock_minutes: int = Field(default=15, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)  # per username, then a growing pause
+    login_lock_minutes: int = Field(default=15, ge=1)  # the first pause; doubles after each miss
+    login_client_limit: int = Field(default=30, ge=1)  # failed sign-ins per address per window
+    login_client_window_minutes: int = Field(default=15, ge=1)
+    # Proxies whose X-Forwarded-For is believed: addresses or networks, comma-separated.
+    trusted_proxies: str = ""
 
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -65,6 +71,25 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'portal.db').as_posix()}"
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """PORTAL_TRUSTED_PROXIES as networks (a bare address is a network of one)."""
+        return [ipaddress.ip_network(part.strip(), strict=False)
+                for part in self.trusted_proxies.split(",") if part.strip()]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError as error:
+                    raise ValueError(
+                        f"PORTAL_TRUSTED_PROXIES: {part.strip()!r} is not an address or network"
+                    ) from error
+        return value
 
     @property
     def smtp_configured(self) -> bool:

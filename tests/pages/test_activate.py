@@ -19,7 +19,7 @@ from tests.factories import (
     make_practice,
     make_user,
 )
-from tests.pages.helpers import app_test, signed_in, texts
+from tests.pages.helpers import app_test, open_session, signed_in, texts
 
 PAGE = "pages/activate.py"
 PASSWORD = "tulip orchard sunrise 42"
@@ -106,9 +106,7 @@ def test_form_asks_for_pin_and_date_of_birth_without_patient_details(session, pr
 
 def dashboard_badge(practice, mrn: str) -> str:
     """The patient's Portal status badge on the Dashboard, as the front desk sees it."""
-    at = app_test()
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = at.session_state["name"] = "frontdesk"
+    at = open_session(app_test(), "frontdesk")
     at.session_state["practice_id"] = practice.id
     at.run()
     assert not at.exception, at.exception

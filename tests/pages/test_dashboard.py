@@ -19,7 +19,7 @@ from tests.factories import (
     make_provider,
     make_user,
 )
-from tests.pages.helpers import app_test, texts
+from tests.pages.helpers import app_test, open_session, texts
 
 TIMEZONE = "America/Chicago"
 ZONE = zoneinfo.ZoneInfo(TIMEZONE)
@@ -83,10 +83,7 @@ def clinic(session) -> Clinic:
 
 def open_dashboard(clinic: Clinic, **query: str):
     """The Dashboard (the default page) as the clinic's staff user, with a query string."""
-    at = app_test()
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = clinic.user.username
-    at.session_state["name"] = clinic.user.username
+    at = open_session(app_test(), clinic.user.username)
     for name, value in query.items():
         at.query_params[name] = value
     at.run()
