@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlmodel import delete
+from sqlmodel import delete, select
 
 from models import Role, StaffPractice
 from services.settings import get_settings
@@ -156,3 +156,77 @@ def test_a_user_disabled_mid_session_is_signed_out(clinic, session):
     assert not at.exception
     assert "Ordinary" not in _shown(at)
     assert [w.label for w in at.text_input] == ["Username", "Password"]
+
+
+# --- sessions (issue 12) ------------------------------------------------------------------
+
+
+def _staff_session_rows(session):
+    from models import StaffSession
+
+    session.expire_all()
+    return session.exec(select(StaffSession)).all()
+
+
+def test_ending_a_users_sessions_signs_out_the_open_tab_on_its_next_run(clinic, session):
+    from services.sessions import revoke_all_for_user
+
+    practice, _, users = clinic
+    at = signed_in("desk", practice_id=practice.id, page=PAGE_FILES["Dashboard"])
+    assert "Ordinary" in _shown(at)
+    revoke_all_for_user(session, user_id=users["desk"].id, reason="password reset", actor="boss")
+    session.commit()
+    at.run()
+    assert not at.exception
+    assert "Ordinary" not in _shown(at)
+    assert [w.label for w in at.text_input] == ["Username", "Password"]
+    assert "Your session ended" in texts(at)
+
+
+def test_a_session_idle_past_the_limit_shows_the_sign_in_form(clinic, session):
+    practice, _, _ = clinic
+    at = signed_in("desk", practice_id=practice.id, page=PAGE_FILES["Dashboard"])
+    (row,) = _staff_session_rows(session)
+    row.last_seen_at -= dt.timedelta(minutes=16)  # nobody touched the tab for 16 minutes
+    session.add(row)
+    session.commit()
+    at.run()
+    assert "Ordinary" not in _shown(at)
+    assert [w.label for w in at.text_input] == ["Username", "Password"]
+    assert _staff_session_rows(session)[0].revoked_reason == "idle"
+
+
+def test_activity_keeps_the_session_alive(clinic, session):
+    practice, _, _ = clinic
+    at = signed_in("desk", practice_id=practice.id, page=PAGE_FILES["Dashboard"])
+    (row,) = _staff_session_rows(session)
+    row.last_seen_at -= dt.timedelta(minutes=14)
+    before = row.last_seen_at
+    session.add(row)
+    session.commit()
+    at.run()  # a click: activity 14 minutes after the last one
+    assert "Ordinary" in _shown(at)
+    assert _staff_session_rows(session)[0].last_seen_at > before
+
+
+def test_logout_ends_the_session_on_the_server(clinic, session):
+    practice, _, _ = clinic
+    at = signed_in("desk", practice_id=practice.id)
+    at.sidebar.button(key="portal_logout").click().run()
+    assert [w.label for w in at.text_input] == ["Username", "Password"]
+    (row,) = _staff_session_rows(session)
+    assert row.revoked_reason == "signed out"
+
+
+def test_a_sign_in_through_the_form_opens_one_server_side_session(clinic, session):
+    from tests.factories import PASSWORD
+
+    at = app_test().run()
+    at.text_input[0].input("desk")
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    (row,) = _staff_session_rows(session)
+    assert row.revoked_at is None and row.client.startswith("ip:")
+    from ui.auth import SESSION_KEY
+    assert at.session_state[SESSION_KEY] not in row.token_hash
