@@ -11,6 +11,7 @@ from sqlmodel import Session, func, select
 from models import Practice, Role, StaffPractice, StaffUser, utcnow
 from services.audit import record_event
 from services.errors import AccountLocked, Conflict, InvalidInput, NotFound
+from services.passwords import check_password_rules
 from services.settings import get_settings
 
 MIN_STAFF_PASSWORD = 10
@@ -65,6 +66,7 @@ def validate_staff_password(password: str, *, username: str = "") -> None:
         )
     if username and username.lower() in password.lower():
         raise InvalidInput("Password must not contain the username.", field="password")
+    check_password_rules(password)
 
 
 def staff_user_view(user: StaffUser) -> StaffUserPublic:

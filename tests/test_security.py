@@ -230,3 +230,55 @@ def test_a_sign_in_through_the_form_opens_one_server_side_session(clinic, sessio
     assert row.revoked_at is None and row.client.startswith("ip:")
     from ui.auth import SESSION_KEY
     assert at.session_state[SESSION_KEY] not in row.token_hash
+
+
+# --- passwords, echoed values (issue 12) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("password", ["bigbrother", "BigBrother", "0147258369",
+                                      "PASSWORD1234"])
+def test_a_common_password_is_refused_whatever_its_case(session, password):
+    from services.auth import create_user
+    from services.errors import InvalidInput
+    from services.passwords import common_passwords
+
+    assert len(common_passwords()) > 19_000  # the shipped list, not a handful
+    with pytest.raises(InvalidInput, match="most common passwords") as refused:
+        create_user(session, username="newdesk", name="New Desk", email="n@example.org",
+                    role=Role.staff, password=password, actor="test")
+    assert refused.value.field == "password"
+
+
+@pytest.mark.parametrize("password", [" Quiet-Harbor-71", "Quiet-Harbor-71 "])
+def test_a_password_with_spaces_at_the_ends_is_refused_at_creation(session, password):
+    # The sign-in form strips spaces at the ends, so such a password could never be typed.
+    from services.auth import create_user
+    from services.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="starts or ends with a space"):
+        create_user(session, username="newdesk", name="New Desk", email="n@example.org",
+                    role=Role.staff, password=password, actor="test")
+
+
+def test_an_uncommon_password_with_inner_spaces_is_accepted(session):
+    from services.auth import create_user
+
+    create_user(session, username="newdesk", name="New Desk", email="n@example.org",
+                role=Role.staff, password="quiet harbor 71", actor="test")
+
+
+@pytest.mark.parametrize("name, value", [
+    ("providers", "[click here](https://evil.example/phish)"),
+    ("start", "![x](https://evil.example/pixel.png)"),
+    ("location", "[x](javascript:alert(1))"),
+])
+def test_a_query_string_value_quoted_in_a_notice_is_plain_text(clinic, name, value):
+    practice, _, _ = clinic
+    at = signed_in("boss", practice_id=practice.id)
+    at.query_params[name] = value
+    at.switch_page(PAGE_FILES["Dashboard"]).run()
+    assert not at.exception
+    notices = [str(w.value) for w in at.warning]
+    assert any("in the link" in notice for notice in notices), notices
+    for notice in notices:
+        assert "](" not in notice.replace("\\]\\(", ""), notice  # no live link or image
