@@ -26,6 +26,12 @@ def client_address(peer: str | None, forwarded_for: str | None) -> str:
     forge and are never read.
     """
     networks = get_settings().trusted_proxy_networks
+    hops = [p.strip() for p in (forwarded_for or "").split(",") if p.strip()]
+    if peer and peer in hops:
+        # The web server (uvicorn, which trusts X-Forwarded-For from loopback unless
+        # FORWARDED_ALLOW_IPS says otherwise) already replaced the real peer, a local proxy
+        # or a local forger, with an entry of the header. We decide for ourselves.
+        peer = None
     address = _address(peer or LOOPBACK) or _address(LOOPBACK)
 
     def trusted(candidate) -> bool:
@@ -33,7 +39,7 @@ def client_address(peer: str | None, forwarded_for: str | None) -> str:
 
     if not trusted(address):
         return str(address)
-    for part in reversed([p for p in (forwarded_for or "").split(",") if p.strip()]):
+    for part in reversed(hops):
         hop = _address(part)
         if hop is None:
             break  # a garbled entry: stop at the last address we could read

@@ -283,21 +283,3 @@ def test_a_query_string_value_quoted_in_a_notice_is_plain_text(clinic, name, val
     for notice in notices:
         assert "](" not in notice.replace("\\]\\(", ""), notice  # no live link or image
 
-
-def test_the_activation_throttle_survives_a_new_browser_session(monkeypatch, session):
-    """Before, a local or proxied client was counted per websocket session: a reload reset it."""
-    from services.pins import generate_pin
-    from tests.pages.test_activate import new_enrollment, open_link, submit
-
-    monkeypatch.setenv("PORTAL_ACTIVATION_CLIENT_LIMIT", "2")
-    get_settings.cache_clear()
-    practice = make_practice(session, name="Sunny Peds")
-    make_user(session, role=Role.staff, practices=[practice], username="desk")  # past setup
-    session.commit()
-    first, _ = new_enrollment(session, practice)
-    second, second_pin = new_enrollment(session, practice)
-    at = open_link(practice.id, first.link_token)
-    submit(submit(at, pin=generate_pin()), pin=generate_pin())
-    fresh = open_link(practice.id, second.link_token)  # a new session, as after a reload
-    fresh = submit(fresh, pin=second_pin)
-    assert "Too many tries from this device" in texts(fresh)

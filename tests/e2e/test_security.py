@@ -20,20 +20,28 @@ from services.practices import create_practice
 from services.sessions import create_session
 from tests.e2e import support
 from tests.e2e.support import (
+    click_button,
     expect_signed_in,
     expect_signed_out,
+    fill,
     main_area,
     open_app,
     reload_app,
     sign_in,
     sign_out,
+    type_date,
 )
+from tests.factories import make_enrollment, make_patient
 
 pytestmark = pytest.mark.e2e
 
 COOKIE = "practice_portal_auth"
 COOKIE_KEY = secrets.token_urlsafe(48)
 ADMIN = ("ada.admin", "Ada Admin", "admin-pass-Tapir-38")
+
+
+CHILD_BIRTH = dt.date(2018, 4, 2)
+LINKS: dict[str, tuple[int, str]] = {}  # enrollment name -> (practice id, link token)
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +51,43 @@ def portal_seed():
                                    actor="e2e")
         create_user(session, username=ADMIN[0], name=ADMIN[1], email="ada@example.org",
                     role=Role.admin, password=ADMIN[2], actor="e2e", practice_ids=[practice.id])
+        for name in ("first", "second"):
+            patient = make_patient(session, practice, date_of_birth=CHILD_BIRTH)
+            enrollment = make_enrollment(session, practice, patient=patient)
+            LINKS[name] = (practice.id, enrollment.link_token)
     return fill
 
 
 @pytest.fixture(scope="module")
 def portal_env():
-    # A known key, so that a test can sign cookies the way the server does.
-    return {"PORTAL_COOKIE_KEY": COOKIE_KEY}
+    # A known key, so that a test can sign cookies the way the server does; a small
+    # activation limit for the throttle test (no other test here activates).
+    return {"PORTAL_COOKIE_KEY": COOKIE_KEY, "PORTAL_ACTIVATION_CLIENT_LIMIT": "2"}
+
+
+def _wrong_activation(page, link: str) -> None:
+    practice_id, token = LINKS[link]
+    open_app(page, f"/activate?practice={practice_id}&token={token}")
+    form = main_area(page).get_by_test_id("stForm")
+    fill(page, "PIN", "22222-22222", scope=form)
+    type_date(page, "Child's date of birth", CHILD_BIRTH, scope=form)
+    fill(page, "Email address", "parent@example.org", scope=form)
+    fill(page, "Password", "tulip orchard sunrise 42", scope=form)
+    fill(page, "Repeat password", "tulip orchard sunrise 42", scope=form)
+    click_button(page, "Activate account", scope=form)
+
+
+def test_the_activation_throttle_survives_new_sessions_and_forged_headers(new_context, portal):
+    # Two wrong tries use up this address's allowance (PORTAL_ACTIVATION_CLIENT_LIMIT=2).
+    first = new_context().new_page()
+    for _ in range(2):
+        _wrong_activation(first, "first")
+        expect(main_area(first).get_by_text("do not match our records")).to_be_visible()
+    # A fresh browser profile (a new websocket session) with a forged X-Forwarded-For, on
+    # another child's link: the server trusts no proxy, so it is the same address to it.
+    forged = new_context(extra_http_headers={"X-Forwarded-For": "198.51.100.77"}).new_page()
+    _wrong_activation(forged, "second")
+    expect(main_area(forged).get_by_text("Too many tries from this device")).to_be_visible()
 
 
 def test_a_short_cookie_key_stops_start_up_with_a_clear_message(page, tmp_path):

@@ -35,6 +35,15 @@ def test_a_trusted_proxy_reports_the_client(proxies):
     assert client_address("203.0.113.5", "198.51.100.7") == "203.0.113.5"
 
 
+def test_an_address_the_web_server_took_from_the_header_is_not_believed(proxies):
+    # uvicorn trusts X-Forwarded-For from loopback by default and reports its entry as the
+    # peer; without a trusted proxy of ours, that is a local connection like any other.
+    proxies("")
+    assert client_address("198.51.100.7", "198.51.100.7") == "127.0.0.1"
+    proxies("127.0.0.1")  # nginx on this machine: then the header's client is believed
+    assert client_address("198.51.100.7", "6.6.6.6, 198.51.100.7") == "198.51.100.7"
+
+
 def test_a_garbled_header_falls_back_to_the_proxy(proxies):
     proxies("127.0.0.1")
     assert client_address(None, "not-an-address") == "127.0.0.1"
