@@ -7,7 +7,13 @@ st.set_page_config(page_title="Practice Portal", page_icon=":material/health_and
 
 from services import auth, permissions  # noqa: E402
 from services.db import migrate_once, session_scope  # noqa: E402
-from services.settings import WeakKeyError, cookie_key, get_settings, outbox_key  # noqa: E402
+from services.settings import (  # noqa: E402
+    StartUpProblem,
+    cookie_key,
+    get_settings,
+    outbox_key,
+    pin_pepper,
+)
 from services.setup import ensure_setup_token, token_path  # noqa: E402
 from ui.auth import (  # noqa: E402
     build_authenticator,
@@ -52,6 +58,7 @@ def start_up(database_url: str) -> None:
     settings = get_settings()
     cookie_key(settings)
     outbox_key(settings)
+    pin_pepper(settings)
 
 
 def first_run_token() -> None:
@@ -65,7 +72,7 @@ def first_run_token() -> None:
 
 try:
     start_up(get_settings().resolved_database_url)
-except WeakKeyError as error:
+except StartUpProblem as error:
     st.error(str(error))
     st.stop()
 

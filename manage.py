@@ -237,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(error.message)
     except ValueError as error:
         return _fail(str(error))
+    except RecursionError:
+        return _fail("the file is nested too deeply to read (more levels than any schedule "
+                     "export has): check that it is the right file")
+    except OSError as error:
+        return _fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
     except KeyboardInterrupt:
         return _fail("interrupted")
 

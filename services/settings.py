@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import os
@@ -31,6 +32,7 @@ class Settings(BaseSettings):
     session_expiry_days: float = Field(default=1.0, gt=0, le=30)  # absolute session lifetime
     session_idle_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
     outbox_key: SecretStr | None = None
+    pin_pepper: SecretStr | None = None  # keys the PIN and answer hashes; never in the database
     login_max_failures: int = Field(default=5, ge=1)  # per username, then a growing pause
     login_lock_minutes: int = Field(default=15, ge=1)  # the first pause; doubles after each miss
     login_client_limit: int = Field(default=30, ge=1)  # failed sign-ins per address per window
@@ -106,8 +108,25 @@ def get_settings() -> Settings:
     return Settings()
 
 
-class WeakKeyError(ValueError):
+class StartUpProblem(ValueError):
+    """Something the operator must fix before the app can start; the message says what."""
+
+
+class WeakKeyError(StartUpProblem):
     """A configured secret key is too short to be safe."""
+
+
+class DataFolderError(StartUpProblem):
+    """The data folder is missing and cannot be made, or cannot be written."""
+
+
+def data_folder_problem(folder: Path, error: OSError) -> DataFolderError:
+    """The one-line message for a data folder the app cannot use."""
+    reason = error.strerror or type(error).__name__
+    return DataFolderError(
+        f"The data folder {folder} cannot be used ({reason.lower()}): create it, make it "
+        "writable by the user running Practice Portal, or point PORTAL_DATA_DIR elsewhere."
+    )
 
 
 def _read_key(path: Path) -> str | None:
@@ -117,23 +136,43 @@ def _read_key(path: Path) -> str | None:
     return key if len(key.encode()) >= MIN_KEY_BYTES else None
 
 
+def _private_file(near: Path, content: str) -> Path:
+    """A new file beside `near`, created exclusively and owner-only before any byte is written."""
+    tmp = near.with_name(f".{near.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return tmp
+
+
 def _key_from_file_or_new(path: Path) -> str:
     key = _read_key(path)
     if key:
         return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new_key = secrets.token_urlsafe(48)  # 48 random bytes, 64 characters
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(new_key, encoding="utf-8")
-    tmp.chmod(0o600)
-    # A strong key another process wrote meanwhile wins; a missing, empty or short file is
-    # replaced (atomically, so nobody ever reads half a key).
-    key = _read_key(path)
-    if key:
-        tmp.unlink()
-        return key
-    tmp.replace(path)
-    return new_key
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _private_file(path, secrets.token_urlsafe(48))  # 48 random bytes
+        try:
+            if path.exists():
+                key = _read_key(path)  # another process may have just put a strong key there
+                if key:
+                    return key
+                os.replace(tmp, path)  # an empty or short file (the operator's) is replaced
+            else:
+                # link() fails if the name exists: of many processes or threads starting at
+                # once, exactly one key is put in place, whole, and everyone reads that one.
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        key = _read_key(path)
+    except OSError as error:
+        raise data_folder_problem(path.parent, error) from None
+    if not key:
+        raise DataFolderError(f"The key file {path} could not be written; check the data folder.")
+    return key
 
 
 def _configured_or_generated(value: SecretStr | None, name: str, settings: Settings) -> str:
@@ -158,3 +197,13 @@ def outbox_key(settings: Settings | None = None) -> str:
     """The key that seals PINs waiting in the outbox; same rules as the cookie key."""
     settings = settings or get_settings()
     return _configured_or_generated(settings.outbox_key, "outbox_key", settings)
+
+
+def pin_pepper(settings: Settings | None = None) -> str:
+    """The pepper for PIN and answer hashes; same rules as the cookie key.
+
+    Losing it makes every PIN and answer still waiting unusable (the parents need new ones);
+    keep it with the other keys, outside the database and its backups.
+    """
+    settings = settings or get_settings()
+    return _configured_or_generated(settings.pin_pepper, "pin_pepper", settings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import tomllib
 from pathlib import Path
 from types import SimpleNamespace
@@ -43,7 +44,7 @@ def test_streamlit_config_protects_against_xsrf_and_hides_error_details():
     assert config["browser"]["gatherUsageStats"] is False
 
 
-@pytest.mark.parametrize("name", ["PORTAL_COOKIE_KEY", "PORTAL_OUTBOX_KEY"])
+@pytest.mark.parametrize("name", ["PORTAL_COOKIE_KEY", "PORTAL_OUTBOX_KEY", "PORTAL_PIN_PEPPER"])
 def test_a_short_key_stops_the_app_with_a_clear_message(database_url, monkeypatch, name):
     monkeypatch.setenv(name, "k" * 31)
     get_settings.cache_clear()
@@ -53,7 +54,7 @@ def test_a_short_key_stops_the_app_with_a_clear_message(database_url, monkeypatc
     assert not at.text_input  # neither the sign-in form nor first-run setup
 
 
-@pytest.mark.parametrize("name", ["PORTAL_COOKIE_KEY", "PORTAL_OUTBOX_KEY"])
+@pytest.mark.parametrize("name", ["PORTAL_COOKIE_KEY", "PORTAL_OUTBOX_KEY", "PORTAL_PIN_PEPPER"])
 def test_a_32_byte_key_is_enough(database_url, monkeypatch, name):
     monkeypatch.setenv(name, "k" * 32)
     get_settings.cache_clear()
@@ -283,3 +284,105 @@ def test_a_query_string_value_quoted_in_a_notice_is_plain_text(clinic, name, val
     for notice in notices:
         assert "](" not in notice.replace("\\]\\(", ""), notice  # no live link or image
 
+
+
+# --- files at rest (issue 12) ---------------------------------------------------------------
+
+
+def test_sixteen_threads_starting_at_once_agree_on_one_key(data_dir):
+    import threading
+
+    from services.settings import cookie_key
+
+    barrier = threading.Barrier(16)
+    keys: list[str] = []
+
+    def start():
+        barrier.wait()
+        keys.append(cookie_key())
+
+    threads = [threading.Thread(target=start) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 16 and len(set(keys)) == 1
+    path = data_dir / "cookie_key.key"
+    assert path.read_text(encoding="utf-8") == keys[0]
+    assert path.stat().st_mode & 0o077 == 0
+    assert [p.name for p in data_dir.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_the_sqlite_database_and_its_wal_are_owner_only(tmp_path):
+    from sqlalchemy import text as sql
+
+    from services import db
+
+    path = tmp_path / "fresh" / "portal.db"
+    engine = db.build_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(sql("CREATE TABLE t (x INTEGER)"))
+            connection.execute(sql("INSERT INTO t VALUES (1)"))
+        files = [path, Path(f"{path}-wal")]
+        assert all(f.exists() for f in files)
+        for f in files:
+            assert f.stat().st_mode & 0o077 == 0, f"{f.name} is readable by others"
+    finally:
+        engine.dispose()
+
+
+def test_an_existing_world_readable_database_is_tightened(tmp_path):
+    from services import db
+
+    path = tmp_path / "portal.db"
+    path.write_bytes(b"")
+    path.chmod(0o644)
+    db.build_engine(f"sqlite:///{path}").dispose()
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def _unusable_data_dir(tmp_path) -> Path:
+    # A file where the folder should be: refused even to root (permission bits are not).
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    return blocker / "data"
+
+
+def test_manage_py_names_an_unusable_data_folder_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    data = _unusable_data_dir(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env["PORTAL_DATA_DIR"] = str(data)
+    result = subprocess.run([sys.executable, "manage.py", "migrate"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "data folder" in lines[0] and "PORTAL_DATA_DIR" in lines[0]
+
+
+def test_the_app_names_an_unusable_data_folder_without_a_traceback(database_url, tmp_path,
+                                                                    monkeypatch):
+    monkeypatch.setenv("PORTAL_DATA_DIR", str(_unusable_data_dir(tmp_path)))
+    get_settings.cache_clear()
+    at = app_test().run()
+    assert not at.exception
+    assert "data folder" in texts(at) and "PORTAL_DATA_DIR" in texts(at)
+    assert not at.text_input
+
+
+def test_manage_py_refuses_a_deeply_nested_json_file_in_one_line(database_url, tmp_path, capsys):
+    import manage
+
+    nested = tmp_path / "mapping.json"
+    nested.write_text("[" * 200_000 + "]" * 200_000)
+    schedule = tmp_path / "schedule.csv"
+    schedule.write_text("MRN\n1\n")
+    code = manage.main(["import-schedule", "--practice", "Nowhere", str(schedule),
+                        "--mapping", str(nested)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nested too deeply" in err[0]
