@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import os
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,6 +35,9 @@ from services.settings import get_settings
 CLIENT_BUCKET = "signin_client"
 NAME_BUCKET = "signin_name"  # usernames that do not exist, so they pause like real ones
 MAX_PAUSE = dt.timedelta(days=1)
+# Password checks at once in this process: a flood of sign-ins queues here instead of taking
+# every core from the desks that are registering patients.
+_PASSWORD_CHECKS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
 REFUSED = "Username or password is incorrect."
 # Compared against when the username is unknown or paused, so that every answer costs a check.
 _DUMMY_HASH = hash_password("no such user, no such password")
@@ -168,16 +173,20 @@ def sign_in(
 
     Opens its own short units of work: the bcrypt check runs between them.
     """
-    now = now or utcnow()
+    with _PASSWORD_CHECKS:
+        return _sign_in(username=username, password=password, client=client,
+                        now=now or utcnow())
+
+
+def _sign_in(*, username: str, password: str, client: str, now: dt.datetime) -> SignInResult:
     username = (username or "").strip().lower()
     with session_scope(read_only=True) as session:
         before = _read_before(session, username=username, client=client, now=now)
-    # Always one bcrypt check, whatever the username and the throttles say.
-    matched = check_password(password or "", before.password_hash)
-    if before.client_minutes:
-        matched = False  # the address is refused; the check above only evens out timing
-    ok = matched and before.user_id is not None and not before.disabled and not (
-        before.paused_minutes and not before.known_client)
+    # One bcrypt check whatever the username, unless the answer is "no" for any username:
+    # a refused address, or a paused name tried from a computer not known for it.
+    certain_refusal = before.client_minutes or (before.paused_minutes and not before.known_client)
+    matched = not certain_refusal and check_password(password or "", before.password_hash)
+    ok = matched and before.user_id is not None and not before.disabled
     with session_scope() as session:
         if ok:
             user = session.get(StaffUser, before.user_id)
