@@ -55,6 +55,13 @@ def _member_of_practice(session: Session, *, user_id: int, practice_id: int) -> 
     return user
 
 
+def _actor_and_user(session: Session, *, actor_id: int, practice_id: int,
+                    user_id: int) -> tuple[StaffUser, StaffUser]:
+    """The acting administrator and the staff user they act on, both of `practice_id`."""
+    actor = acting_admin(session, actor_id=actor_id, practice_id=practice_id)
+    return actor, _member_of_practice(session, user_id=user_id, practice_id=practice_id)
+
+
 def _refuse_beyond_reach(session: Session, actor: StaffUser, user: StaffUser, what: str,
                          field: str) -> None:
     """Refuse install-wide changes (role, password, disabling) to a user who also works in
@@ -188,8 +195,8 @@ def update_staff_user(
 
     Memberships in practices the acting admin does not belong to are left as they are.
     """
-    actor = acting_admin(session, actor_id=actor_id, practice_id=practice_id)
-    user = _member_of_practice(session, user_id=user_id, practice_id=practice_id)
+    actor, user = _actor_and_user(session, actor_id=actor_id, practice_id=practice_id,
+                                  user_id=user_id)
     if role not in {r.value for r in Role}:
         raise InvalidInput(
             f"Role {role!r} is unknown: choose Administrator, Supervisor or Staff.", field="Role"
@@ -236,12 +243,27 @@ def update_staff_user(
     return StaffUserPublic.model_validate(user)
 
 
+def _lift_lock(user: StaffUser) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def _saved(session: Session, actor: StaffUser, user: StaffUser, *, action: str,
+           practice_id: int) -> StaffUserPublic:
+    """Save a change to `user`, audited as `action` by `actor` in the practice."""
+    session.add(user)
+    record_event(session, actor=actor.username, action=action, practice_id=practice_id,
+                 username=user.username)
+    session.flush()
+    return StaffUserPublic.model_validate(user)
+
+
 def set_user_disabled(
     session: Session, *, actor_id: int, practice_id: int, user_id: int, disabled: bool
 ) -> StaffUserPublic:
     """Disable a staff user (their sign-in stops working at once) or enable them again."""
-    actor = acting_admin(session, actor_id=actor_id, practice_id=practice_id)
-    user = _member_of_practice(session, user_id=user_id, practice_id=practice_id)
+    actor, user = _actor_and_user(session, actor_id=actor_id, practice_id=practice_id,
+                                  user_id=user_id)
     _refuse_beyond_reach(session, actor, user, "disable or enable them", "Disabled")
     if user.disabled == disabled:
         return StaffUserPublic.model_validate(user)
@@ -250,50 +272,31 @@ def set_user_disabled(
             _ensure_another_admin_remains(session, user)
         _refuse_self(actor, user, "disable", "disabled")
     user.disabled = disabled
-    session.add(user)
-    record_event(
-        session, actor=actor.username, action="user_disabled" if disabled else "user_enabled",
-        practice_id=practice_id, username=user.username,
-    )
-    session.flush()
-    return StaffUserPublic.model_validate(user)
+    return _saved(session, actor, user, action="user_disabled" if disabled else "user_enabled",
+                  practice_id=practice_id)
 
 
 def reset_user_password(
     session: Session, *, actor_id: int, practice_id: int, user_id: int, password: str
 ) -> StaffUserPublic:
     """Give a staff user a new password (and lift a login lock)."""
-    actor = acting_admin(session, actor_id=actor_id, practice_id=practice_id)
-    user = _member_of_practice(session, user_id=user_id, practice_id=practice_id)
+    actor, user = _actor_and_user(session, actor_id=actor_id, practice_id=practice_id,
+                                  user_id=user_id)
     _refuse_beyond_reach(session, actor, user, "reset their password", "Password")
     try:
         validate_staff_password(password, username=user.username)
     except InvalidInput as error:
         raise InvalidInput(f"New password: {error.message}", field="New password") from None
     user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    session.add(user)
-    record_event(
-        session, actor=actor.username, action="user_password_reset", practice_id=practice_id,
-        username=user.username,
-    )
-    session.flush()
-    return StaffUserPublic.model_validate(user)
+    _lift_lock(user)
+    return _saved(session, actor, user, action="user_password_reset", practice_id=practice_id)
 
 
 def unlock_user(
     session: Session, *, actor_id: int, practice_id: int, user_id: int
 ) -> StaffUserPublic:
     """Lift a staff user's lock after too many failed logins."""
-    actor = acting_admin(session, actor_id=actor_id, practice_id=practice_id)
-    user = _member_of_practice(session, user_id=user_id, practice_id=practice_id)
-    user.failed_logins = 0
-    user.locked_until = None
-    session.add(user)
-    record_event(
-        session, actor=actor.username, action="user_unlocked", practice_id=practice_id,
-        username=user.username,
-    )
-    session.flush()
-    return StaffUserPublic.model_validate(user)
+    actor, user = _actor_and_user(session, actor_id=actor_id, practice_id=practice_id,
+                                  user_id=user_id)
+    _lift_lock(user)
+    return _saved(session, actor, user, action="user_unlocked", practice_id=practice_id)

@@ -189,8 +189,8 @@ def test_every_action_the_code_records_has_words():
         recorded |= set(re.findall(r'\baction="([a-z_]+)"', path.read_text(encoding="utf-8")))
     recorded |= {f"{table}_{verb}" for table in ("location", "provider")
                  for verb in ("added", "renamed")}  # built from the table's name
-    recorded.add("user_enabled")  # the other half of `"user_disabled" if disabled else ...`
-    assert "pin_issued" in recorded and "user_enabled" in recorded
+    recorded.add("user_enabled")  # the other half of `action="user_disabled" if disabled else`
+    assert {"pin_issued", "holiday_added", "user_unlocked", "user_disabled"} <= recorded
     assert sorted(recorded - set(ACTION_LABELS)) == []
 
 
