@@ -32,10 +32,10 @@ from sqlalchemy import func, or_, update
 from sqlmodel import Session, select
 
 from models import Enrollment, OutboxMessage, OutboxStatus, Practice, utcnow
+from models.public import PracticePublic
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput, NotFound
 from services.pins import format_pin
-from services.practices import PracticeInfo
 from services.settings import Settings, get_settings, outbox_key
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -70,7 +70,7 @@ class OutgoingMessage:
 class Invitation:
     """What the welcome email and the text message say."""
 
-    practice: PracticeInfo
+    practice: PracticePublic
     guardian_name: str
     patient_first_name: str
     activation_url: str

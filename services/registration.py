@@ -36,6 +36,7 @@ from models import (
     StaffUser,
     utcnow,
 )
+from models.public import PracticePublic
 from services import carriers
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput, NotFound
@@ -52,7 +53,7 @@ from services.notifications import (
     senders_from_settings,
 )
 from services.pins import format_pin, generate_pin, hash_secret, normalize_answer, normalize_pin
-from services.practices import PracticeInfo, get_practice
+from services.practices import get_practice
 from services.settings import Settings, get_settings
 from services.status import PortalStatus, derive_status
 from services.validation import escape_like, normalize_email, normalize_phone
@@ -213,7 +214,7 @@ class HistoryEvent:
 class RegistrationContext:
     """Everything the Register Patient page shows before the form."""
 
-    practice: PracticeInfo
+    practice: PracticePublic
     patient: PatientSummary
     appointment: AppointmentSummary | None
     status: PortalStatus
@@ -236,7 +237,7 @@ class PatientMatch:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def activation_url(practice: PracticeInfo | Practice, link_token: str) -> str:
+def activation_url(practice: PracticePublic | Practice, link_token: str) -> str:
     """The parent's link to the activation page; the one URL of email, letter and QR code."""
     query = urllib.parse.urlencode({"practice": practice.id, "token": link_token})
     return f"{practice.portal_url.rstrip('/')}/activate?{query}"
