@@ -18,8 +18,8 @@ from services import outbox as outbox_service
 from services import registration, registration_context
 from services.db import session_scope
 from services.errors import Conflict, NotFound
-from services.messages import PIN_PLACEHOLDER
-from services.outbox import MAX_ATTEMPTS, backoff, send_due_messages
+from services.messages import PIN_PLACEHOLDER, Channel
+from services.outbox import MAX_ATTEMPTS, DeliveryReport, backoff, send_due_messages
 from services.pins import normalize_pin
 from services.registration_form import RegistrationForm
 from services.senders import Senders, SmtpMailer, senders_from_settings
@@ -468,3 +468,33 @@ def test_settings_without_smtp_build_no_mailer(database_url):
     senders = senders_from_settings(Settings())
     assert senders.mailer is None and senders.texter is None
     assert not senders.ready("email") and not senders.ready("sms_api")
+
+
+@pytest.mark.parametrize(("report", "count", "words"), [
+    (None, 2, "will be sent by the next send-outbox run"),
+    (DeliveryReport(sent=2), 2, "Sent."),
+    (DeliveryReport(), 1, "no mail server is configured yet"),
+    (DeliveryReport(sent=1, retrying=1, errors=("SMTP 451",)), 2, "1 of 2 sent"),
+], ids=["not run", "all sent", "held", "some failed"])
+def test_delivery_is_described_in_one_wording(report, count, words):
+    text = outbox_service.describe_delivery(report, count)
+    assert words in text
+    assert "SMTP 451" not in text  # the server's words stay on the Outbox page
+
+
+def test_resend_and_send_runs_are_described_in_words():
+    assert outbox_service.describe_resend(DeliveryReport(sent=1), 7) == \
+        "Message 7 was sent again."
+    assert "could not be sent yet: boom" in outbox_service.describe_resend(
+        DeliveryReport(retrying=1, errors=("boom",)), 7)
+    assert "held until a mail server" in outbox_service.describe_resend(DeliveryReport(), 7)
+    assert outbox_service.describe_run(DeliveryReport(sent=2, retrying=1)) == \
+        "Sent 2; will retry 1; failed 0."
+
+
+def test_channels_and_statuses_have_words():
+    assert [outbox_service.channel_label(c) for c in Channel] == [
+        "Email", "Text via carrier gateway", "Text via SMS service"]
+    assert [outbox_service.status_label(s) for s in OutboxStatus] == [
+        outbox_service.STATUS_LABELS[s] for s in OutboxStatus]
+    assert not [label for label in outbox_service.STATUS_LABELS.values() if "_" in label]
