@@ -53,7 +53,6 @@ def find_patients(practice_id: int, query: str) -> list[PatientMatch]:
         return registration_context.search_patients(session, practice_id=practice_id, query=query)
 
 
-
 # --- who is being registered -----------------------------------------------------------------
 
 
@@ -115,7 +114,6 @@ def show_patient(ctx: RegistrationContext) -> None:
                     "Who": event.actor,
                     "What": action_label(event.action),
                 } for event in ctx.events]), hide_index=True, width="stretch")
-
 
 
 # --- invited, declined ---------------------------------------------------------------------

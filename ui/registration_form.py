@@ -82,6 +82,7 @@ def record_download(practice_id: int, patient_id: int, enrollment_id: int, actor
 
 
 def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -> None:
+    """The PIN shown once, where it went, how delivery went, and Print PIN."""
     if done.delivery is None:
         # Delivery runs here, after the registration's commit, once per registration.
         delivery, delivered = deliver_now(done.message_ids)
