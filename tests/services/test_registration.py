@@ -8,6 +8,7 @@ import json
 import threading
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import String, Text
 from sqlmodel import SQLModel, func, select
 
@@ -475,6 +476,9 @@ def test_context_shows_patient_appointment_status_history_and_guardians(clinic):
     assert context.live_enrollment.id == context.history[0].id
     assert [guardian.email for guardian in context.guardians] == ["lan@example.com"]
     assert {"registration", "pin_issued", "pin_voided"} <= {e.action for e in context.events}
+    assert context.appointment.provider and context.appointment.location
+    with pytest.raises(ValidationError):  # read schemas are frozen
+        context.patient.mrn = "changed"
 
 
 def test_expired_pin_shows_as_pin_expired(clinic):
