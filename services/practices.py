@@ -11,7 +11,6 @@ from services.errors import Conflict, InvalidInput, NotFound
 from services.validation import validate_timezone
 
 # The old name, for code written before the read schemas moved to models/public.py.
-PracticeInfo = PracticePublic
 
 
 def create_practice(
