@@ -105,7 +105,7 @@ def import_schedule(
         raise NotFound("That practice does not exist.")
     kind = file_kind(filename, data)
     checker = Checker(timezone=practice.timezone, region=get_settings().phone_region,
-                       today=today)
+                      today=today)
     report = ImportReport(kind=kind, filename=filename)
     progress(0.0, "Reading the file")
     if kind == FHIR_KIND:
@@ -113,7 +113,7 @@ def import_schedule(
     else:
         csv_file = read_csv(data)
         mapping = complete_mapping(mapping, csv_file.headers,
-                                    load_mapping(session, practice_id=practice_id))
+                                   load_mapping(session, practice_id=practice_id))
         scan = scan_csv(csv_file, mapping, checker, progress)
     report.rows, report.ignored = scan.read, scan.ignored
     connection = session.connection()

@@ -284,7 +284,7 @@ class Checker:
 
 
 def accept(scan: Scan, emails: dict[str, str | InvalidInput],
-            phones: dict[str, str | InvalidInput]) -> Parsed:
+           phones: dict[str, str | InvalidInput]) -> Parsed:
     """Rows that passed every check and agree with the rows before them; the rest rejected."""
     parsed = Parsed(rejected=list(scan.rejected))
     seen_sources: dict[str, int] = {}

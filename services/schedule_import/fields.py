@@ -120,7 +120,7 @@ def suggest_mapping(headers: list[str], saved: dict[str, str | None] | None = No
 
 
 def complete_mapping(given: dict[str, str | None] | None, headers: list[str],
-                      saved: dict[str, str | None] | None) -> dict[str, str | None]:
+                     saved: dict[str, str | None] | None) -> dict[str, str | None]:
     """`given` with the fields it leaves out filled from the saved mapping or a guess; a
     field given as None stays unmapped, and a guess never takes a column `given` uses."""
     given = dict(given or {})

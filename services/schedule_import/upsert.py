@@ -109,7 +109,7 @@ def _lookup_names(connection: Connection, table, practice_id: int, names: set[st
 
 
 def resolve_places(connection: Connection, parsed: Parsed, *, practice_id: int,
-                    create_missing: bool) -> tuple[dict, dict, list]:
+                   create_missing: bool) -> tuple[dict, dict, list]:
     """Provider and location ids by folded name. Rows naming unknown ones are rejected,
     unless those are to be created (returned as a list, created only if the import goes on)."""
     provider_names = {row.provider for row in parsed.rows}
