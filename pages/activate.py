@@ -9,6 +9,7 @@ from services.db import session_scope
 from services.errors import PortalError
 from ui.client import client_key
 from ui.context import show_error
+from ui.text import plain
 
 DONE_KEY = "_activation_done"  # token -> the confirmation to show after a success
 NO_LINK = (
@@ -16,11 +17,6 @@ NO_LINK = (
     "scan the QR code on your PIN letter. If you have neither, call your practice and ask for "
     "a PIN."
 )
-
-
-def plain(text: str) -> str:
-    """Text shown as typed: markdown's special characters escaped."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!<>|~$" else ch for ch in text)
 
 
 def show_confirmation(done: dict) -> None:
