@@ -114,7 +114,7 @@ def test_a_stranger_cannot_keep_a_desk_out(session, desk):
 
 
 def test_an_administrator_unlock_ends_the_pause(session, desk):
-    from services.admin import unlock_user
+    from services.staff_users import unlock_user
 
     practice = session.exec(select(Practice)).first()
     boss = make_user(session, role=Role.admin, practices=[practice], username="boss")
