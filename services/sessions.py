@@ -176,22 +176,6 @@ def revoke_all_for_user(
     return ended
 
 
-def revoke_session_by_row(
-    session: Session, *, row_id: int, user_id: int, actor: str, now: dt.datetime | None = None
-) -> bool:
-    """End one session of `user_id` picked from the admin's list; False if already ended."""
-    row = session.get(StaffSession, row_id)
-    if row is None or row.staff_user_id != user_id or row.revoked_at is not None:
-        return False
-    row.revoked_at, row.revoked_reason = now or utcnow(), "ended by an administrator"
-    session.add(row)
-    user = session.get(StaffUser, user_id)
-    record_event(session, actor=actor, action="sessions_ended",
-                 username=user.username if user else str(user_id),
-                 reason="ended by an administrator", sessions=1)
-    return True
-
-
 def active_sessions(
     session: Session, *, user_id: int, now: dt.datetime | None = None
 ) -> list[SessionInfo]:

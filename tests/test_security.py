@@ -385,3 +385,20 @@ def test_manage_py_refuses_a_deeply_nested_json_file_in_one_line(database_url, t
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nested too deeply" in err[0]
+
+
+def test_staff_users_lists_a_users_open_sessions_and_ends_them(clinic, session):
+    from services.sessions import create_session, session_username
+
+    practice, _, users = clinic
+    desk_session = create_session(session, user_id=users["desk"].id, client="ip:10.0.0.7")
+    session.commit()
+    at = signed_in("boss", practice_id=practice.id, page=PAGE_FILES["Staff Users"])
+    box = next(b for b in at.selectbox if b.label == "Staff user")
+    box.set_value(users["desk"].id).run()
+    frames = [frame.value for frame in at.dataframe]
+    assert any("Address" in f.columns and "10.0.0.7" in f["Address"].tolist() for f in frames)
+    next(b for b in at.button if b.label == "End sessions").click().run()
+    assert not at.exception
+    assert session_username(session, session_id=desk_session) is None
+    assert "Ended the sessions of desk" in texts(at)
