@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -16,6 +15,7 @@ from sqlalchemy import and_, distinct, func, or_, select
 from sqlmodel import Session
 
 from models import AuditEvent, Patient, StaffPractice, StaffUser, utcnow
+from services.spreadsheet import SafeWriter
 from services.validation import escape_like
 
 
@@ -246,7 +246,7 @@ def export_audit_csv(
     filters = filters or AuditFilter()
     zone = zoneinfo.ZoneInfo(timezone)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)  # names and details come from imports and forms
     writer.writerow(["When (UTC)", f"When ({timezone})", "User", "Action", "MRN",
                      "Patient", "Details"])
     result = session.execute(

@@ -21,13 +21,26 @@ def neutralise_cell(value: object) -> object:
     return value
 
 
+class SafeWriter:
+    """csv.writer's writerow/writerows, with every cell neutralised."""
+
+    def __init__(self, stream) -> None:
+        self._writer = csv.writer(stream)
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self._writer.writerow([neutralise_cell(cell) for cell in row])
+
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """A CSV document with every cell neutralised."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([neutralise_cell(cell) for cell in header])
-    for row in rows:
-        writer.writerow([neutralise_cell(cell) for cell in row])
+    writer = SafeWriter(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
     return buffer.getvalue()
 
 

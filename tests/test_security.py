@@ -402,3 +402,81 @@ def test_staff_users_lists_a_users_open_sessions_and_ends_them(clinic, session):
     assert not at.exception
     assert session_username(session, session_id=desk_session) is None
     assert "Ended the sessions of desk" in texts(at)
+
+
+# --- CSV exports neutralise formulas (issue 12) -----------------------------------------------
+
+HYPERLINK = '=HYPERLINK("http://x","y")'
+
+
+@pytest.fixture
+def imported_formula(session):
+    """A schedule import whose patient is named =HYPERLINK(...), seen three days ago."""
+    import csv as csv_module
+    import io
+
+    from services import schedule_import
+
+    practice = make_practice(session, name="Sunny Peds", timezone="America/New_York")
+    make_provider(session, practice, name="Dr. Ada Lee")
+    make_location(session, practice, name="Main Street")
+    session.commit()
+    visit = dt.date.today() - dt.timedelta(days=3)
+    row = {"MRN": "M-1", "Patient First Name": "+Sofia", "Patient Last Name": HYPERLINK,
+           "Date of Birth": "05/02/2019", "Appointment ID": HYPERLINK,
+           "Appointment Date": f"{visit:%m/%d/%Y}", "Appointment Time": "9:30 AM",
+           "Provider": "Dr. Ada Lee", "Location": "Main Street", "Visit Type": "Well Child",
+           "Status": "Completed", "Guardian First Name": "Maria", "Guardian Last Name": "Rivera",
+           "Relationship": "Mother", "Guardian Email": "maria@example.com"}
+    buffer = io.StringIO()
+    writer = csv_module.DictWriter(buffer, fieldnames=list(row))
+    writer.writeheader()
+    writer.writerow(row)
+    report = schedule_import.import_schedule(
+        session, practice_id=practice.id, data=buffer.getvalue().encode(), filename="s.csv",
+        actor="boss")
+    session.commit()
+    assert report.committed, report.rejected
+    return practice, report, visit
+
+
+def _cells(text: str) -> list[str]:
+    import csv as csv_module
+    import io
+
+    return [cell for row in csv_module.reader(io.StringIO(text.lstrip("\ufeff")))
+            for cell in row]
+
+
+def _no_formula(cells: list[str]) -> None:
+    assert "'" + HYPERLINK in cells or any(c.startswith("'=HYPERLINK") for c in cells), cells
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
+
+
+def test_the_import_report_csv_neutralises_formulas(imported_formula):
+    from services import schedule_import
+
+    _, report, _ = imported_formula
+    _no_formula(_cells(schedule_import.report_csv(report).decode("utf-8-sig")))
+
+
+def test_the_patients_missing_the_measure_csv_neutralises_formulas(imported_formula, session):
+    from services.enrollment import EnrollmentScope, export_patients_missing_access_csv
+
+    practice, _, visit = imported_formula
+    text = export_patients_missing_access_csv(
+        session, scope=EnrollmentScope(practice_id=practice.id, start=visit, end=visit))
+    _no_formula(_cells(text))
+
+
+def test_the_audit_log_csv_neutralises_formulas(imported_formula, session):
+    from models import Patient
+    from services.audit import export_audit_csv, record_event
+
+    practice, _, _ = imported_formula
+    patient = session.exec(select(Patient)).one()
+    record_event(session, actor="desk", action="registration", practice_id=practice.id,
+                 patient_id=patient.id, note=HYPERLINK)
+    session.commit()
+    text = export_audit_csv(session, practice_id=practice.id, timezone=practice.timezone)
+    _no_formula(_cells(text.decode("utf-8-sig")))
