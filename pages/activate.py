@@ -75,11 +75,11 @@ if link is not None:
                 autocomplete="off",
                 help="Upper or lower case, with or without the dash: both work.",
             )
-            date_of_birth = st.date_input(
-                "Child's date of birth", key="date_of_birth", value=None,
-                min_value=link.earliest_birth_date, max_value=link.latest_birth_date,
-                format="MM/DD/YYYY",
-            )
+        date_of_birth = st.date_input(
+            "Child's date of birth", key="date_of_birth", value=None,
+            min_value=link.earliest_birth_date, max_value=link.latest_birth_date,
+            format="MM/DD/YYYY",
+        )
         st.markdown("**Your existing portal account**" if existing
                     else "**Your portal login**")
         email = st.text_input("Email address", key="email", autocomplete="email")

@@ -1,4 +1,4 @@
-"""Parent activation: the PIN (or verification answer) and the child's date of birth open a
+"""Parent activation: the PIN (or verification answer), with the child's date of birth, opens a
 portal account, with guess limits per enrollment and per client, and every try audited.
 
 Whether a link can still be used follows the patient's portal status (status.derive_status):
@@ -278,8 +278,6 @@ def _secret_matches(enrollment: Enrollment, patient: Patient, secret: str,
     # Both checks always run, and `&` does not short-circuit: the time taken says nothing
     # about which part was wrong.
     secret_ok = verify_secret(secret, enrollment.secret_hash)
-    if enrollment.method == EnrollmentMethod.question:
-        return secret_ok
     return secret_ok & (date_of_birth == patient.date_of_birth)
 
 

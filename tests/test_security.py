@@ -480,3 +480,13 @@ def test_the_audit_log_csv_neutralises_formulas(imported_formula, session):
     session.commit()
     text = export_audit_csv(session, practice_id=practice.id, timezone=practice.timezone)
     _no_formula(_cells(text.decode("utf-8-sig")))
+
+
+def test_a_parent_cannot_choose_a_common_password(session):
+    from services.activation_form import check_account_form
+    from services.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="most common passwords") as refused:
+        check_account_form("parent@example.org", "Password1234", repeat_password="Password1234",
+                           existing_account=False)
+    assert refused.value.field == "password"
