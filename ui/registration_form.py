@@ -5,6 +5,7 @@ right after the commit in the outbox's words."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from dataclasses import dataclass, replace
 
@@ -43,7 +44,6 @@ class Confirmation:
     expires_at: dt.datetime
     letter: PinLetter
     message_ids: tuple[int, ...]
-    letter_pdf: bytes | None = None
     delivery: str | None = None  # None: not attempted yet
     delivery_ok: bool = False
 
@@ -88,9 +88,6 @@ def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -
         delivery, delivered = deliver_now(done.message_ids)
         done = replace(done, delivery=delivery, delivery_ok=delivered)
         st.session_state[DONE_KEY] = done
-    if done.letter_pdf is None:
-        done = replace(done, letter_pdf=render_pin_letter(done.letter))
-        st.session_state[DONE_KEY] = done
     st.success(f"Registration complete for {plain(done.patient_name)}.",
                icon=":material/check_circle:")
     if done.pin:
@@ -109,8 +106,11 @@ def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -
     channels = "Welcome email and text message" if done.text_recipient else "Welcome email"
     (st.info if done.delivery_ok else st.warning)(f"{channels}: {done.delivery}")
     left, right = st.columns(2)
+    # The letter is made when the button is clicked, over this staff session's connection:
+    # no PDF with the PIN waits at a media URL, and none is served once Done is pressed.
     left.download_button(
-        "Print PIN", data=done.letter_pdf, file_name="pin-letter.pdf", mime="application/pdf",
+        "Print PIN", data=functools.partial(render_pin_letter, done.letter),
+        file_name="pin-letter.pdf", mime="application/pdf",
         icon=":material/print:", type="primary" if done.pin_channel == "letter" else "secondary",
         on_click=record_download,
         args=(done.practice_id, done.patient_id, done.enrollment_id, context.user.username),
