@@ -490,3 +490,16 @@ def test_a_parent_cannot_choose_a_common_password(session):
         check_account_form("parent@example.org", "Password1234", repeat_password="Password1234",
                            existing_account=False)
     assert refused.value.field == "password"
+
+
+def test_a_deeply_nested_json_upload_is_refused_with_a_message(session):
+    from services import schedule_import
+    from services.errors import InvalidInput
+
+    practice = make_practice(session, name="Sunny Peds")
+    session.commit()
+    with pytest.raises(InvalidInput, match="nested too deeply") as refused:
+        schedule_import.import_schedule(
+            session, practice_id=practice.id, data=b"[" * 200_000 + b"]" * 200_000,
+            filename="bundle.json", actor="boss")
+    assert refused.value.field == "file"
