@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import text
 from sqlmodel import select
 
-from models import Role, StaffUser
+from models import Role, StaffPractice, StaffUser
 from services import db
 from services.auth import create_user
 from services.practices import create_practice
@@ -38,6 +38,7 @@ pytestmark = pytest.mark.e2e
 COOKIE = "practice_portal_auth"
 COOKIE_KEY = secrets.token_urlsafe(48)
 ADMIN = ("ada.admin", "Ada Admin", "admin-pass-Tapir-38")
+DESK = ("dee.desk", "Dee Desk", "desk-pass-Heron-27")
 
 
 CHILD_BIRTH = dt.date(2018, 4, 2)
@@ -51,6 +52,8 @@ def portal_seed():
                                    actor="e2e")
         create_user(session, username=ADMIN[0], name=ADMIN[1], email="ada@example.org",
                     role=Role.admin, password=ADMIN[2], actor="e2e", practice_ids=[practice.id])
+        create_user(session, username=DESK[0], name=DESK[1], email="dee@example.org",
+                    role=Role.staff, password=DESK[2], actor="e2e", practice_ids=[practice.id])
         for name in ("first", "second"):
             patient = make_patient(session, practice, date_of_birth=CHILD_BIRTH)
             enrollment = make_enrollment(session, practice, patient=patient)
@@ -190,6 +193,37 @@ def test_the_cookie_of_a_signed_out_session_no_longer_signs_in(page, context, ne
     # A copy taken before the logout (another machine, a backup of the profile) is refused.
     elsewhere = new_context()
     elsewhere.add_cookies([{"name": COOKIE, "value": stolen, "url": portal.url}])
+    other_page = elsewhere.new_page()
+    open_app(other_page)
+    expect_signed_out(other_page)
+
+
+def test_a_password_reset_ends_the_users_open_tab_and_cookie(page, context, new_context,
+                                                             portal):
+    from services.staff_users import reset_user_password
+
+    open_app(page)
+    sign_in(page, DESK[0], DESK[2])
+    expect_signed_in(page, DESK[1])
+    copied = _wait_for_cookie(page, context, present=True)
+
+    engine = db.build_engine(portal.database_url)
+    try:
+        with db.session_scope(engine=engine) as session:
+            ids = dict(session.exec(select(StaffUser.username, StaffUser.id)).all())
+            practice_id = session.exec(select(StaffPractice.practice_id).where(
+                StaffPractice.staff_user_id == ids[DESK[0]])).first()
+            reset_user_password(session, actor_id=ids[ADMIN[0]], practice_id=practice_id,
+                                user_id=ids[DESK[0]], password="a-brand-new-Secret-91")
+    finally:
+        engine.dispose()
+
+    # The open tab finds out by itself (its periodic check), or at the next click at the latest.
+    expect(page.get_by_label("Password", exact=True)).to_be_visible(timeout=60_000)
+    expect_signed_out(page)
+    # The cookie it had signs nobody in anywhere.
+    elsewhere = new_context()
+    elsewhere.add_cookies([{"name": COOKIE, "value": copied, "url": portal.url}])
     other_page = elsewhere.new_page()
     open_app(other_page)
     expect_signed_out(other_page)
