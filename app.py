@@ -7,7 +7,7 @@ st.set_page_config(page_title="Practice Portal", page_icon=":material/health_and
 
 from services import auth, permissions  # noqa: E402
 from services.db import migrate_once, session_scope  # noqa: E402
-from services.settings import WeakKeyError, cookie_key, get_settings, outbox_key  # noqa: E402
+from services.settings import KeyProblem, cookie_key, get_settings, outbox_key  # noqa: E402
 from services.setup import ensure_setup_token, token_path  # noqa: E402
 from ui.auth import (  # noqa: E402
     build_authenticator,
@@ -63,7 +63,7 @@ def first_run_token() -> None:
 
 try:
     start_up(get_settings().resolved_database_url)
-except WeakKeyError as error:
+except KeyProblem as error:
     st.error(str(error))
     st.stop()
 

@@ -227,11 +227,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that must work on a host that does not hold the keys (yet): copying data in and out.
+KEYLESS_COMMANDS = {"migrate", "backup", "restore", "export-audit"}
+
+
+def _check_keys() -> None:
+    """Fail before doing anything when the outbox key is missing but sealed messages wait."""
+    from services.settings import outbox_key
+
+    outbox_key()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; domain errors become a one-line message and exit status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command not in KEYLESS_COMMANDS:
+            _check_keys()
         return COMMANDS[args.command](args)
     except PortalError as error:
         return _fail(error.message)
