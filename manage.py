@@ -178,6 +178,37 @@ def import_schedule_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("backup")
+def backup_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.backup import KEYS_WARNING, backup_database
+
+    manifest = backup_database(dest=Path(args.dest), with_keys=args.with_keys)
+    if args.with_keys:
+        print(f"warning: {KEYS_WARNING}", file=sys.stderr)
+    print(f"Backed up the {manifest.engine} database (schema {manifest.schema_revision}) "
+          f"to {args.dest}.")
+    return 0
+
+
+@command("restore")
+def restore_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.backup import restore_database
+
+    report = restore_database(source=Path(args.source), force=args.force,
+                              with_keys=args.with_keys)
+    print(f"Restored the backup of {report.manifest.created_at} "
+          f"(schema {report.manifest.schema_revision}).")
+    if report.upgraded_to:
+        print(f"Upgraded the schema to {report.upgraded_to}.")
+    for path in report.keys_written:
+        print(f"Wrote key {path}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="manage.py",
@@ -223,6 +254,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     outbox = commands.add_parser("send-outbox", help="send the emails and texts that are due")
     outbox.add_argument("--limit", type=int, default=500, help="most messages in one run")
+
+    backup = commands.add_parser(
+        "backup", help="write a backup of the database to a new file (SQLite online backup, "
+                       "PostgreSQL pg_dump)")
+    backup.add_argument("dest", help="the backup file to create, e.g. portal-2026-01-31.tar.gz")
+    backup.add_argument("--with-keys", action="store_true",
+                        help="also put the outbox and cookie keys in the backup (keep it secret)")
+
+    restore = commands.add_parser(
+        "restore", help="restore a backup into the configured database, then migrate it")
+    restore.add_argument("source", help="a file written by the backup command")
+    restore.add_argument("--force", action="store_true",
+                         help="overwrite a database that already holds rows")
+    restore.add_argument("--with-keys", action="store_true",
+                         help="also write the keys the backup holds to their files")
 
     return parser
 
