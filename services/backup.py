@@ -263,7 +263,7 @@ def restore_database(*, source: Path, force: bool = False, with_keys: bool = Fal
     if not source.is_file():
         raise InvalidInput(f"no such backup file: {source}")
     try:
-        archive = tarfile.open(source, "r:*")
+        archive = tarfile.open(source, "r:*")  # noqa: SIM115 - closed by the `with` below
     except tarfile.TarError:
         raise InvalidInput(f"{source} is not a Practice Portal backup") from None
     with archive, tempfile.TemporaryDirectory() as scratch:
