@@ -122,6 +122,40 @@ def send_outbox_command(args: argparse.Namespace) -> int:
     return 1 if report.retrying or report.failed else 0
 
 
+@command("worker")
+def worker_command(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from services.db import migrate
+    from services.notifications import senders_from_settings
+    from services.settings import get_settings
+    from services.worker import run_worker
+
+    interval = args.interval or get_settings().worker_interval_seconds
+    if interval <= 0:
+        return _fail("--interval must be more than 0 seconds")
+    if args.batch_size < 1:
+        return _fail("--batch-size must be at least 1")
+    migrate()
+    senders = senders_from_settings()
+    if senders.mailer is None and senders.texter is None:
+        print("warning: no SMTP server or SMS API is configured: messages stay held "
+              "(set PORTAL_SMTP_HOST)", file=sys.stderr, flush=True)
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        stop.set()  # the message in hand is finished; no new one is claimed
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    run_worker(senders=senders, interval=interval, batch_size=args.batch_size, stop=stop,
+               log=lambda line: print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}",
+                                      flush=True),
+               max_passes=1 if args.once else None)
+    return 0
+
+
 @command("import-schedule")
 def import_schedule_command(args: argparse.Namespace) -> int:
     import json
@@ -254,6 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     outbox = commands.add_parser("send-outbox", help="send the emails and texts that are due")
     outbox.add_argument("--limit", type=int, default=500, help="most messages in one run")
+
+    worker = commands.add_parser(
+        "worker", help="keep sending due emails and texts (stops cleanly on SIGTERM); "
+                       "several may run at once")
+    worker.add_argument("--interval", type=float,
+                        help="seconds between passes (default PORTAL_WORKER_INTERVAL_SECONDS, 15)")
+    worker.add_argument("--batch-size", type=int, default=50,
+                        help="messages claimed per batch (one log line each)")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
 
     backup = commands.add_parser(
         "backup", help="write a backup of the database to a new file (SQLite online backup, "

@@ -85,6 +85,21 @@ def get_settings() -> Settings:
     return Settings()
 
 
+class UploadLimitMismatch(ValueError):
+    """Streamlit's server.maxUploadSize and PORTAL_MAX_UPLOAD_MB say different things."""
+
+
+def check_upload_limit(streamlit_mb: float, settings: Settings | None = None) -> None:
+    """Refuse to start when Streamlit's upload limit is not PORTAL_MAX_UPLOAD_MB (one number
+    for nginx, Streamlit and the import page)."""
+    settings = settings or get_settings()
+    if int(streamlit_mb) != settings.max_upload_mb:
+        raise UploadLimitMismatch(
+            f"PORTAL_MAX_UPLOAD_MB is {settings.max_upload_mb} but Streamlit's "
+            f"server.maxUploadSize is {int(streamlit_mb)}: start the app with "
+            f"--server.maxUploadSize {settings.max_upload_mb} (or set both to one value)")
+
+
 class KeyProblem(ValueError):
     """A secret key cannot be used as configured; the message says what to set."""
 

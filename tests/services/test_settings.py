@@ -1,4 +1,4 @@
-"""Keys never silently change: by value, by file outside the data folder, generated once; a new
+"""Settings: keys never silently change (by value, by file outside the data folder, generated once;
 outbox key is refused while sealed messages wait, in the app and in every manage.py command."""
 
 from __future__ import annotations
@@ -132,3 +132,12 @@ def test_the_app_refuses_to_start_with_the_message(session, data_dir):
     assert not at.exception
     assert "PORTAL_OUTBOX_KEY_FILE" in texts(at)
     assert not (data_dir / "outbox_key.key").exists()
+
+
+def test_the_app_refuses_to_start_when_the_upload_limits_disagree(database_url, monkeypatch):
+    monkeypatch.setenv("PORTAL_MAX_UPLOAD_MB", "7")
+    get_settings.cache_clear()
+    at = app_test()
+    at.run()
+    assert not at.exception
+    assert "PORTAL_MAX_UPLOAD_MB is 7 but Streamlit's server.maxUploadSize is 50" in texts(at)
