@@ -1,5 +1,6 @@
-"""Settings: keys never silently change (by value, by file outside the data folder, generated once;
-outbox key is refused while sealed messages wait, in the app and in every manage.py command."""
+"""Settings: keys never silently change (by value, by file outside the data folder, generated
+once; a new outbox key is refused while sealed messages wait, in the app and in every manage.py
+command); the upload limit is one number."""
 
 from __future__ import annotations
 
