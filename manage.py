@@ -243,6 +243,37 @@ def restore_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("export-audit")
+def export_audit_command(args: argparse.Namespace) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from services.audit_archive import export_audit
+    from services.db import migrate, session_scope
+    from services.errors import NotFound
+    from services.practices import find_practice
+
+    try:
+        before = dt.date.fromisoformat(args.before)
+    except ValueError:
+        return _fail(f"--before must be a date such as 2019-12-31, not {args.before!r}")
+    migrate()
+    with session_scope() as session:
+        practice_id = None
+        if args.practice:
+            practice = find_practice(session, name=args.practice)
+            if practice is None:
+                raise NotFound(f"unknown practice {args.practice!r}")
+            practice_id = practice.id
+        report = export_audit(session, before=before, dest=Path(args.dest), prune=args.prune,
+                              practice_id=practice_id)
+    print(f"Archived {report.exported:,} audit events from before {before} to {report.path}.")
+    if args.prune:
+        print(f"Removed {report.pruned:,} of them from the database; kept "
+              f"{report.kept_by_retention:,} that a practice's longer retention still covers.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="manage.py",
@@ -297,6 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--batch-size", type=int, default=50,
                         help="messages claimed per batch (one log line each)")
     worker.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+
+    audit = commands.add_parser(
+        "export-audit", help="archive audit events older than a date to CSV; --prune then "
+                             "removes those past the retention (at least 6 years)")
+    audit.add_argument("dest", help="the CSV file to create")
+    audit.add_argument("--before", required=True, metavar="DATE",
+                       help="archive events before this day (UTC), e.g. 2019-12-31")
+    audit.add_argument("--practice", help="only this practice's events")
+    audit.add_argument("--prune", action="store_true",
+                       help="after the archive is written, delete the archived events that are "
+                            "older than 6 years and than the practice's retention")
 
     backup = commands.add_parser(
         "backup", help="write a backup of the database to a new file (SQLite online backup, "
