@@ -1,0 +1,124 @@
+"""The worker: two copies deliver 200 queued messages exactly once each (real processes, a real
+SMTP server, SQLite and PostgreSQL); its heartbeat and how the Outbox page words it."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import func, select
+
+from models import OutboxMessage, OutboxStatus, WorkerHeartbeat
+from services import db
+from services.notifications import RecordingMailer, Senders
+from services.worker import describe_worker, run_worker, touch_heartbeat, worker_last_seen
+from tests.factories import make_practice
+from tests.smtp_server import HOST, smtp_server
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def queue(url: str, count: int) -> None:
+    with db.session_scope(engine=db.get_engine(url)) as session:
+        practice = make_practice(session)
+        session.add_all(
+            OutboxMessage(practice_id=practice.id, channel="email",
+                          recipient=f"parent{number}@example.com", subject=f"Message {number}",
+                          body_text=f"Hello number {number}", status=OutboxStatus.pending)
+            for number in range(count))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_url(request, database_url, tmp_path):
+    """A migrated database that separate processes can share."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'shared.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        engine = db.build_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    db.migrate(url)
+    yield url
+    db.dispose_engines()
+
+
+def test_two_workers_deliver_200_messages_exactly_once_each(shared_url, tmp_path):
+    queue(shared_url, 200)
+    with smtp_server() as (inbox, port):
+        env = {name: value for name, value in os.environ.items()
+               if not name.startswith("PORTAL_")}
+        env.update(PORTAL_DATABASE_URL=shared_url, PORTAL_DATA_DIR=str(tmp_path / "data"),
+                   PORTAL_SMTP_HOST=HOST, PORTAL_SMTP_PORT=str(port),
+                   PORTAL_SMTP_SECURITY="none")
+        workers = [subprocess.Popen(
+            [sys.executable, "manage.py", "worker", "--once", "--batch-size", "10"], cwd=ROOT,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)]
+        outputs = [worker.communicate(timeout=240)[0] for worker in workers]
+        assert [worker.returncode for worker in workers] == [0, 0], outputs
+        received = collections.Counter(message["To"] for message in inbox.messages)
+
+    assert len(received) == 200 and set(received.values()) == {1}, "a message went twice"
+    with db.session_scope(engine=db.get_engine(shared_url), read_only=True) as session:
+        statuses = collections.Counter(session.exec(select(OutboxMessage.status)).all())
+        beats = list(session.exec(select(WorkerHeartbeat.sent_total)).all())
+    assert statuses == {OutboxStatus.sent: 200}
+    assert len(beats) == 2 and sum(beats) == 200
+    for output in outputs:
+        assert "stopped after sending" in output
+
+
+def test_the_worker_sends_what_is_due_and_beats(database_url, session):
+    queue(database_url, 3)
+    mailer = RecordingMailer()
+    lines: list[str] = []
+    sent = run_worker(senders=Senders(mailer=mailer, texter=None, from_address="a@b.example"),
+                      interval=0.01, batch_size=2, stop=threading.Event(), log=lines.append,
+                      name="test:1", max_passes=2)
+    assert sent == 3 and len(mailer.sent) == 3
+    assert [line for line in lines if "sent" in line and "stopped" not in line] == [
+        "worker test:1: sent 2, will retry 0, failed 0, taken by another worker 0 in "
+        + lines[1].rsplit(" in ", 1)[1],
+        "worker test:1: sent 1, will retry 0, failed 0, taken by another worker 0 in "
+        + lines[2].rsplit(" in ", 1)[1],
+    ]
+    beat = session.exec(select(WorkerHeartbeat)).one()
+    assert (beat.name, beat.sent_total) == ("test:1", 3)
+    assert session.exec(select(func.count()).select_from(OutboxMessage)
+                        .where(OutboxMessage.status == OutboxStatus.sent)).one() == 3
+
+
+def test_heartbeat_is_one_row_per_worker_and_the_newest_counts(session):
+    touch_heartbeat(session, name="a:1", sent=2, now=NOW - dt.timedelta(minutes=30))
+    touch_heartbeat(session, name="b:2", now=NOW - dt.timedelta(minutes=3))
+    touch_heartbeat(session, name="a:1", sent=1, now=NOW - dt.timedelta(minutes=20))
+    session.commit()
+    assert session.exec(select(WorkerHeartbeat.sent_total)
+                        .where(WorkerHeartbeat.name == "a:1")).one() == 3
+    assert worker_last_seen(session) == NOW - dt.timedelta(minutes=3)
+
+
+@pytest.mark.parametrize(("ago", "words"), [
+    (dt.timedelta(seconds=20), "Worker last seen less than a minute ago."),
+    (dt.timedelta(minutes=1, seconds=5), "Worker last seen 1 minute ago."),
+    (dt.timedelta(minutes=4), "Worker last seen 4 minutes ago."),
+    (dt.timedelta(minutes=42), "Worker last seen 42 minutes ago: it looks stopped"),
+    (dt.timedelta(hours=3), "Worker last seen 3 hours ago: it looks stopped"),
+    (dt.timedelta(days=3), "Worker last seen 3 days ago: it looks stopped"),
+])
+def test_worker_last_seen_in_words(ago, words):
+    assert describe_worker(NOW - ago, now=NOW).startswith(words)
+
+
+def test_no_worker_yet_in_words():
+    assert describe_worker(None, now=NOW).startswith("No worker has run yet")
