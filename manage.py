@@ -129,7 +129,7 @@ def worker_command(args: argparse.Namespace) -> int:
     import threading
 
     from services.db import migrate
-    from services.notifications import senders_from_settings
+    from services.senders import senders_from_settings
     from services.settings import get_settings
     from services.worker import run_worker
 

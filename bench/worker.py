@@ -38,7 +38,7 @@ def main() -> None:
 
     from models import OutboxMessage, OutboxStatus, Practice
     from services.db import migrate, session_scope
-    from services.notifications import senders_from_settings
+    from services.senders import senders_from_settings
     from services.settings import get_settings
     from services.worker import run_worker
     from tests.smtp_server import HOST, smtp_server

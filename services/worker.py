@@ -21,7 +21,8 @@ from sqlmodel import Session, select
 
 from models import WorkerHeartbeat, utcnow
 from services.db import session_scope
-from services.notifications import DeliveryReport, Senders, send_due_messages
+from services.outbox import DeliveryReport, send_due_messages
+from services.senders import Senders
 
 # A worker not seen for this long is shown as stopped on the Outbox page.
 STALE_AFTER = dt.timedelta(minutes=5)
@@ -99,7 +100,8 @@ def run_batch(*, senders: Senders, limit: int,
     """Send up to `limit` due messages (one claim per message); never raises for a send."""
     started = time.perf_counter()
     with session_scope() as session:
-        report = send_due_messages(session, senders=senders, limit=limit)
+        report = send_due_messages(session, senders=senders, limit=limit,
+                                   should_stop=should_stop)
     return BatchResult(report=report, seconds=time.perf_counter() - started)
 
 

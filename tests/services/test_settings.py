@@ -12,7 +12,7 @@ from sqlmodel import select
 
 import manage
 from models import OutboxMessage
-from services import notifications
+from services import outbox
 from services.settings import (
     KeyWouldChange,
     WeakKeyError,
@@ -30,7 +30,7 @@ def queue_sealed_message(session) -> int:
     practice = make_practice(session)
     message = OutboxMessage(practice_id=practice.id, channel="email", recipient="p@example.com",
                             subject="Invitation", body_text="PIN: [[PIN]]",
-                            sealed_secret=notifications.seal_secret(SEALED_PIN))
+                            sealed_secret=outbox.seal_secret(SEALED_PIN))
     session.add(message)
     session.commit()
     return message.id
@@ -91,7 +91,7 @@ def test_a_lost_outbox_key_is_not_replaced_while_sealed_messages_wait(session, d
     # Putting the old key back (here by value) opens the waiting PIN again.
     (data_dir / "outbox_key.key").write_text(old_key)
     sealed = session.exec(select(OutboxMessage.sealed_secret)).one()
-    assert notifications.unseal_secret(sealed) == SEALED_PIN
+    assert outbox.unseal_secret(sealed) == SEALED_PIN
 
 
 def test_a_short_key_file_in_the_data_folder_is_not_replaced_while_sealed_messages_wait(

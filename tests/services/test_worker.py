@@ -16,9 +16,11 @@ from sqlmodel import func, select
 
 from models import OutboxMessage, OutboxStatus, WorkerHeartbeat
 from services import db
-from services.notifications import RecordingMailer, Senders
+from services.outbox import CLAIM_LEASE, send_due_messages
+from services.senders import Senders
 from services.worker import describe_worker, run_worker, touch_heartbeat, worker_last_seen
 from tests.factories import make_practice
+from tests.fakes import RecordingMailer
 from tests.smtp_server import HOST, smtp_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -122,3 +124,62 @@ def test_worker_last_seen_in_words(ago, words):
 
 def test_no_worker_yet_in_words():
     assert describe_worker(None, now=NOW).startswith("No worker has run yet")
+
+
+# --- the lease counts from the claim; a stop request finishes the message in hand -------------
+
+
+class Clock:
+    """A test clock that senders move forward, as a slow SMTP server would."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def test_a_run_slower_than_the_lease_never_lets_a_second_worker_send_again(database_url):
+    queue(database_url, 2)
+    clock = Clock(NOW)
+    second_worker: list = []
+
+    class SlowMailer(RecordingMailer):
+        def send(self, message):
+            super().send(message)
+            # Each send takes 0.6 of a lease: the run as a whole outlasts one.
+            clock.now += CLAIM_LEASE * 0.6
+            if len(self.sent) == 2:
+                # While the first run still sends its second message, 1.2 leases after the
+                # run began, another worker looks: that message's lease began at its claim.
+                with db.session_scope() as other:
+                    second_worker.append(send_due_messages(
+                        other, senders=Senders(mailer=other_mailer), clock=clock))
+
+    other_mailer = RecordingMailer()
+    mailer = SlowMailer()
+    with db.session_scope() as session:
+        report = send_due_messages(session, senders=Senders(mailer=mailer), clock=clock)
+
+    assert report.sent == 2
+    assert second_worker[0].sent == 0 and other_mailer.sent == []
+    assert sorted(message["To"] for message in mailer.sent) == [
+        "parent0@example.com", "parent1@example.com"]
+
+
+def test_a_stop_request_finishes_the_message_in_hand_and_claims_no_other(database_url):
+    queue(database_url, 3)
+    stop = threading.Event()
+
+    class StoppingMailer(RecordingMailer):
+        def send(self, message):
+            stop.set()  # SIGTERM arrives while this message is being sent
+            super().send(message)
+
+    mailer = StoppingMailer()
+    sent = run_worker(senders=Senders(mailer=mailer), interval=60, batch_size=10, stop=stop,
+                      log=lambda _line: None, name="test:stop")
+    assert sent == 1 and len(mailer.sent) == 1
+    with db.session_scope(read_only=True) as session:
+        statuses = collections.Counter(session.exec(select(OutboxMessage.status)).all())
+    assert statuses == {OutboxStatus.sent: 1, OutboxStatus.pending: 2}
