@@ -133,7 +133,8 @@ def worker_command(args: argparse.Namespace) -> int:
     from services.settings import get_settings
     from services.worker import run_worker
 
-    interval = args.interval or get_settings().worker_interval_seconds
+    interval = (get_settings().worker_interval_seconds if args.interval is None
+                else args.interval)
     if interval <= 0:
         return _fail("--interval must be more than 0 seconds")
     if args.batch_size < 1:
@@ -148,12 +149,16 @@ def worker_command(args: argparse.Namespace) -> int:
     def request_stop(signum, _frame):
         stop.set()  # the message in hand is finished; no new one is claimed
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    run_worker(senders=senders, interval=interval, batch_size=args.batch_size, stop=stop,
-               log=lambda line: print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}",
-                                      flush=True),
-               max_passes=1 if args.once else None)
+    previous = {number: signal.signal(number, request_stop)
+                for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        run_worker(senders=senders, interval=interval, batch_size=args.batch_size, stop=stop,
+                   log=lambda line: print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}",
+                                          flush=True),
+                   max_passes=1 if args.once else None)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return 0
 
 

@@ -183,3 +183,25 @@ def test_a_stop_request_finishes_the_message_in_hand_and_claims_no_other(databas
     with db.session_scope(read_only=True) as session:
         statuses = collections.Counter(session.exec(select(OutboxMessage.status)).all())
     assert statuses == {OutboxStatus.sent: 1, OutboxStatus.pending: 2}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["worker", "--interval", "0"], "--interval must be more than 0 seconds"),
+    (["worker", "--batch-size", "0"], "--batch-size must be at least 1"),
+])
+def test_the_worker_command_refuses_bad_numbers_in_one_line(database_url, capsys, argv,
+                                                            message):
+    import manage
+
+    assert manage.main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"error: {message}"
+
+
+def test_the_worker_without_a_mail_server_warns_and_beats(database_url, capsys, session):
+    import manage
+
+    assert manage.main(["worker", "--once"]) == 0
+    captured = capsys.readouterr()
+    assert "no SMTP server or SMS API is configured" in captured.err
+    assert "stopped after sending 0" in captured.out
+    assert session.exec(select(func.count()).select_from(WorkerHeartbeat)).one() == 1
