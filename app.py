@@ -19,6 +19,7 @@ from ui.auth import (  # noqa: E402
     restore_from_cookie,
 )
 from ui.context import USER_KEY, practice_selector  # noqa: E402
+from ui.startup import freeze_imports  # noqa: E402
 
 ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_path="activate",
                    icon=":material/key:", visibility="hidden")
@@ -45,11 +46,13 @@ PAGES = {
 
 @st.cache_resource(show_spinner=False)
 def start_up(database_url: str) -> None:
-    """Once per process and database: migrate to head and check the keys."""
+    """Once per process and database: migrate to head, check the keys, freeze the imports."""
     migrate_once(database_url)
     settings = get_settings()
     cookie_key(settings)
     outbox_key(settings)
+    if settings.gc_freeze:
+        freeze_imports()
 
 
 def first_run_token() -> None:
