@@ -245,6 +245,12 @@ class Run:
         return {element.label: element.body for name, element in self.elements
                 if name == "metric"}
 
+    def summary(self) -> str:
+        """The headings and alerts, for a report of what showed instead."""
+        return "; ".join(f"{name}: {getattr(element, 'body', '')}"[:200]
+                         for name, element in self.elements if name in ("heading", "alert",
+                                                                        "exception"))
+
     def problems(self) -> list[str]:
         found = [f"exception: {element.message}" for name, element in self.elements
                  if name == "exception"]
@@ -341,36 +347,46 @@ async def drive_desk(url: str, index: int, windows, locations: list[str], rounds
         run = await sign_in(desk, desk_name(index))
         result.sign_in_ms = (time.perf_counter() - started) * 1000
         result.problems += run.problems()
-        if "Dashboard" not in run.texts("heading"):
-            result.problems.append(f"{desk_name(index)}: no Dashboard after signing in")
         await signed_in.wait()
         await go.wait()
-        shown_location = ALL_LOCATIONS  # what the Location drop-down holds now
-        for round_ in range(rounds):
-            start, end = windows[round_]
-            location = locations[(index + round_) % len(locations)]
-            steps = [
-                ("dates", lambda r, s=start, e=end: [
-                    date_state(r.widget("date_input", "Start Date").id, s),
-                    date_state(r.widget("date_input", "End Date").id, e)], None),
-                ("location", lambda r, name=location: [
-                    text_state(r.widget("selectbox", "Location").id, name)], None),
-                ("register", lambda r: [], "register"),
-                ("back", lambda r: [], "dashboard"),
-            ]
-            for name, widgets, page in steps:
-                run = await desk.rerun(widgets(run), page=page)
-                result.timings.setdefault(name, []).append(run.ms)
-                result.problems += run.problems()
-                if name == "register" and "Register Patient" not in run.texts("heading"):
-                    result.problems.append("Register did not open")
-                if page != "register":
-                    if "Dashboard" not in run.texts("heading"):
-                        result.problems.append(f"{name}: the Dashboard did not show")
-                    if name == "location":
-                        shown_location = location
-                    result.shown.append((start, end, shown_location, run.metrics()))
+        if "Dashboard" not in run.texts("heading"):
+            result.problems.append(f"{desk_name(index)}: no Dashboard after signing in: "
+                                   f"{run.summary()}")
+            return result
+        try:
+            await _rounds(desk, run, result, windows, locations[index % len(locations):]
+                          + locations[:index % len(locations)], rounds)
+        except LookupError as error:
+            result.problems.append(f"{desk_name(index)}: {error}")
     return result
+
+
+async def _rounds(desk: Desk, run: Run, result: DeskResult, windows, locations: list[str],
+                  rounds: int) -> None:
+    shown_location = ALL_LOCATIONS  # what the Location drop-down holds now
+    for round_ in range(rounds):
+        start, end = windows[round_]
+        location = locations[round_ % len(locations)]
+        steps = [
+            ("dates", lambda r, s=start, e=end: [
+                date_state(r.widget("date_input", "Start Date").id, s),
+                date_state(r.widget("date_input", "End Date").id, e)], None),
+            ("location", lambda r, name=location: [
+                text_state(r.widget("selectbox", "Location").id, name)], None),
+            ("register", lambda r: [], "register"),
+            ("back", lambda r: [], "dashboard"),
+        ]
+        for name, widgets, page in steps:
+            run = await desk.rerun(widgets(run), page=page)
+            result.timings.setdefault(name, []).append(run.ms)
+            result.problems += run.problems()
+            wanted = "Register Patient" if name == "register" else "Dashboard"
+            if wanted not in run.texts("heading"):
+                raise LookupError(f"{name}: {wanted} did not show: {run.summary()}")
+            if page != "register":
+                if name == "location":
+                    shown_location = location
+                result.shown.append((start, end, shown_location, run.metrics()))
 
 
 def expected_metrics(database: Path, practice_id: int, start: dt.date, end: dt.date,
