@@ -18,7 +18,7 @@ from ui.auth import (  # noqa: E402
     logout_button,
     restore_from_cookie,
 )
-from ui.context import USER_KEY, practice_selector  # noqa: E402
+from ui.context import USER_KEY, forget_run_practices, practice_selector  # noqa: E402
 from ui.startup import freeze_imports  # noqa: E402
 
 ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_path="activate",
@@ -70,8 +70,14 @@ except WeakKeyError as error:
     st.error(str(error))
     st.stop()
 
-with session_scope(read_only=True) as session:
-    user_count = auth.count_users(session)
+forget_run_practices()
+signed_in = bool(st.session_state.get("authentication_status"))
+if not signed_in:
+    # A signed-in session had a user; if it is gone, the sign-out below comes back here.
+    with session_scope(read_only=True) as session:
+        user_count = auth.count_users(session)
+else:
+    user_count = None
 
 if user_count == 0:
     first_run_token()
@@ -79,8 +85,8 @@ if user_count == 0:
                            icon=":material/settings:")], position="hidden").run()
     st.stop()
 
-authenticator = build_authenticator()
-if not st.session_state.get("authentication_status"):
+authenticator = build_authenticator(signed_in=signed_in)
+if not signed_in:
     restore_from_cookie(authenticator)
 
 user = None

@@ -148,8 +148,11 @@ class Appointment(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("practice_id", "source_id"),
-        Index("ix_appointment_practice_start", "practice_id", "start_at"),
-        Index("ix_appointment_practice_provider_start", "practice_id", "provider_id", "start_at"),
+        # Covering: the schedule's summary reads a window from the index alone.
+        Index("ix_appointment_window", "practice_id", "start_at", "status", "location_id",
+              "provider_id", "patient_id"),
+        Index("ix_appointment_provider_window", "practice_id", "provider_id", "start_at",
+              "status", "location_id", "patient_id"),
         CheckConstraint(_in("status", AppointmentStatus), name="status"),
     )
 
