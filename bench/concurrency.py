@@ -10,8 +10,9 @@ behind nginx with sticky sessions, the deploy recipe's shape), and N sessions, e
 protocol client speaking Streamlit's own protobufs over /_stcore/stream (BackMsg
 rerun_script with widget states, as the browser sends them; ForwardMsg deltas back), do:
 
-  sign in (the form: Username, Password, the Sign in trigger), all N at once, then, with no
-  pause, `--rounds` times: Dates (Start and End Date set to a window no session asked
+  sign in (the form: Username, Password, the Sign in trigger; `--sign-in-at-once` at a time,
+  untimed but reported), then, once all are in, all N together with no pause, `--rounds`
+  times: Dates (Start and End Date set to a window no session asked
   before), Location (the next location), Register (open the page), Back (the Dashboard).
 
 One interaction is timed from sending the BackMsg to the ForwardMsg script_finished of the
@@ -124,12 +125,25 @@ def free_port() -> int:
 @dataclass
 class Servers:
     processes: list[subprocess.Popen]
+    logs: list[Path]
     port: int  # where the desks connect (nginx with two processes)
     nginx: subprocess.Popen | None = None
     workdir: Path | None = None
 
     def pids(self) -> list[int]:
         return [process.pid for process in self.processes]
+
+    def errors(self) -> dict[str, int]:
+        """The server's logged errors, by their last line (e.g. "database is locked")."""
+        found: dict[str, int] = {}
+        for path in self.logs:
+            lines = path.read_text(errors="replace").splitlines()
+            for number, line in enumerate(lines):
+                if line.startswith("Traceback"):
+                    tail = next((later for later in lines[number + 1:]
+                                 if later and not later.startswith(" ")), "?")
+                    found[tail[:160]] = found.get(tail[:160], 0) + 1
+        return found
 
     def stop(self) -> None:
         for process in ([self.nginx] if self.nginx else []) + self.processes:
@@ -183,19 +197,23 @@ def start_servers(database: Path, count: int, flags: list[str], env_extra: dict)
     env = dict(os.environ, PORTAL_DATABASE_URL=f"sqlite:///{database}",
                PORTAL_DATA_DIR=str(database.parent / "data"), **env_extra)
     ports = [free_port() for _ in range(count)]
+    logs = [open(database.parent / f"server-{port}.log", "w") for port in ports]  # noqa: SIM115
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true", *flags],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
-        for port in ports
+        for port, log in zip(ports, logs, strict=True)
     ]
+    for log in logs:
+        log.close()  # the child holds its own copy
+    log_paths = [Path(log.name) for log in logs]
     deadline = time.monotonic() + 60
     for port in ports:
         _wait_healthy(port, deadline)
     if count == 1:
-        return Servers(processes, ports[0])
+        return Servers(processes, log_paths, ports[0])
     work = Path(tempfile.mkdtemp(prefix="portal-nginx-"))
     port = free_port()
     (work / "nginx.conf").write_text(NGINX_CONF.format(
@@ -204,7 +222,7 @@ def start_servers(database: Path, count: int, flags: list[str], env_extra: dict)
     nginx = subprocess.Popen(["nginx", "-p", str(work), "-c", str(work / "nginx.conf"),
                               "-g", "daemon off;"], stderr=subprocess.DEVNULL)
     _wait_healthy(port, deadline)
-    return Servers(processes, port, nginx, work)
+    return Servers(processes, log_paths, port, nginx, work)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -340,12 +358,14 @@ async def sign_in(desk: Desk, username: str) -> Run:
 
 
 async def drive_desk(url: str, index: int, windows, locations: list[str], rounds: int,
-                     signed_in: asyncio.Barrier, go: asyncio.Event) -> DeskResult:
+                     signing_in: asyncio.Semaphore, signed_in: asyncio.Barrier,
+                     go: asyncio.Event) -> DeskResult:
     result = DeskResult()
     async with Desk(url) as desk:
-        started = time.perf_counter()
-        run = await sign_in(desk, desk_name(index))
-        result.sign_in_ms = (time.perf_counter() - started) * 1000
+        async with signing_in:
+            started = time.perf_counter()
+            run = await sign_in(desk, desk_name(index))
+            result.sign_in_ms = (time.perf_counter() - started) * 1000
         result.problems += run.problems()
         await signed_in.wait()
         await go.wait()
@@ -430,17 +450,19 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def measure(servers: Servers, desks: int, rounds: int, locations: list[str],
-                  timeout: float) -> tuple[list[DeskResult], float, float, int, int]:
+                  timeout: float, sign_in_at_once: int
+                  ) -> tuple[list[DeskResult], float, float, int, int]:
     url = f"ws://127.0.0.1:{servers.port}/_stcore/stream"
     today = dt.datetime.now(zoneinfo.ZoneInfo(TIMEZONE)).date()
     windows = new_windows(today, seed=desks)
     if desks * rounds > len(windows):
         raise SystemExit(f"at most {len(windows)} distinct windows: lower --rounds")
     per_desk = [windows[i * rounds:(i + 1) * rounds] for i in range(desks)]
+    signing_in = asyncio.Semaphore(sign_in_at_once)
     signed_in = asyncio.Barrier(desks + 1)
     go = asyncio.Event()
     tasks = [asyncio.create_task(drive_desk(url, i + 1, per_desk[i], locations, rounds,
-                                            signed_in, go)) for i in range(desks)]
+                                            signing_in, signed_in, go)) for i in range(desks)]
     await asyncio.wait_for(signed_in.wait(), timeout)
     rss_max = 0
     cpu_before = cpu_seconds(servers.pids())
@@ -470,6 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     parser.add_argument("--label", default="", help="a name for this configuration")
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--sign-in-at-once", type=int, default=4,
+                        help="sign-ins in flight together before the timed phase (bcrypt runs "
+                             "inside SQLite's write lock; the Sessions issue moves it out)")
     parser.add_argument("--dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "practice-portal-bench")
     args = parser.parse_args(argv)
@@ -488,14 +513,17 @@ def main(argv: list[str] | None = None) -> int:
             Location.practice_id == practice_id).order_by(Location.name)).scalars())
     locations = [*names, ALL_LOCATIONS]
     env_extra = dict(item.split("=", 1) for item in args.env)
+    failed = False
     for desks in args.desks:
         load_before = load_average()
         servers = start_servers(database, args.processes, args.server_flag, env_extra)
         try:
             results, wall, cpu, rss_kb, hwm_kb = asyncio.run(
-                measure(servers, desks, args.rounds, locations, args.timeout))
+                measure(servers, desks, args.rounds, locations, args.timeout,
+                        args.sign_in_at_once))
         finally:
             servers.stop()
+        server_errors = servers.errors()
         problems = list(itertools.chain.from_iterable(r.problems for r in results))
         checked = mismatches = 0
         seen: dict[tuple, dict[str, str]] = {}
@@ -533,12 +561,15 @@ def main(argv: list[str] | None = None) -> int:
             "sign_in_max_ms": round(max(sign_ins), 1),
             "figures_checked": checked, "figure_mismatches": mismatches,
             "problems": problems[:5], "problem_count": len(problems),
+            "desks_signed_in": sum(1 for r in results if r.timings),
+            "server_errors": server_errors,
             "load_before": load_before, "load_after": load_average(),
             "targets": TARGETS,
         }), flush=True)
         if problems:
             print("\n".join(problems[:20]), file=sys.stderr)
-    return 0
+            failed = True
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
