@@ -110,6 +110,13 @@ class Patient(SQLModel, table=True):
     first_name: str = Field(max_length=100)
     last_name: str = Field(max_length=100)
     date_of_birth: dt.date
+    # The live (not voided) enrollment's id, stored status and PIN expiry, copied by database
+    # triggers in the same transaction as every enrollment change (migration
+    # 0003_patient_live_enrollment), so the schedule reads a patient's status in one join.
+    # "PIN expired" is still derived at read time from live_enrollment_expires_at.
+    live_enrollment_id: int | None = Field(default=None)
+    live_enrollment_status: str | None = Field(default=None, max_length=16)
+    live_enrollment_expires_at: dt.datetime | None = None
 
     __table_args__ = (
         UniqueConstraint("practice_id", "mrn"),

@@ -8,14 +8,13 @@ import re
 import zoneinfo
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from models import (
     Appointment,
     AppointmentStatus,
-    Enrollment,
     Guardian,
     Location,
     Patient,
@@ -26,15 +25,12 @@ from models import (
 )
 from services.ages import describe_age
 from services.errors import InvalidInput, NotFound
-from services.status import PortalStatus, status_sql
+from services.status import PortalStatus, patient_status_sql
 from services.validation import escape_like
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
 MAX_SEARCH_LENGTH = 100
-# A literal (not a bound parameter), so that SQLite can use the partial unique index
-# uq_enrollment_live_patient, whose WHERE clause it must match word for word.
-_LIVE = literal_column("'voided'")
 
 
 @dataclass(frozen=True)
@@ -199,7 +195,8 @@ def summarize_schedule(
     criteria = _validated(criteria)
     now = now or utcnow()
     terms, needs_patient, _ = _window(session, practice_id, criteria)
-    # Per patient first, so the enrollment is looked up once per patient, not per visit.
+    # Per patient first (the window is read from the covering index alone), then the status
+    # once per patient from the patient row's copy of its live enrollment.
     visits = (
         _appointments(terms, needs_patient, Appointment.patient_id,
                       func.count().label("visits"))
@@ -207,10 +204,9 @@ def summarize_schedule(
         .subquery("visits")
     )
     per_patient = (
-        select(visits.c.visits, status_sql(now).label("portal_status"))
+        select(visits.c.visits, patient_status_sql(now).label("portal_status"))
         .select_from(visits)
-        .outerjoin(Enrollment, and_(Enrollment.patient_id == visits.c.patient_id,
-                                    Enrollment.status != _LIVE))
+        .join(Patient, Patient.id == visits.c.patient_id)
         .subquery("per_patient")
     )
     rows = session.execute(
@@ -264,14 +260,12 @@ def list_schedule(
             Patient.date_of_birth,
             Guardian.first_name, Guardian.last_name, Guardian.relationship, Guardian.email,
             Guardian.cell_phone,
-            Provider.name, Location.name, status_sql(now),
+            Provider.name, Location.name, patient_status_sql(now),
         )
         .select_from(visits)
         .join(Patient, Patient.id == visits.c.patient_id)
         .join(Provider, Provider.id == visits.c.provider_id)
         .join(Location, Location.id == visits.c.location_id)
-        .outerjoin(Enrollment, and_(Enrollment.patient_id == visits.c.patient_id,
-                                    Enrollment.status != _LIVE))
         .outerjoin(Guardian, Guardian.id == first_guardian)
         .order_by(visits.c.start_at, visits.c.id)
     )
