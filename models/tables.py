@@ -145,7 +145,7 @@ class PatientGuardian(SQLModel, table=True):
 class Appointment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     practice_id: int = Field(foreign_key="practice.id")
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")  # ix_appointment_patient_window
     provider_id: int = Field(foreign_key="provider.id")
     location_id: int = Field(foreign_key="location.id")
     start_at: dt.datetime  # UTC
@@ -160,6 +160,9 @@ class Appointment(SQLModel, table=True):
               "provider_id", "patient_id"),
         Index("ix_appointment_provider_window", "practice_id", "provider_id", "start_at",
               "status", "location_id", "patient_id"),
+        # Has this patient a visit in the window? (a large window's summary probes it)
+        Index("ix_appointment_patient_window", "patient_id", "start_at", "status",
+              "location_id", "provider_id"),
         CheckConstraint(_in("status", AppointmentStatus), name="status"),
     )
 
