@@ -162,7 +162,7 @@ class Appointment(SQLModel, table=True):
               "status", "location_id", "patient_id"),
         # Has this patient a visit in the window? (a large window's summary probes it)
         Index("ix_appointment_patient_window", "patient_id", "start_at", "status",
-              "location_id", "provider_id"),
+              "location_id", "provider_id", "practice_id"),
         CheckConstraint(_in("status", AppointmentStatus), name="status"),
     )
 

@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 WINDOW = ["practice_id", "start_at", "status", "location_id", "provider_id", "patient_id"]
 PROVIDER = ["practice_id", "provider_id", "start_at", "status", "location_id", "patient_id"]
-PATIENT = ["patient_id", "start_at", "status", "location_id", "provider_id"]
+PATIENT = ["patient_id", "start_at", "status", "location_id", "provider_id", "practice_id"]
 
 
 def upgrade() -> None:
