@@ -10,8 +10,22 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 
 from models import Enrollment, EnrollmentStatus, Patient
-from services.status import derive_status, patient_status_sql, status_sql
-from tests.factories import make_enrollment, make_guardian, make_patient, make_practice
+from services import registration
+from services.activation import Outcome, activate_account
+from services.db import session_scope
+from services.demo import seed_demo
+from services.pins import generate_pin
+from services.registration_form import RegistrationForm
+from services.senders import Senders
+from services.status import PortalStatus, derive_status, patient_status_sql, status_sql
+from tests.factories import (
+    make_appointment,
+    make_enrollment,
+    make_guardian,
+    make_patient,
+    make_practice,
+    make_user,
+)
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -130,3 +144,92 @@ def test_a_random_history_of_changes_always_agrees(session, practice):
         if step % 10 == 9:
             session.commit()  # and across transactions
         assert_patients_agree(session, ids)
+
+
+def _all_agree(practice_id: int, now=NOW) -> dict[int, str]:
+    """Check every patient of the practice in a fresh unit of work; return their badges."""
+    with session_scope(read_only=True) as session:
+        ids = list(session.execute(select(Patient.id).where(
+            Patient.practice_id == practice_id)).scalars())
+        assert_patients_agree(session, ids, now)
+        return derived_from_enrollments(session, ids, now)
+
+
+def test_every_service_that_changes_an_enrollment_keeps_the_copy(session):
+    """Registration, new PIN, wrong tries to a lock, activation, decline, import and demo."""
+    practice = make_practice(session, pin_lifetime_days=14)
+    staff = make_user(session, practices=[practice], username="desk-live")
+    dob = dt.date(2017, 3, 4)
+    alice = make_patient(session, practice, date_of_birth=dob)
+    bob = make_patient(session, practice)
+    guardians = {patient.id: make_guardian(session, practice, patients=[patient],
+                                           email=f"parent{patient.id}@example.com")
+                 for patient in (alice, bob)}
+    visits = {patient.id: make_appointment(session, practice, patient=patient)
+              for patient in (alice, bob)}
+    session.commit()
+
+    def enroll(patient, *, replacing=None):
+        form = RegistrationForm(email=f"parent{patient.id}@example.com",
+                                guardian_id=guardians[patient.id].id)
+        common = {"practice_id": practice.id, "patient_id": patient.id, "form": form,
+                  "actor": "desk-live", "staff_user_id": staff.id,
+                  "appointment_id": visits[patient.id].id, "senders": Senders(), "now": NOW}
+        with session_scope() as unit:
+            if replacing is None:
+                return registration.register_patient(unit, **common)
+            return registration.issue_new_pin(unit, replacing_enrollment_id=replacing,
+                                              **common)
+
+    def attempt(result, pin):
+        with session_scope() as unit:
+            link = unit.get(Enrollment, result.enrollment_id).link_token
+            return activate_account(unit, practice_id=practice.id, link_token=link,
+                                    client_key=f"ip:{pin}", email="p@example.com",
+                                    password="tulip orchard sunrise 42",
+                                    repeat_password="tulip orchard sunrise 42", pin=pin,
+                                    date_of_birth=dob, now=NOW)
+
+    first = enroll(alice)
+    assert _all_agree(practice.id)[alice.id] == PortalStatus.invited
+    second = enroll(alice, replacing=first.enrollment_id)  # voids the first
+    assert _all_agree(practice.id)[alice.id] == PortalStatus.invited
+    assert _all_agree(practice.id, now=NOW + dt.timedelta(days=15))[alice.id] == \
+        PortalStatus.pin_expired
+    tries = [attempt(second, generate_pin()) for _ in range(5)]
+    assert tries[-1].outcome == Outcome.locked
+    assert _all_agree(practice.id)[alice.id] == PortalStatus.locked
+    third = enroll(alice, replacing=second.enrollment_id)
+    assert attempt(third, third.pin).outcome == Outcome.activated
+    assert _all_agree(practice.id)[alice.id] == PortalStatus.active
+
+    invited = enroll(bob)
+    with session_scope() as unit:
+        registration.decline_enrollment(unit, practice_id=practice.id, patient_id=bob.id,
+                                        reason="Prefers paper", actor="desk-live",
+                                        staff_user_id=staff.id,
+                                        expected_enrollment_id=invited.enrollment_id, now=NOW)
+    assert _all_agree(practice.id)[bob.id] == PortalStatus.declined
+
+
+def test_seed_demo_and_its_enrollments_keep_the_copy(session):
+    summary = seed_demo(session, practice_name="Live Copy Demo", appointments=300, seed=3)
+    session.commit()
+    badges = _all_agree(summary.practice_id)
+    assert len(set(badges.values())) >= 3  # the demo mixes statuses
+
+
+def test_an_import_that_changes_an_enrolled_patient_keeps_the_copy(session):
+    from services import schedule_import
+    from tests.services.test_schedule_import import SCHEDULE, TODAY, _csv
+
+    practice = make_practice(session, name="Import Peds", timezone="America/New_York")
+    patient = make_patient(session, practice, mrn=SCHEDULE[0]["MRN"], first_name="Before")
+    make_enrollment(session, practice, patient=patient, expires_at=NOW + dt.timedelta(days=3))
+    session.commit()
+    schedule_import.import_schedule(session, practice_id=practice.id, data=_csv(SCHEDULE),
+                                    filename="schedule.csv", actor="boss", create_missing=True,
+                                    today=TODAY)
+    session.commit()
+    badges = _all_agree(practice.id)
+    assert badges[patient.id] == PortalStatus.invited and len(badges) == 2
