@@ -40,6 +40,7 @@ from models.tables import (  # noqa: E402
     StaffPractice,
     StaffSession,
     StaffUser,
+    WorkerHeartbeat,
     utcnow,
 )
 
@@ -68,5 +69,6 @@ __all__ = [
     "StaffPractice",
     "StaffSession",
     "StaffUser",
+    "WorkerHeartbeat",
     "utcnow",
 ]

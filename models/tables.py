@@ -66,11 +66,14 @@ class Practice(SQLModel, table=True):
     phone: str = Field(default="", max_length=40)
     email: str = Field(default="", max_length=254)
     address: str = Field(default="", max_length=500)
+    # Audit events are kept at least this long (HIPAA documentation retention: 6 years).
+    audit_retention_years: int = Field(default=6, sa_column_kwargs={"server_default": "6"})
     created_at: dt.datetime = Field(default_factory=utcnow)
 
     __table_args__ = (
         CheckConstraint("pin_lifetime_days BETWEEN 1 AND 365", name="pin_lifetime"),
         CheckConstraint("minor_age_limit BETWEEN 1 AND 30", name="minor_age_limit"),
+        CheckConstraint("audit_retention_years BETWEEN 6 AND 100", name="audit_retention"),
     )
 
 
@@ -110,6 +113,13 @@ class Patient(SQLModel, table=True):
     first_name: str = Field(max_length=100)
     last_name: str = Field(max_length=100)
     date_of_birth: dt.date
+    # The live (not voided) enrollment's id, stored status and PIN expiry, copied by database
+    # triggers in the same transaction as every enrollment change (migration
+    # 0003_patient_live_enrollment), so the schedule reads a patient's status in one join.
+    # "PIN expired" is still derived at read time from live_enrollment_expires_at.
+    live_enrollment_id: int | None = Field(default=None)
+    live_enrollment_status: str | None = Field(default=None, max_length=16)
+    live_enrollment_expires_at: dt.datetime | None = None
 
     __table_args__ = (
         UniqueConstraint("practice_id", "mrn"),
@@ -138,7 +148,7 @@ class PatientGuardian(SQLModel, table=True):
 class Appointment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     practice_id: int = Field(foreign_key="practice.id")
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")  # ix_appointment_patient_window
     provider_id: int = Field(foreign_key="provider.id")
     location_id: int = Field(foreign_key="location.id")
     start_at: dt.datetime  # UTC
@@ -148,8 +158,14 @@ class Appointment(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("practice_id", "source_id"),
-        Index("ix_appointment_practice_start", "practice_id", "start_at"),
-        Index("ix_appointment_practice_provider_start", "practice_id", "provider_id", "start_at"),
+        # Covering: the schedule's summary reads a window from the index alone.
+        Index("ix_appointment_window", "practice_id", "start_at", "status", "location_id",
+              "provider_id", "patient_id"),
+        Index("ix_appointment_provider_window", "practice_id", "provider_id", "start_at",
+              "status", "location_id", "patient_id"),
+        # Has this patient a visit in the window? (a large window's summary probes it)
+        Index("ix_appointment_patient_window", "patient_id", "start_at", "status",
+              "location_id", "provider_id", "practice_id"),
         CheckConstraint(_in("status", AppointmentStatus), name="status"),
     )
 
@@ -309,3 +325,12 @@ class ImportMapping(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
     __table_args__ = (UniqueConstraint("practice_id", "kind"),)
+
+
+# WorkerHeartbeat: one row per running `manage.py worker`, touched after every batch, so that
+# the Outbox page can say when a worker was last seen.
+class WorkerHeartbeat(SQLModel, table=True):
+    name: str = Field(primary_key=True, max_length=200)  # host:pid
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow)
+    sent_total: int = Field(default=0)

@@ -7,6 +7,7 @@ import functools
 import ipaddress
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -28,11 +29,14 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     cookie_key: SecretStr | None = None
+    cookie_key_file: Path | None = None  # outside the data folder, so backups of data/ omit it
     cookie_name: str = "practice_portal_auth"
     session_expiry_days: float = Field(default=1.0, gt=0, le=30)  # absolute session lifetime
     session_idle_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
     outbox_key: SecretStr | None = None
+    outbox_key_file: Path | None = None
     pin_pepper: SecretStr | None = None  # keys the PIN and answer hashes; never in the database
+    pin_pepper_file: Path | None = None
     login_max_failures: int = Field(default=5, ge=1)  # per username, then a growing pause
     login_lock_minutes: int = Field(default=15, ge=1)  # the first pause; doubles after each miss
     login_client_limit: int = Field(default=30, ge=1)  # failed sign-ins per address per window
@@ -58,6 +62,9 @@ class Settings(BaseSettings):
     activation_client_limit: int = Field(default=20, ge=1)  # tries per client per window
     activation_client_window_minutes: int = Field(default=15, ge=1)
     max_upload_mb: int = Field(default=50, ge=1)
+    worker_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # gc.freeze() once the server's modules are imported (ui/startup.py; bench/concurrency.py)
+    gc_freeze: bool = True
 
     @field_validator("smtp_security")
     @classmethod
@@ -108,12 +115,35 @@ def get_settings() -> Settings:
     return Settings()
 
 
+class UploadLimitMismatch(ValueError):
+    """Streamlit's server.maxUploadSize and PORTAL_MAX_UPLOAD_MB say different things."""
+
+
+def check_upload_limit(streamlit_mb: float, settings: Settings | None = None) -> None:
+    """Refuse to start when Streamlit's upload limit is not PORTAL_MAX_UPLOAD_MB (one number
+    for nginx, Streamlit and the import page)."""
+    settings = settings or get_settings()
+    if int(streamlit_mb) != settings.max_upload_mb:
+        raise UploadLimitMismatch(
+            f"PORTAL_MAX_UPLOAD_MB is {settings.max_upload_mb} but Streamlit's "
+            f"server.maxUploadSize is {int(streamlit_mb)}: start the app with "
+            f"--server.maxUploadSize {settings.max_upload_mb} (or set both to one value)")
+
+
 class StartUpProblem(ValueError):
     """Something the operator must fix before the app can start; the message says what."""
 
 
-class WeakKeyError(StartUpProblem):
+class KeyProblem(StartUpProblem):
+    """A secret key cannot be used as configured; the message says what to set."""
+
+
+class WeakKeyError(KeyProblem):
     """A configured secret key is too short to be safe."""
+
+
+class KeyWouldChange(KeyProblem):
+    """Making a new key now would lose what the old one sealed."""
 
 
 class DataFolderError(StartUpProblem):
@@ -127,6 +157,12 @@ def data_folder_problem(folder: Path, error: OSError) -> DataFolderError:
         f"The data folder {folder} cannot be used ({reason.lower()}): create it, make it "
         "writable by the user running Practice Portal, or point PORTAL_DATA_DIR elsewhere."
     )
+
+
+# Called before a new key is written; raises KeyWouldChange when the new key would orphan rows.
+KeyGuard = Callable[[Settings], None]
+
+_GENERATE_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 def _read_key(path: Path) -> str | None:
@@ -147,10 +183,12 @@ def _private_file(near: Path, content: str) -> Path:
     return tmp
 
 
-def _key_from_file_or_new(path: Path) -> str:
+def _key_from_file_or_new(path: Path, *, guard: KeyGuard | None, settings: Settings) -> str:
     key = _read_key(path)
     if key:
         return key
+    if guard is not None:
+        guard(settings)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = _private_file(path, secrets.token_urlsafe(48))  # 48 random bytes
@@ -175,35 +213,52 @@ def _key_from_file_or_new(path: Path) -> str:
     return key
 
 
-def _configured_or_generated(value: SecretStr | None, name: str, settings: Settings) -> str:
+def _resolve_key(settings: Settings, name: str, *, guard: KeyGuard | None = None) -> str:
+    """A key by value (PORTAL_<NAME>), else from PORTAL_<NAME>_FILE, else data/<name>.key;
+    a file is created only when missing and `guard` allows it."""
+    value: SecretStr | None = getattr(settings, name)
+    variable = f"PORTAL_{name.upper()}"
     if value is not None:
         key = value.get_secret_value()
         if len(key.encode()) < MIN_KEY_BYTES:
             raise WeakKeyError(
-                f"PORTAL_{name.upper()} must be at least {MIN_KEY_BYTES} bytes; "
-                f"generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-            )
+                f"{variable} must be at least {MIN_KEY_BYTES} bytes; {_GENERATE_HINT}")
         return key
-    return _key_from_file_or_new(settings.data_dir / f"{name}.key")
+    path: Path | None = getattr(settings, f"{name}_file")
+    if path is not None:
+        if path.is_dir():
+            raise KeyProblem(f"{variable}_FILE names a folder ({path}); name a file instead")
+        if path.exists() and _read_key(path) is None:
+            raise WeakKeyError(
+                f"{variable}_FILE ({path}) holds fewer than {MIN_KEY_BYTES} bytes; "
+                f"{_GENERATE_HINT}")
+    else:
+        path = settings.data_dir / f"{name}.key"
+    return _key_from_file_or_new(path, guard=guard, settings=settings)
 
 
 def cookie_key(settings: Settings | None = None) -> str:
-    """The cookie signing key: from settings (≥ 32 bytes) or generated once into the data folder."""
+    """The cookie signing key: PORTAL_COOKIE_KEY, PORTAL_COOKIE_KEY_FILE, or generated once into
+    the data folder. A new one only signs everybody out, so it may be made at any time."""
     settings = settings or get_settings()
-    return _configured_or_generated(settings.cookie_key, "cookie_key", settings)
+    return _resolve_key(settings, "cookie_key")
 
 
 def outbox_key(settings: Settings | None = None) -> str:
-    """The key that seals PINs waiting in the outbox; same rules as the cookie key."""
+    """The key that seals PINs waiting in the outbox; same sources as the cookie key, but a new
+    one is refused while sealed messages wait (it could not open them)."""
+    from services.key_guard import refuse_new_outbox_key  # the guard reads the database
+
     settings = settings or get_settings()
-    return _configured_or_generated(settings.outbox_key, "outbox_key", settings)
+    return _resolve_key(settings, "outbox_key", guard=refuse_new_outbox_key)
 
 
 def pin_pepper(settings: Settings | None = None) -> str:
-    """The pepper for PIN and answer hashes; same rules as the cookie key.
+    """The pepper for PIN and answer hashes: PORTAL_PIN_PEPPER, PORTAL_PIN_PEPPER_FILE, or
+    generated once into the data folder.
 
     Losing it makes every PIN and answer still waiting unusable (the parents need new ones);
     keep it with the other keys, outside the database and its backups.
     """
     settings = settings or get_settings()
-    return _configured_or_generated(settings.pin_pepper, "pin_pepper", settings)
+    return _resolve_key(settings, "pin_pepper")

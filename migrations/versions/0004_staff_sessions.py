@@ -1,7 +1,7 @@
 """staff sessions: one row per signed-in browser, the cookie's id stored hashed
 
-Revision ID: 0003_staff_sessions
-Revises: 0001
+Revision ID: 0004_staff_sessions
+Revises: 0003_patient_live
 Create Date: 2026-11-30 18:40:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0003_staff_sessions"
-down_revision: str | None = "0001"
+revision: str = "0004_staff_sessions"
+down_revision: str | None = "0003_patient_live"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
