@@ -369,10 +369,12 @@ KEYLESS_COMMANDS = {"migrate", "backup", "restore", "export-audit"}
 
 
 def _check_keys() -> None:
-    """Fail before doing anything when the outbox key is missing but sealed messages wait."""
-    from services.settings import outbox_key
+    """Fail before doing anything when the outbox key or the PIN pepper is missing but rows
+    made with it wait."""
+    from services.settings import outbox_key, pin_pepper
 
     outbox_key()
+    pin_pepper()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -257,8 +257,11 @@ def pin_pepper(settings: Settings | None = None) -> str:
     """The pepper for PIN and answer hashes: PORTAL_PIN_PEPPER, PORTAL_PIN_PEPPER_FILE, or
     generated once into the data folder.
 
-    Losing it makes every PIN and answer still waiting unusable (the parents need new ones);
-    keep it with the other keys, outside the database and its backups.
+    Losing it makes every PIN and answer still waiting unusable (the parents need new ones), so
+    a new one is refused while such hashes wait; keep it with the other keys, outside the
+    database and its backups.
     """
+    from services.key_guard import refuse_new_pin_pepper  # the guard reads the database
+
     settings = settings or get_settings()
-    return _resolve_key(settings, "pin_pepper")
+    return _resolve_key(settings, "pin_pepper", guard=refuse_new_pin_pepper)
