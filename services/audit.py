@@ -45,6 +45,8 @@ def record_event(
 
 ACTION_LABELS: dict[str, str] = {
     "activation_attempt": "Activation attempt",
+    "bulk_invited": "Invited in a bulk batch",
+    "bulk_registration": "Bulk invitations run",
     "declined": "Declined",
     "demo_loaded": "Demo practice loaded",
     "enrollment_locked": "PIN locked after wrong tries",
