@@ -27,7 +27,9 @@ def visit(session, practice, name, email):
 
 def enrollments(session) -> int:
     session.expire_all()
-    return session.exec(select(func.count()).select_from(Enrollment)).one()
+    count = session.exec(select(func.count()).select_from(Enrollment)).one()
+    session.commit()  # end the read: the command writes next
+    return count
 
 
 def test_register_bulk_dry_run_then_run(session, tmp_path, capsys):
