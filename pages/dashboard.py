@@ -23,6 +23,7 @@ from services.schedule import (
 from services.status import STATUS_COLORS, STATUS_MEANINGS, PortalStatus
 from services.validation import format_phone
 from ui.access_due import access_due_filter
+from ui.bulk_register import register_all
 from ui.context import require_page, show_error
 from ui.filters import schedule_filters
 
@@ -155,6 +156,9 @@ if summary.appointments == 0:
     )
     show_legend()
     st.stop()
+
+if permissions.can_open(context.user.role, permissions.REGISTER):
+    register_all(context, criteria, on_done=lambda: (load_summary.clear(), load_page.clear()))
 
 pages = summary.pages(PAGE_SIZE)
 caption, table, pager = st.container(), st.container(), st.container()
