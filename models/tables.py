@@ -23,6 +23,7 @@ class Role(StrEnum):
 
 class AppointmentStatus(StrEnum):
     scheduled = "scheduled"
+    arrived = "arrived"  # checked in at the desk, not seen yet
     completed = "completed"
     cancelled = "cancelled"
     no_show = "no_show"

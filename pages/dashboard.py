@@ -23,9 +23,10 @@ from services.schedule import (
 from services.status import STATUS_COLORS, STATUS_MEANINGS, PortalStatus
 from services.validation import format_phone
 from ui.access_due import access_due_filter
+from ui.arrivals import arrivals_panel
 from ui.bulk_register import register_all
 from ui.context import require_page, show_error
-from ui.filters import schedule_filters
+from ui.filters import practice_today, schedule_filters
 
 CACHE_TTL_SECONDS = 30
 # The Register Patient page (url_path "register" in app.py) reads the appointment from here.
@@ -157,6 +158,9 @@ if summary.appointments == 0:
     show_legend()
     st.stop()
 
+if criteria.start <= practice_today(context.practice.timezone) <= criteria.end:
+    arrivals_panel(context, location_id=criteria.location_id, register_url=REGISTER_URL,
+                   on_change=lambda: (load_summary.clear(), load_page.clear()))
 if permissions.can_open(context.user.role, permissions.REGISTER):
     register_all(context, criteria, on_done=lambda: (load_summary.clear(), load_page.clear()))
 

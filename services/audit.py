@@ -45,6 +45,7 @@ def record_event(
 
 ACTION_LABELS: dict[str, str] = {
     "activation_attempt": "Activation attempt",
+    "appointment_arrived": "Marked arrived",
     "bulk_invited": "Invited in a bulk batch",
     "bulk_registration": "Bulk invitations run",
     "declined": "Declined",

@@ -1,0 +1,33 @@
+"""front desk: appointment status Arrived
+
+Revision ID: 0005_front_desk
+Revises: 0001
+Create Date: 2026-11-30 19:30:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = '0005_front_desk'
+down_revision: str | None = '0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+WITH_ARRIVED = "status IN ('scheduled', 'arrived', 'completed', 'cancelled', 'no_show')"
+WITHOUT = "status IN ('scheduled', 'completed', 'cancelled', 'no_show')"
+
+
+def _status_check(condition: str) -> None:
+    with op.batch_alter_table('appointment') as batch_op:
+        batch_op.drop_constraint(op.f('ck_appointment_status'), type_='check')
+        batch_op.create_check_constraint(op.f('ck_appointment_status'), condition)
+
+
+def upgrade() -> None:
+    _status_check(WITH_ARRIVED)
+
+
+def downgrade() -> None:
+    op.execute("UPDATE appointment SET status = 'scheduled' WHERE status = 'arrived'")
+    _status_check(WITHOUT)
