@@ -50,6 +50,7 @@ ACTION_LABELS: dict[str, str] = {
     "bulk_registration": "Bulk invitations run",
     "declined": "Declined",
     "demo_loaded": "Demo practice loaded",
+    "family_registered": "Family registered together",
     "enrollment_locked": "PIN locked after wrong tries",
     "holiday_added": "Holiday added",
     "holiday_removed": "Holiday removed",
