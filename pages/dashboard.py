@@ -24,6 +24,7 @@ from services.status import STATUS_COLORS, STATUS_MEANINGS, PortalStatus
 from services.validation import format_phone
 from ui.access_due import access_due_filter
 from ui.arrivals import arrivals_panel
+from ui.birthdays import show_birthdays
 from ui.bulk_register import register_all
 from ui.context import require_page, show_error
 from ui.filters import practice_today, schedule_filters
@@ -185,3 +186,4 @@ if not permissions.can_open(context.user.role, permissions.REGISTER):
 with table:
     show_schedule(frame, one_day=filters.days == 1)
 show_legend()
+show_birthdays(context)

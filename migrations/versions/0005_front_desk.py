@@ -1,4 +1,4 @@
-"""front desk: appointment status Arrived
+"""front desk: appointment status Arrived; practice Confidential age
 
 Revision ID: 0005_front_desk
 Revises: 0001
@@ -7,6 +7,7 @@ Create Date: 2026-11-30 19:30:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005_front_desk'
@@ -26,8 +27,17 @@ def _status_check(condition: str) -> None:
 
 def upgrade() -> None:
     _status_check(WITH_ARRIVED)
+    with op.batch_alter_table('practice') as batch_op:
+        batch_op.add_column(sa.Column('confidential_age', sa.Integer(), nullable=True,
+                                      server_default='12'))
+        batch_op.create_check_constraint(
+            op.f('ck_practice_confidential_age'),
+            'confidential_age IS NULL OR confidential_age BETWEEN 1 AND 30')
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('practice') as batch_op:
+        batch_op.drop_constraint(op.f('ck_practice_confidential_age'), type_='check')
+        batch_op.drop_column('confidential_age')
     op.execute("UPDATE appointment SET status = 'scheduled' WHERE status = 'arrived'")
     _status_check(WITHOUT)

@@ -3,11 +3,20 @@ them, not registered, at the top with a Register prompt."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlmodel import select
 
 from models import Appointment, AppointmentStatus, AuditEvent
 from tests.pages.helpers import texts
-from tests.pages.test_dashboard import Clinic, clinic, open_dashboard  # noqa: F401
+from tests.factories import make_patient
+from tests.pages.test_dashboard import (  # noqa: F401
+    Clinic,
+    clinic,
+    local,
+    open_dashboard,
+    today,
+)
 
 
 def test_one_click_arrival_prompts_to_register(clinic):  # noqa: F811
@@ -28,3 +37,17 @@ def test_one_click_arrival_prompts_to_register(clinic):  # noqa: F811
     assert f"register?appointment={clinic.today_main.id}" in shown
     table = at.dataframe[0].value
     assert table[table["Patient"] == "Rivera, Sam"].iloc[0]["Visit status"] == "Arrived"
+
+
+
+def test_birthdays_ahead_on_the_dashboard(clinic):  # noqa: F811
+    session = clinic.session
+    day = today()
+    birthday = day + dt.timedelta(days=5 if (day + dt.timedelta(days=5)).day != 29 else 6)
+    turning = make_patient(session, clinic.practice, first_name="Teen", last_name="Soon",
+                           date_of_birth=birthday.replace(year=birthday.year - 12))
+    clinic.visit(turning, local(day + dt.timedelta(days=20), 9), clinic.main, clinic.dr_a)
+    session.commit()
+    at = open_dashboard(clinic)
+    [expander] = [e for e in at.expander if e.label.startswith("Birthdays ahead (1)")]
+    assert "Soon, Teen" in list(expander.dataframe[0].value["Patient"])
