@@ -8,8 +8,8 @@ import datetime as dt
 from sqlmodel import select
 
 from models import Appointment, AppointmentStatus, AuditEvent
-from tests.pages.helpers import texts
 from tests.factories import make_patient
+from tests.pages.helpers import texts
 from tests.pages.test_dashboard import (  # noqa: F401
     Clinic,
     clinic,
