@@ -73,7 +73,12 @@ with practice_tab, st.form(f"practice_{round_}"):
     minor_age = left.number_input(
         "Minor age limit", min_value=1, max_value=30, value=practice.minor_age_limit, step=1,
         help="Patients younger than this are minors whose parents hold portal access.")
-    confidential = right.number_input(
+    retention = right.number_input(
+        "Audit retention (years)", min_value=6, max_value=100,
+        value=practice.audit_retention_years, step=1,
+        help="Audit events are kept at least this long (HIPAA: 6 years); `manage.py "
+             "export-audit --prune` removes only older ones, after archiving them.")
+    confidential = left.number_input(
         "Confidential age", min_value=0, max_value=30, value=practice.confidential_age or 0,
         step=1, help="From this age parent access is limited and the adolescent may be invited "
                      "in their own name; 0 turns it off.")
@@ -84,7 +89,8 @@ with practice_tab, st.form(f"practice_{round_}"):
         run(lambda s: practice_settings.update_practice(
             s, actor_id=actor_id, practice_id=practice_id, name=name, timezone=timezone,
             portal_url=portal_url, pin_lifetime_days=pin_lifetime, minor_age_limit=minor_age,
-            phone=phone, email=email, address=address, confidential_age=confidential or None,
+            audit_retention_years=retention, phone=phone, email=email, address=address,
+            confidential_age=confidential or None,
             phone_region=get_settings().phone_region), "Saved the practice settings.")
 
 with holidays_tab:
