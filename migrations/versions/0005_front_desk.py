@@ -1,7 +1,7 @@
 """front desk: appointment status Arrived; practice Confidential age
 
 Revision ID: 0005_front_desk
-Revises: 0002_ops
+Revises: 0003_patient_live
 Create Date: 2026-11-30 19:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005_front_desk'
-down_revision: str | None = '0002_ops'
+down_revision: str | None = '0003_patient_live'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
