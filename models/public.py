@@ -31,6 +31,7 @@ class PracticePublic(PublicSchema):
     phone: str
     email: str
     address: str
+    confidential_age: int | None = 12  # None: off
 
 
 class PracticeOption(PublicSchema):

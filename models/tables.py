@@ -23,6 +23,7 @@ class Role(StrEnum):
 
 class AppointmentStatus(StrEnum):
     scheduled = "scheduled"
+    arrived = "arrived"  # checked in at the desk, not seen yet
     completed = "completed"
     cancelled = "cancelled"
     no_show = "no_show"
@@ -63,6 +64,7 @@ class Practice(SQLModel, table=True):
     portal_url: str = Field(default="http://localhost:8501", max_length=500)
     pin_lifetime_days: int = Field(default=14)
     minor_age_limit: int = Field(default=18)
+    confidential_age: int | None = Field(default=12)  # None: off (parent access stays full)
     phone: str = Field(default="", max_length=40)
     email: str = Field(default="", max_length=254)
     address: str = Field(default="", max_length=500)
@@ -73,6 +75,8 @@ class Practice(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("pin_lifetime_days BETWEEN 1 AND 365", name="pin_lifetime"),
         CheckConstraint("minor_age_limit BETWEEN 1 AND 30", name="minor_age_limit"),
+        CheckConstraint("confidential_age IS NULL OR confidential_age BETWEEN 1 AND 30",
+                        name="confidential_age"),
         CheckConstraint("audit_retention_years BETWEEN 6 AND 100", name="audit_retention"),
     )
 

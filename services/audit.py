@@ -45,10 +45,14 @@ def record_event(
 
 ACTION_LABELS: dict[str, str] = {
     "activation_attempt": "Activation attempt",
+    "appointment_arrived": "Marked arrived",
     "audit_pruned": "Old audit events archived and removed",
+    "bulk_invited": "Invited in a bulk batch",
+    "bulk_registration": "Bulk invitations run",
     "declined": "Declined",
     "demo_loaded": "Demo practice loaded",
     "enrollment_locked": "PIN locked after wrong tries",
+    "family_registered": "Family registered together",
     "holiday_added": "Holiday added",
     "holiday_removed": "Holiday removed",
     "invitation_resent": "Invitation resent",

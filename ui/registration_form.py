@@ -15,12 +15,14 @@ from services import carriers, outbox, registration
 from services import registration_form as fields
 from services.db import session_scope
 from services.errors import PortalError
+from services.family import SIBLINGS
 from services.letters import PinLetter, render_pin_letter
 from services.registration_context import RegistrationContext
 from services.registration_form import NewGuardian, RegistrationForm
 from services.settings import get_settings
 from services.validation import format_phone
 from ui.context import PageContext
+from ui.family import FAMILY_KEY, chosen_siblings, register_with_siblings, siblings_picker
 from ui.text import plain
 
 DONE_KEY = "_register_done"  # the last completed registration: the PIN lives only here
@@ -174,6 +176,12 @@ def submit(submission: Submission) -> None:
     if problems:
         st.session_state[ERRORS_KEY] = [(p.field, p.message) for p in problems]
         return
+    siblings = chosen_siblings(submission.prefix)
+    if siblings and submission.replacing_enrollment_id is None:
+        register_with_siblings(submission, form, siblings, Confirmation, DONE_KEY, ERRORS_KEY,
+                               fields.SUBMIT)
+        return
+    st.session_state.pop(FAMILY_KEY, None)
     common = dict(practice_id=submission.practice_id, patient_id=submission.patient_id,
                   form=form, actor=submission.actor, staff_user_id=submission.staff_user_id,
                   appointment_id=submission.appointment_id)
@@ -298,6 +306,9 @@ def registration_form(context: PageContext, ctx: RegistrationContext, errors: di
             st.caption("The PIN goes by text message; the welcome email carries the link.")
         else:
             st.caption("The welcome email carries the link and the PIN.")
+    if not new_pin:
+        siblings_picker(context, ctx.patient.id, prefix)
+        show_errors(errors, SIBLINGS)
 
     submission = Submission(
         practice_id=context.practice.id, staff_user_id=context.user.id,
