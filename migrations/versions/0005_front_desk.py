@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005_front_desk'
-down_revision: str | None = '0003_patient_live'
+down_revision: str | None = "0004_staff_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
