@@ -34,9 +34,11 @@ from sqlmodel import Session, select
 from models import Enrollment, OutboxMessage, OutboxStatus, Practice, utcnow
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput, NotFound
-from services.pins import format_pin
+from services.i18n import DEFAULT_LANGUAGE, template_environment
+from services.pins import PIN_LENGTH, format_pin
 from services.practices import PracticeInfo
 from services.settings import Settings, get_settings, outbox_key
+from services.text_messages import render_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 PIN_PLACEHOLDER = "[[PIN]]"
@@ -86,14 +88,8 @@ class Invitation:
 # --- building ------------------------------------------------------------------------------
 
 
-@functools.cache
 def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
+    return template_environment(DEFAULT_LANGUAGE)
 
 
 def _secret_step(invitation: Invitation) -> str:
@@ -148,8 +144,11 @@ def build_welcome_email(invitation: Invitation, *, recipient: str) -> OutgoingMe
 def build_text_message(invitation: Invitation, *, channel: str, recipient: str) -> OutgoingMessage:
     """The text message: the PIN when it goes by text, otherwise a pointer to the email."""
     pin = PIN_PLACEHOLDER if invitation.pin_by_text else None
-    values = _template_values(invitation, "", pin=pin)
-    body = _templates().get_template("text_message.txt").render(values).strip()
+    body = render_text(language=DEFAULT_LANGUAGE, kind="invitation",
+                       practice_name=invitation.practice.name,
+                       patient_first_name=invitation.patient_first_name, pin=pin,
+                       expires_on=invitation.expires_on,
+                       pin_length=len(format_pin("2" * PIN_LENGTH)))
     return OutgoingMessage(
         channel=channel,
         recipient=recipient,

@@ -216,7 +216,7 @@ def fill_bad(at, clinic, case):
         at.checkbox(key=key(clinic, "text")).check().run()
         if case == "invalid phone":
             phone_box(at).input("555-12")
-            at.selectbox(key=key(clinic, "carrier")).set_value("tmobile")
+            at.selectbox(key=key(clinic, "carrier")).set_value("uscellular")
         if case == "closed carrier":
             at.selectbox(key=key(clinic, "carrier")).set_value("att").run()
             assert "June 2025" in " ".join(str(w.value) for w in at.warning)

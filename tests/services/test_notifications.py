@@ -157,13 +157,13 @@ def test_with_text_message_the_pin_goes_by_text_and_not_in_the_email(clinic, mon
     with smtp_server() as (inbox, port):
         configure_smtp(monkeypatch, port)
         result = register(clinic, send_text=True, cell_phone="(312) 555-0199",
-                          cell_carrier="tmobile")
+                          cell_carrier="uscellular")
         report = deliver()
 
     assert report.sent == 2
     by_recipient = {recipients[0]: message for _, recipients, message in inbox.received}
     email = by_recipient["ana@example.com"]
-    text = by_recipient["3125550199@tmomail.net"]
+    text = by_recipient["3125550199@email.uscc.net"]
     for body in (*parts(email), email.as_string()):
         assert result.pin not in body and normalize_pin(result.pin) not in body
     assert result.activation_url in parts(email)[0]

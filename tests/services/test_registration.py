@@ -154,7 +154,7 @@ def test_pin_goes_by_text_and_only_the_link_by_email(clinic):
 
 def test_do_not_send_pin_keeps_the_pin_out_of_every_message(clinic):
     result = register(clinic, send_pin=False, send_text=True, cell_phone="6175550123",
-                      cell_carrier="tmobile")
+                      cell_carrier="uscellular")
 
     messages = rows(OutboxMessage)
     assert len(messages) == 2
