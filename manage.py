@@ -178,6 +178,33 @@ def import_schedule_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("text-opt-out")
+def text_opt_out_command(args: argparse.Namespace) -> int:
+    from services.db import migrate, session_scope
+    from services.text_opt_out import add_opt_out, list_opt_outs, remove_opt_out
+
+    migrate()
+    if args.action == "list":
+        with session_scope(read_only=True) as session:
+            rows = list_opt_outs(session)
+        for row in rows:
+            print(f"{row.shown_as}\t{row.opted_out_at:%Y-%m-%d %H:%M} UTC\t{row.source}"
+                  f"{chr(9) + row.note if row.note else ''}")
+        print(f"{len(rows)} number(s) opted out of texts.")
+        return 0
+    if not args.phone:
+        return _fail(f"give the cell phone number: text-opt-out {args.action} PHONE")
+    with session_scope() as session:
+        if args.action == "add":
+            row = add_opt_out(session, phone=args.phone, actor="cli", source="cli",
+                              note=args.note or "")
+            print(f"{row.shown_as} is on the text opt-out list: no text goes to it.")
+        else:
+            remove_opt_out(session, phone=args.phone, actor="cli")
+            print("Removed from the text opt-out list: texts may go to it again.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="manage.py",
@@ -223,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     outbox = commands.add_parser("send-outbox", help="send the emails and texts that are due")
     outbox.add_argument("--limit", type=int, default=500, help="most messages in one run")
+
+    opt_out = commands.add_parser(
+        "text-opt-out", help="list, add or remove numbers that opted out of texts (STOP)")
+    opt_out.add_argument("action", choices=["list", "add", "remove"])
+    opt_out.add_argument("phone", nargs="?", help="the cell phone number, e.g. (617) 555-0123")
+    opt_out.add_argument("--note", help="why, e.g. 'replied STOP on 2026-11-30'")
 
     return parser
 

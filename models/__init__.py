@@ -36,9 +36,12 @@ from models.tables import (  # noqa: E402
     Practice,
     Provider,
     RateLimit,
+    ReminderSent,
     Role,
     StaffPractice,
     StaffUser,
+    TextLog,
+    TextOptOut,
     utcnow,
 )
 
@@ -62,9 +65,12 @@ __all__ = [
     "Practice",
     "Provider",
     "RateLimit",
+    "ReminderSent",
     "Role",
     "SQLModel",
     "StaffPractice",
     "StaffUser",
+    "TextLog",
+    "TextOptOut",
     "utcnow",
 ]

@@ -51,13 +51,12 @@ def _fold(text: str) -> str:
 @functools.cache
 def _names_to_codes() -> dict[str, str]:
     names: dict[str, str] = {}
-    for code in supported_languages():
-        locale = Locale.parse(code)
+    languages = supported_languages()
+    for code in languages:
         names[_fold(code)] = code
-        names[_fold(locale.get_language_name(code) or code)] = code
-        names[_fold(locale.get_language_name("en") or code)] = code
-        if locale.language_name:
-            names[_fold(locale.language_name)] = code
+        # "Spanish", "Español", "Inglés": the name in English and in every language offered.
+        for other in {DEFAULT_LANGUAGE, *languages}:
+            names[_fold(Locale.parse(code).get_language_name(other) or code)] = code
     return names
 
 

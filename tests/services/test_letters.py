@@ -91,3 +91,24 @@ def test_question_letter_shows_the_question_and_no_pin():
     assert "Name of your first pet?" in text
     assert "Your PIN" not in text
     assert URL in text
+
+
+def test_a_spanish_letter_reads_back_in_spanish_with_accents_and_n_tilde():
+    pdf = render_pin_letter(letter(language="es", patient_name="Iñaki Muñoz",
+                                   practice_name="Pediatría Señorial"))
+    reader, text = extract(pdf)
+    assert len(reader.pages) == 1
+    assert "Invitación al portal del paciente para Iñaki Muñoz" in text
+    assert "Pediatría Señorial" in text
+    assert "Válido hasta el 16 de junio de 2025" in text
+    assert "Fecha: 2 de junio de 2025" in text
+    assert "Cómo activar su cuenta" in text
+    assert "fecha de nacimiento de Iñaki Muñoz" in " ".join(text.split())
+    assert "¿Preguntas? Llame al (555) 010-2000." in text
+    assert "7KQ4M-9TXR2" in text and URL in text
+    assert "Your PIN" not in text and "How to activate" not in text
+
+
+def test_an_unknown_language_falls_back_to_english():
+    _, text = extract(render_pin_letter(letter(language="xx")))
+    assert "How to activate your account" in text
