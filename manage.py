@@ -104,11 +104,17 @@ def seed_demo_command(args: argparse.Namespace) -> int:
 def send_outbox_command(args: argparse.Namespace) -> int:
     from services.db import migrate, session_scope
     from services.notifications import send_due_messages, senders_from_settings
+    from services.reminders import send_reminders
 
     if args.limit < 1:
         return _fail("--limit must be at least 1")
     migrate()
     senders = senders_from_settings()
+    with session_scope() as session:
+        reminded = send_reminders(session, senders=senders)
+    if reminded.reminded:
+        print(f"Queued reminders to {reminded.reminded} parent(s) ({reminded.emails} email(s), "
+              f"{reminded.texts} text(s)).")
     if senders.mailer is None and senders.texter is None:
         print("No SMTP server or SMS API is configured: messages stay held in the outbox "
               "(set PORTAL_SMTP_HOST).")
@@ -248,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="import the valid rows even when some are rejected")
     schedule.add_argument("--report", metavar="FILE", help="write the row-by-row report as CSV")
 
-    outbox = commands.add_parser("send-outbox", help="send the emails and texts that are due")
+    outbox = commands.add_parser("send-outbox", help="queue the reminders that are due, then send the emails and texts due")
     outbox.add_argument("--limit", type=int, default=500, help="most messages in one run")
 
     opt_out = commands.add_parser(

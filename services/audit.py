@@ -46,6 +46,7 @@ def record_event(
 ACTION_LABELS: dict[str, str] = {
     "activation_attempt": "Activation attempt",
     "declined": "Declined",
+    "delivery_failed": "Delivery failed",
     "demo_loaded": "Demo practice loaded",
     "enrollment_locked": "PIN locked after wrong tries",
     "holiday_added": "Holiday added",
@@ -68,7 +69,10 @@ ACTION_LABELS: dict[str, str] = {
     "provider_added": "Provider added",
     "provider_renamed": "Provider renamed",
     "registration": "Registered",
+    "reminder_sent": "Reminder sent",
     "schedule_imported": "Schedule imported",
+    "text_opt_out_added": "Text opt-out recorded",
+    "text_opt_out_removed": "Text opt-out removed",
     "user_created": "Staff user created",
     "user_disabled": "Staff user disabled",
     "user_password_reset": "Password reset",

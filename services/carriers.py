@@ -75,7 +75,7 @@ CARRIERS: tuple[Carrier, ...] = (
     Carrier("verizon", "Verizon", "vtext.com", closed_on=dt.date(2027, 4, 1),
             closed_when="March 31, 2027", note=_USE_SMS_API),
 )
-_BY_KEY = {carrier.key: carrier for carrier in CARRIERS}
+CARRIERS_BY_KEY = {carrier.key: carrier for carrier in CARRIERS}
 
 
 def list_carriers() -> list[Carrier]:
@@ -85,7 +85,7 @@ def list_carriers() -> list[Carrier]:
 
 def get_carrier(key: str | None) -> Carrier:
     """The carrier with this key, or InvalidInput at `Cell Carrier`."""
-    carrier = _BY_KEY.get(key or "")
+    carrier = CARRIERS_BY_KEY.get(key or "")
     if carrier is None:
         raise InvalidInput(
             "Cell Carrier is missing: choose the parent's carrier so the text can be sent.",
@@ -97,7 +97,7 @@ def get_carrier(key: str | None) -> Carrier:
 def carrier_warning(key: str | None, *, today: dt.date | None = None) -> str | None:
     """What staff must know about a carrier whose gateway is closed or closing (None: it
     works and no closing is announced)."""
-    carrier = _BY_KEY.get(key or "")
+    carrier = CARRIERS_BY_KEY.get(key or "")
     return carrier.closing_notice(today) if carrier else None
 
 
@@ -105,7 +105,7 @@ def closed_carrier_refusal(key: str | None, *, sms_api_configured: bool,
                            today: dt.date | None = None) -> str | None:
     """Why `Cell Carrier` cannot be this carrier (None: it can): a closed gateway is refused
     unless the SMS API, which needs no carrier, sends the text."""
-    carrier = _BY_KEY.get(key or "")
+    carrier = CARRIERS_BY_KEY.get(key or "")
     if carrier is None or sms_api_configured or not carrier.is_closed(today):
         return None
     return carrier.closing_notice(today)

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import gettext as stdlib_gettext
 import unicodedata
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -123,3 +124,15 @@ def template_environment(language: str) -> jinja2.Environment:
     environment.install_gettext_translations(translations(language), newstyle=True)
     environment.globals["language"] = language
     return environment
+
+
+def localized_url(url: str, language: str) -> str:
+    """`url` with `lang=<language>` added (English, the default, adds nothing), so that the
+    activation page opens in the parent's language."""
+    language = language_or_default(language)
+    if language == DEFAULT_LANGUAGE:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    query = [(key, value) for key, value in urllib.parse.parse_qsl(parts.query) if key != "lang"]
+    query.append(("lang", language))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
