@@ -254,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="import the valid rows even when some are rejected")
     schedule.add_argument("--report", metavar="FILE", help="write the row-by-row report as CSV")
 
-    outbox = commands.add_parser("send-outbox", help="queue the reminders that are due, then send the emails and texts due")
+    outbox = commands.add_parser(
+        "send-outbox", help="queue the reminders that are due, then send the emails and texts due")
     outbox.add_argument("--limit", type=int, default=500, help="most messages in one run")
 
     opt_out = commands.add_parser(
