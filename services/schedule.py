@@ -70,6 +70,7 @@ class ScheduleRow:
     provider: str
     location: str
     portal_status: PortalStatus
+    delivery_failure: str | None = None  # why the invitation did not reach the parent
 
     @property
     def patient_name(self) -> str:
@@ -264,7 +265,7 @@ def list_schedule(
             Patient.date_of_birth,
             Guardian.first_name, Guardian.last_name, Guardian.relationship, Guardian.email,
             Guardian.cell_phone,
-            Provider.name, Location.name, status_sql(now),
+            Provider.name, Location.name, status_sql(now), Enrollment.delivery_failure,
         )
         .select_from(visits)
         .join(Patient, Patient.id == visits.c.patient_id)
@@ -296,9 +297,11 @@ def list_schedule(
             provider=provider,
             location=location,
             portal_status=PortalStatus(portal_status),
+            delivery_failure=delivery_failure,
         )
         for (appointment_id, start_at, status, visit_type, patient_id, mrn, first_name,
              last_name, date_of_birth, g_first, g_last, relationship, email, cell_phone,
-             provider, location, portal_status) in session.execute(statement).all()
+             provider, location, portal_status, delivery_failure)
+        in session.execute(statement).all()
     ]
     return SchedulePage(rows=rows, page=page, page_size=page_size)
