@@ -149,7 +149,7 @@ def run_page(*, practice_id: int, window_days: int, runs: int) -> dict:
 def time_report(*, practice_id: int, window_days: int, repeats: int) -> list[int]:
     """The report's SQL alone, uncached: what a rerun costs when the cache is cold."""
     from services.db import session_scope
-    from services.metrics import build_enrollment_report
+    from services.enrollment import EnrollmentScope, build_enrollment_report
     from services.practices import get_practice
 
     timings = []
@@ -158,8 +158,9 @@ def time_report(*, practice_id: int, window_days: int, repeats: int) -> list[int
             zone = zoneinfo.ZoneInfo(get_practice(session, practice_id=practice_id).timezone)
             today = dt.datetime.now(zone).date()
             started = time.perf_counter()
-            build_enrollment_report(session, practice_id=practice_id,
+            scope = EnrollmentScope(practice_id=practice_id,
                                     start=today - dt.timedelta(days=window_days - 1), end=today)
+            build_enrollment_report(session, scope=scope)
             timings.append(round((time.perf_counter() - started) * 1000))
     return timings
 

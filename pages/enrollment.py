@@ -1,22 +1,24 @@
 """Enrollment: how well the practice gives its patients portal access, for supervisors and
 admins. Headline figures, the "provide patients electronic access" measure with the patients
-who miss it (CSV), and the charts."""
+who miss it (CSV), and the charts.
+
+Its service is services/enrollment.py (the figures and the measure's rules, one
+EnrollmentScope built from the shared filters), its charts services/figures.py."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import streamlit as st
 
 from services import figures, permissions
 from services.db import session_scope
-from services.errors import PortalError
-from services.metrics import (
+from services.enrollment import (
     ACCESS_BUSINESS_DAYS,
     EnrollmentReport,
+    EnrollmentScope,
     build_enrollment_report,
     export_patients_missing_access_csv,
 )
+from services.errors import PortalError
 from ui.context import require_page, show_error
 from ui.filters import schedule_filters
 
@@ -27,26 +29,17 @@ DEFAULT_DAYS = 30
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, max_entries=32, show_spinner="Counting enrollment…")
-def load_report(practice_id: int, start: dt.date, end: dt.date, location_id: int | None,
-                provider_ids: tuple[int, ...] | None) -> EnrollmentReport:
+def load_report(scope: EnrollmentScope) -> EnrollmentReport:
     with session_scope(read_only=True) as session:
-        return build_enrollment_report(session, practice_id=practice_id, start=start, end=end,
-                                       location_id=location_id, provider_ids=provider_ids)
+        return build_enrollment_report(session, scope=scope)
 
 
-def missing_csv(practice_id: int, start: dt.date, end: dt.date, location_id: int | None,
-                provider_ids: tuple[int, ...] | None):
+def missing_csv(scope: EnrollmentScope):
     """The CSV of every patient missing the measure, built only when the button is clicked."""
     def build() -> str:
         with session_scope(read_only=True) as session:
-            return export_patients_missing_access_csv(
-                session, practice_id=practice_id, start=start, end=end,
-                location_id=location_id, provider_ids=provider_ids)
+            return export_patients_missing_access_csv(session, scope=scope)
     return build
-
-
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
 
 
 def show_headline(report: EnrollmentReport) -> None:
@@ -58,7 +51,7 @@ def show_headline(report: EnrollmentReport) -> None:
                     help="Patients seen whose parent was ever issued a PIN or question.")
     cells[2].metric("Activated", f"{headline.activated:,}",
                     help="Patients seen whose parent activated a portal account.")
-    cells[3].metric("Activation rate", _percent(headline.activation_rate),
+    cells[3].metric("Activation rate", figures.percent(headline.activation_rate),
                     help="Activated out of invited.")
     median = headline.median_days_to_activation
     cells[4].metric("Median to activate", "–" if median is None else f"{median:.1f} days",
@@ -84,7 +77,7 @@ def show_measure(report: EnrollmentReport, download) -> None:
                     help="Patients given access in time.")
     cells[1].metric("Denominator", f"{measure.denominator:,}",
                     help="Unique patients with a completed visit in the period.")
-    cells[2].metric("Rate", _percent(measure.rate))
+    cells[2].metric("Rate", figures.percent(measure.rate))
     cells[3].metric("Missing", f"{measure.missing:,}",
                     help=f"{measure.still_in_time:,} of them have no access yet but their "
                          "deadline has not passed.")
@@ -146,10 +139,10 @@ if not filters.valid:
     st.stop()
 st.caption(f"{context.practice.name} · patients with a completed visit from "
            f"{filters.start:%m/%d/%Y} to {filters.end:%m/%d/%Y}")
-arguments = (context.practice.id, filters.start, filters.end, filters.location_id,
-             filters.provider_ids)
+scope = EnrollmentScope(practice_id=context.practice.id, start=filters.start, end=filters.end,
+                        location_id=filters.location_id, provider_ids=filters.provider_ids)
 try:
-    report = load_report(*arguments)
+    report = load_report(scope)
 except PortalError as error:
     show_error(error)
     st.stop()
@@ -159,6 +152,6 @@ if not report.headline.patients_seen:
     st.info("No completed visits in this period. Widen Start Date and End Date, or choose "
             "another Location or provider.")
     st.stop()
-show_measure(report, missing_csv(*arguments))
+show_measure(report, missing_csv(scope))
 st.divider()
 show_charts(report)

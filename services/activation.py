@@ -1,5 +1,10 @@
 """Parent activation: the PIN (or verification answer) and the child's date of birth open a
-portal account, with guess limits per enrollment and per client, and every try audited."""
+portal account, with guess limits per enrollment and per client, and every try audited.
+
+Whether a link can still be used follows the patient's portal status (status.derive_status):
+expired, locked, used (Active) and declined links are refused before any secret is checked.
+The form's own checks are in activation_form; the words a parent reads in activation_messages.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import datetime as dt
 import math
 import zoneinfo
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -24,42 +28,28 @@ from models import (
     RateLimit,
     utcnow,
 )
+from services.activation_form import MIN_PARENT_PASSWORD as MIN_PARENT_PASSWORD
+from services.activation_form import check_account_form, parse_secret
+from services.activation_messages import (
+    UNKNOWN_LINK_MESSAGE,
+    Outcome,
+    refusal_message,
+    throttled_message,
+    too_old_message,
+)
 from services.ages import age_in_years
 from services.audit import record_event
 from services.auth import check_password, hash_password
-from services.errors import InvalidInput, NotFound
-from services.pins import PIN_LENGTH, normalize_answer, normalize_pin, verify_secret
-from services.settings import get_settings
-from services.validation import normalize_email
+from services.errors import NotFound
+from services.pins import verify_secret
+from services.settings import Settings, get_settings
+from services.status import PortalStatus, derive_status
 
-MIN_PARENT_PASSWORD = 12
 MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number in a URL names nothing
-MAX_PASSWORD_BYTES = 72  # bcrypt reads no further
 CLIENT_BUCKET = "activation"
 ACTOR = "parent"
 # Checked when no account has the email, so that a miss costs the same time as a hit.
 _DUMMY_ACCOUNT_HASH = hash_password("no such portal account")
-UNKNOWN_LINK_MESSAGE = (
-    "We could not find this activation link. Open the link in the welcome email or scan the "
-    "QR code on the PIN letter from your practice; if it still does not work, call the practice."
-)
-
-
-class Outcome(StrEnum):
-    """How one activation try ended (also the `outcome` of its audit event)."""
-
-    activated = "activated"
-    wrong_secret = "wrong_secret"  # wrong PIN or date of birth, or wrong answer
-    locked = "locked"  # too many wrong tries, now or before
-    expired = "expired"
-    voided = "voided"  # a newer PIN replaced this one
-    used = "used"
-    declined = "declined"
-    throttled = "throttled"  # too many tries from this client
-    too_old = "too_old"  # the child is past the practice's minor age limit
-    account_exists = "account_exists"
-    account_mismatch = "account_mismatch"  # existing account: email or password wrong
-    unknown_link = "unknown_link"
 
 
 @dataclass(frozen=True)
@@ -94,89 +84,29 @@ class ActivationResult:
         return self.outcome == Outcome.activated
 
 
-def _call_practice(practice: Practice) -> str:
-    if practice.phone:
-        return f"call {practice.name} at {practice.phone}"
-    return f"call {practice.name}"
-
-
-def _refusal_message(outcome: Outcome, practice: Practice, *, method: str) -> str:
-    call = _call_practice(practice)
-    if outcome == Outcome.wrong_secret:
-        if method == EnrollmentMethod.question:
-            return (
-                "That answer does not match our records. Check it and try again; after a few "
-                f"wrong tries the link is locked and you would need to {call} for a new one."
-            )
-        return (
-            "That PIN and date of birth do not match our records. Check both (the PIN is on "
-            "your letter or in the welcome email) and try again; after a few wrong tries the PIN "
-            f"is locked and you would need to {call} for a new one."
-        )
-    return {
-        Outcome.locked: (
-            f"This PIN is locked after too many wrong tries. Please {call} and ask for a new PIN."
-        ),
-        Outcome.expired: f"This PIN has expired. Please {call} and ask for a new PIN.",
-        Outcome.voided: (
-            "This PIN was replaced by a newer one. Use the link in the most recent email or "
-            f"letter from {practice.name}, or {call} for help."
-        ),
-        Outcome.used: (
-            "This PIN has already been used to activate a portal account, so it cannot be used "
-            "again. Sign in to the patient portal with the email and password chosen then; if "
-            f"that was not you, {call}."
-        ),
-        Outcome.declined: (
-            "Portal access for this child was declined at the practice. If you would like it "
-            f"now, {call} and ask for a PIN."
-        ),
-        Outcome.account_exists: (
-            "A portal account with this email address already exists. Tick \"I already have an "
-            "account\" and enter its password to add this child to it."
-        ),
-        Outcome.account_mismatch: (
-            "We could not sign you in with that email address and password. Check them and "
-            "try again, or untick \"I already have an account\" to create a new account; if you "
-            f"forgot the password, {call}."
-        ),
-    }[outcome]
-
-
-def _too_old_message(practice: Practice, first_name: str) -> str:
-    return (
-        f"Parents' portal access ends when a child turns {practice.minor_age_limit}, so we "
-        f"cannot give you access to {first_name}'s records. {first_name} can ask "
-        f"{practice.name} for a portal account of their own; {_call_practice(practice)} for help."
-    )
-
-
-def _throttled_message(minutes: int) -> str:
-    unit = "minute" if minutes == 1 else "minutes"
-    return (
-        f"Too many tries from this device. Please wait {minutes} {unit} and try again, "
-        "or call the practice for help."
-    )
-
-
 def _practice_today(practice: Practice, now: dt.datetime) -> dt.date:
     return now.astimezone(zoneinfo.ZoneInfo(practice.timezone)).date()
 
 
+# What the badge staff see says about a link the parent holds.
+_REFUSAL_FOR_STATUS = {
+    PortalStatus.pin_expired: Outcome.expired,
+    PortalStatus.locked: Outcome.locked,
+    PortalStatus.active: Outcome.used,
+    PortalStatus.declined: Outcome.declined,
+}
+
+
 def _status_refusal(enrollment: Enrollment, now: dt.datetime) -> Outcome | None:
     """Why a link can no longer be used, before any secret is looked at (None: it can)."""
-    status = enrollment.status
-    if status == EnrollmentStatus.voided:
+    # A voided enrollment is no longer the patient's live one, so its badge reads "Not
+    # registered"; the parent holding its link is told that a newer PIN replaced it.
+    if enrollment.status == EnrollmentStatus.voided:
         return Outcome.voided
-    if status == EnrollmentStatus.active:
-        return Outcome.used
-    if status == EnrollmentStatus.locked:
-        return Outcome.locked
-    if status == EnrollmentStatus.declined:
-        return Outcome.declined
-    # Expiry is exclusive: at the stroke of expires_at the PIN no longer works.
-    if enrollment.expires_at is not None and enrollment.expires_at <= now:
-        return Outcome.expired
+    status = derive_status(enrollment.status, enrollment.expires_at, now=now)
+    refusal = _REFUSAL_FOR_STATUS.get(status)
+    if refusal is not None:
+        return refusal
     if not enrollment.secret_hash:
         return Outcome.used  # nothing left to check against: treat as spent, never as open
     return None
@@ -223,69 +153,9 @@ def describe_link(
         earliest_birth_date=dt.date(today.year - practice.minor_age_limit - 10, 1, 1),
         latest_birth_date=today,
         refusal=(
-            _refusal_message(refusal, practice, method=enrollment.method) if refusal else None
+            refusal_message(refusal, practice, method=enrollment.method) if refusal else None
         ),
     )
-
-
-def _validate_password(password: str, *, email: str, repeat: str | None) -> None:
-    if not password:
-        raise InvalidInput(
-            f"Password is empty: choose one of at least {MIN_PARENT_PASSWORD} characters.",
-            field="password",
-        )
-    if len(password) < MIN_PARENT_PASSWORD:
-        raise InvalidInput(
-            f"Password is too short: use at least {MIN_PARENT_PASSWORD} characters.",
-            field="password",
-        )
-    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
-        raise InvalidInput(
-            "Password is too long: use at most 72 characters (fewer with accents or emoji).",
-            field="password",
-        )
-    local_part = email.split("@", 1)[0]
-    lowered = password.lower()
-    if email in lowered or (len(local_part) >= 4 and local_part in lowered):
-        raise InvalidInput(
-            "Password must not contain your email address: choose something else.",
-            field="password",
-        )
-    if repeat is not None and repeat != password:
-        raise InvalidInput(
-            "Repeat password does not match Password: type the same password twice.",
-            field="repeat_password",
-        )
-
-
-def _parse_secret(
-    method: str, *, pin: str | None, date_of_birth: dt.date | None, answer: str | None
-) -> str:
-    """The normalised secret from the form, or InvalidInput (nothing counted, nothing written)."""
-    if method == EnrollmentMethod.question:
-        secret = normalize_answer(answer)
-        if not secret:
-            raise InvalidInput(
-                "Answer is empty: type the answer to the question above.", field="answer"
-            )
-        return secret
-    secret = normalize_pin(pin)
-    if not secret:
-        raise InvalidInput(
-            "PIN is empty: type the PIN from your letter or welcome email.", field="pin"
-        )
-    if len(secret) != PIN_LENGTH or not secret.isalnum():
-        raise InvalidInput(
-            f"PIN should be {PIN_LENGTH} letters and digits (dashes and spaces do not matter): "
-            "check it against your letter or email.",
-            field="pin",
-        )
-    if date_of_birth is None:
-        raise InvalidInput(
-            "Child's date of birth is empty: pick it in the calendar or type it as MM/DD/YYYY.",
-            field="date_of_birth",
-        )
-    return secret
 
 
 def _client_window(session: Session, *, client_key: str, now: dt.datetime) -> RateLimit:
@@ -340,7 +210,7 @@ def _refuse_unknown_link(
     window = _client_window(session, client_key=client_key, now=now)
     if window.count >= get_settings().activation_client_limit:
         minutes = _minutes_left(window, now)
-        result = ActivationResult(outcome=Outcome.throttled, message=_throttled_message(minutes),
+        result = ActivationResult(outcome=Outcome.throttled, message=throttled_message(minutes),
                                   retry_after_minutes=minutes)
     else:
         window.count += 1
@@ -352,6 +222,134 @@ def _refuse_unknown_link(
         practice_id=practice_id if known else None, outcome=result.outcome, client=client_key,
     )
     return result
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One try at one enrollment: what every refusal and audit event of it names."""
+
+    session: Session
+    enrollment: Enrollment
+    practice: Practice
+    client_key: str
+
+    def refuse(self, outcome: Outcome, message: str | None = None, **detail) -> ActivationResult:
+        """Audit the refusal and say it to the parent."""
+        enrollment = self.enrollment
+        record_event(
+            self.session, actor=ACTOR, action="activation_attempt", practice_id=self.practice.id,
+            patient_id=enrollment.patient_id, enrollment_id=enrollment.id, outcome=outcome,
+            client=self.client_key, **detail,
+        )
+        return ActivationResult(
+            outcome=outcome,
+            message=message or refusal_message(outcome, self.practice, method=enrollment.method),
+            retry_after_minutes=detail.get("retry_after_minutes"),
+        )
+
+    def count_wrong_try(self, outcome: Outcome, *, window: RateLimit,
+                        settings: Settings) -> ActivationResult:
+        """Count a wrong try against the client and the enrollment; lock it at the limit."""
+        session, enrollment, practice = self.session, self.enrollment, self.practice
+        window.count += 1
+        session.add(window)
+        enrollment.attempts += 1
+        locks = enrollment.attempts >= settings.activation_max_attempts
+        if locks:
+            enrollment.status = EnrollmentStatus.locked  # staff see Locked, issue a new PIN
+        session.add(enrollment)
+        result = self.refuse(outcome, attempts=enrollment.attempts, locked=locks)
+        if not locks:
+            return result
+        record_event(
+            session, actor=ACTOR, action="enrollment_locked", practice_id=practice.id,
+            patient_id=enrollment.patient_id, enrollment_id=enrollment.id,
+            attempts=enrollment.attempts,
+        )
+        return ActivationResult(
+            outcome=Outcome.locked,
+            message=refusal_message(Outcome.locked, practice, method=enrollment.method),
+            status_changed=True,
+        )
+
+
+def _secret_matches(enrollment: Enrollment, patient: Patient, secret: str,
+                    date_of_birth: dt.date | None) -> bool:
+    # Both checks always run, and `&` does not short-circuit: the time taken says nothing
+    # about which part was wrong.
+    secret_ok = verify_secret(secret, enrollment.secret_hash)
+    if enrollment.method == EnrollmentMethod.question:
+        return secret_ok
+    return secret_ok & (date_of_birth == patient.date_of_birth)
+
+
+def _existing_account(session: Session, *, practice_id: int, email: str, password: str
+                      ) -> PortalAccount | None:
+    """The practice's account with this email and password, or None (same time either way)."""
+    account = session.exec(
+        select(PortalAccount).where(
+            PortalAccount.practice_id == practice_id, PortalAccount.email == email
+        )
+    ).first()
+    password_ok = check_password(
+        password, account.password_hash if account else _DUMMY_ACCOUNT_HASH
+    )
+    return account if account is not None and password_ok else None
+
+
+def _new_account(session: Session, *, enrollment: Enrollment, email: str, password: str,
+                 now: dt.datetime) -> PortalAccount | None:
+    """A new account for this email, or None when the practice already has one."""
+    taken = session.exec(
+        select(PortalAccount.id).where(
+            PortalAccount.practice_id == enrollment.practice_id, PortalAccount.email == email
+        )
+    ).first()
+    if taken is not None:
+        return None
+    account = PortalAccount(
+        practice_id=enrollment.practice_id,
+        guardian_id=enrollment.guardian_id,
+        email=email,
+        password_hash=hash_password(password),
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(account)
+            session.flush()
+    except IntegrityError:
+        return None  # another activation created this email's account a moment ago
+    return account
+
+
+def _activated(attempt: _Attempt, *, account: PortalAccount, patient: Patient, email: str,
+               existing_account: bool, now: dt.datetime) -> ActivationResult:
+    """Link the child to the account, spend the PIN, audit, and say so."""
+    session, enrollment = attempt.session, attempt.enrollment
+    if account.guardian_id is None and enrollment.guardian_id is not None:
+        account.guardian_id = enrollment.guardian_id
+        session.add(account)
+    _grant_access(session, account=account, enrollment=enrollment, now=now)
+    record_event(
+        session, actor=ACTOR, action="activation_attempt", practice_id=attempt.practice.id,
+        patient_id=enrollment.patient_id, enrollment_id=enrollment.id,
+        outcome=Outcome.activated, client=attempt.client_key, account_id=account.id,
+        existing_account=existing_account,
+    )
+    return ActivationResult(
+        outcome=Outcome.activated,
+        message=(
+            f"{patient.first_name} is now linked to the portal account {email}."
+            if existing_account
+            else f"Your portal account {email} is active, with access to "
+            f"{patient.first_name}'s records."
+        ),
+        account_email=email,
+        child_first_name=patient.first_name,
+        added_to_existing_account=existing_account,
+        status_changed=True,
+    )
 
 
 def activate_account(
@@ -377,13 +375,8 @@ def activate_account(
     """
     now = now or utcnow()
     settings = get_settings()
-    email = normalize_email(email, field="Email address").lower()
-    if not existing_account:
-        _validate_password(password, email=email, repeat=repeat_password)
-    elif not password:
-        raise InvalidInput(
-            "Password is empty: enter the password of your existing account.", field="password"
-        )
+    email = check_account_form(email, password, repeat_password=repeat_password,
+                                existing_account=existing_account)
 
     # The enrollment row stays locked to the end of the transaction (SQLite: BEGIN IMMEDIATE),
     # so concurrent tries on one PIN are counted one after the other, never lost.
@@ -392,127 +385,48 @@ def activate_account(
         return _refuse_unknown_link(session, practice_id=practice_id, client_key=client_key,
                                     now=now)
     enrollment, practice = row
-
-    def refuse(outcome: Outcome, message: str | None = None, **detail) -> ActivationResult:
-        record_event(
-            session, actor=ACTOR, action="activation_attempt", practice_id=practice.id,
-            patient_id=enrollment.patient_id, enrollment_id=enrollment.id, outcome=outcome,
-            client=client_key, **detail,
-        )
-        return ActivationResult(
-            outcome=outcome,
-            message=message or _refusal_message(outcome, practice, method=enrollment.method),
-            retry_after_minutes=detail.get("retry_after_minutes"),
-        )
+    attempt = _Attempt(session=session, enrollment=enrollment, practice=practice,
+                       client_key=client_key)
 
     # A spent, replaced, locked or expired link is refused before any secret is hashed:
     # once a PIN locks, guessing at it costs the server nothing.
     status_refusal = _status_refusal(enrollment, now)
     if status_refusal is not None:
-        return refuse(status_refusal)
+        return attempt.refuse(status_refusal)
 
-    secret = _parse_secret(enrollment.method, pin=pin, date_of_birth=date_of_birth, answer=answer)
+    secret = parse_secret(enrollment.method, pin=pin, date_of_birth=date_of_birth, answer=answer)
 
     window = _client_window(session, client_key=client_key, now=now)
     if window.count >= settings.activation_client_limit:
         minutes = _minutes_left(window, now)
-        return refuse(
-            Outcome.throttled, _throttled_message(minutes), retry_after_minutes=minutes
+        return attempt.refuse(
+            Outcome.throttled, throttled_message(minutes), retry_after_minutes=minutes
         )
 
     patient = session.get(Patient, enrollment.patient_id)
-
-    def count_wrong_try(outcome: Outcome) -> ActivationResult:
-        window.count += 1
-        session.add(window)
-        enrollment.attempts += 1
-        locks = enrollment.attempts >= settings.activation_max_attempts
-        if locks:
-            enrollment.status = EnrollmentStatus.locked  # staff see Locked, issue a new PIN
-        session.add(enrollment)
-        result = refuse(outcome, attempts=enrollment.attempts, locked=locks)
-        if not locks:
-            return result
-        record_event(
-            session, actor=ACTOR, action="enrollment_locked", practice_id=practice.id,
-            patient_id=enrollment.patient_id, enrollment_id=enrollment.id,
-            attempts=enrollment.attempts,
-        )
-        return ActivationResult(
-            outcome=Outcome.locked,
-            message=_refusal_message(Outcome.locked, practice, method=enrollment.method),
-            status_changed=True,
-        )
-
-    # Both checks always run, and `&` does not short-circuit: the time taken says nothing
-    # about which part was wrong.
-    secret_ok = verify_secret(secret, enrollment.secret_hash)
-    if enrollment.method == EnrollmentMethod.question:
-        matches = secret_ok
-    else:
-        matches = secret_ok & (date_of_birth == patient.date_of_birth)
-    if not matches:
-        return count_wrong_try(Outcome.wrong_secret)
+    if not _secret_matches(enrollment, patient, secret, date_of_birth):
+        return attempt.count_wrong_try(Outcome.wrong_secret, window=window, settings=settings)
 
     # Only now, with the PIN and date of birth proven, may the child's age be spoken of.
     if age_in_years(patient.date_of_birth, today=_practice_today(practice, now)) >= (
         practice.minor_age_limit
     ):
-        return refuse(
-            Outcome.too_old, _too_old_message(practice, patient.first_name),
+        return attempt.refuse(
+            Outcome.too_old, too_old_message(practice, patient.first_name),
             minor_age_limit=practice.minor_age_limit,
         )
 
-    account = session.exec(
-        select(PortalAccount).where(
-            PortalAccount.practice_id == practice.id, PortalAccount.email == email
-        )
-    ).first()
     if existing_account:
-        password_ok = check_password(
-            password, account.password_hash if account else _DUMMY_ACCOUNT_HASH
-        )
-        if account is None or not password_ok:
+        account = _existing_account(session, practice_id=practice.id, email=email,
+                                    password=password)
+        if account is None:
             # Counted like a wrong PIN: a known PIN must not open unlimited password guessing.
-            return count_wrong_try(Outcome.account_mismatch)
+            return attempt.count_wrong_try(Outcome.account_mismatch, window=window,
+                                           settings=settings)
     else:
-        if account is not None:
-            return refuse(Outcome.account_exists)
-        account = PortalAccount(
-            practice_id=practice.id,
-            guardian_id=enrollment.guardian_id,
-            email=email,
-            password_hash=hash_password(password),
-            created_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(account)
-                session.flush()
-        except IntegrityError:
-            # Another activation created this email's account a moment ago.
-            return refuse(Outcome.account_exists)
-
-    if account.guardian_id is None and enrollment.guardian_id is not None:
-        account.guardian_id = enrollment.guardian_id
-        session.add(account)
-    _grant_access(session, account=account, enrollment=enrollment, now=now)
-    record_event(
-        session, actor=ACTOR, action="activation_attempt", practice_id=practice.id,
-        patient_id=enrollment.patient_id, enrollment_id=enrollment.id,
-        outcome=Outcome.activated, client=client_key, account_id=account.id,
-        existing_account=existing_account,
-    )
-    return ActivationResult(
-        outcome=Outcome.activated,
-        message=(
-            f"{patient.first_name} is now linked to the portal account {email}."
-            if existing_account
-            else f"Your portal account {email} is active, with access to "
-            f"{patient.first_name}'s records."
-        ),
-        account_email=email,
-        child_first_name=patient.first_name,
-        added_to_existing_account=existing_account,
-        status_changed=True,
-    )
+        account = _new_account(session, enrollment=enrollment, email=email, password=password,
+                               now=now)
+        if account is None:
+            return attempt.refuse(Outcome.account_exists)
+    return _activated(attempt, account=account, patient=patient, email=email,
+                      existing_account=existing_account, now=now)

@@ -1,4 +1,5 @@
-"""The Enrollment page's charts: pure builders from the metrics' DataFrames to plotly Figures.
+"""The Enrollment page's charts: pure builders from the DataFrames of services.enrollment's report
+to plotly Figures, and the one way a rate is written on that page (percent).
 
 Colours come from the Dashboard's badge palette (services.status.STATUS_COLORS), so "Invited"
 is the same blue and "Active" the same green everywhere. Sized for a laptop screen.
@@ -16,7 +17,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from services.metrics import ACCESS_BUSINESS_DAYS, DAYS_TO_ACTIVATION_CAP
+from services.enrollment import ACCESS_BUSINESS_DAYS, DAYS_TO_ACTIVATION_CAP
 from services.status import STATUS_COLORS, PortalStatus
 
 SEEN_COLOR = "#546e7a"  # neutral slate: seen is not a portal status
@@ -53,7 +54,8 @@ def _layout(*, title: str, xaxis: dict, yaxis: dict, height: int = HEIGHT,
     }
 
 
-def _percent(value: float | None) -> str:
+def percent(value: float | None) -> str:
+    """A rate as a whole percentage, "–" when there is none (no patients, or NaN)."""
     return "–" if value is None or pd.isna(value) else f"{value:.0%}"
 
 
@@ -120,9 +122,9 @@ def rate_by_figure(rates: pd.DataFrame, *, group_label: str,
                    overall_rate: float | None = None) -> go.Figure:
     """Each provider's (or location's) timely-access and activation rates, laggards on top."""
     names = rates["name"].tolist()
-    timely_text = [f"{_percent(rate)} ({timely:,}/{seen:,})" for rate, timely, seen in
+    timely_text = [f"{percent(rate)} ({timely:,}/{seen:,})" for rate, timely, seen in
                    zip(rates["timely_rate"], rates["timely"], rates["seen"], strict=True)]
-    activated_text = [f"{_percent(rate)} ({activated:,}/{seen:,})" for rate, activated, seen in
+    activated_text = [f"{percent(rate)} ({activated:,}/{seen:,})" for rate, activated, seen in
                       zip(rates["activated_rate"], rates["activated"], rates["seen"],
                           strict=True)]
     extra: dict[str, Any] = {}
@@ -132,7 +134,7 @@ def rate_by_figure(rates: pd.DataFrame, *, group_label: str,
         extra["shapes"] = [{
             "type": "line", "xref": "x", "yref": "paper", "x0": overall_rate,
             "x1": overall_rate, "y0": 0, "y1": 1, "showlegend": True,
-            "name": f"Practice {_percent(overall_rate)}",
+            "name": f"Practice {percent(overall_rate)}",
             "line": {"color": PRACTICE_LINE_COLOR, "dash": "dash", "width": 2},
         }]
     return go.Figure(

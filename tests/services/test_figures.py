@@ -13,12 +13,20 @@ from services import figures
 from services.status import STATUS_COLORS
 
 
-def test_figures_and_metrics_do_not_import_streamlit():
-    probe = ("import sys, services.figures, services.metrics; "
+def test_figures_and_enrollment_do_not_import_streamlit():
+    probe = ("import sys, services.figures, services.enrollment; "
              "print('streamlit' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True, cwd=figures.__file__.rsplit("/services/", 1)[0])
     assert result.stdout.strip() == "False"
+
+
+def test_percent_writes_a_rate_as_a_whole_percentage_and_a_dash_for_none():
+    assert figures.percent(0.604) == "60%"
+    assert figures.percent(1.0) == "100%"
+    assert figures.percent(0.0) == "0%"
+    assert figures.percent(None) == "–"
+    assert figures.percent(float("nan")) == "–"
 
 
 def test_funnel_shows_the_three_stages_in_order_with_badge_colours():

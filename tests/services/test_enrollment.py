@@ -1,4 +1,4 @@
-"""Enrollment metrics on a hand-built practice whose figures were worked out by hand.
+"""The Enrollment service on a hand-built practice whose figures were worked out by hand.
 
 Practice "Sunny" is in America/New_York; the period is Friday 2024-11-01 to Friday 2024-11-15.
 Daylight saving time ends on Sunday 2024-11-03 (EDT, UTC-4, before; EST, UTC-5, after).
@@ -41,7 +41,8 @@ import zoneinfo
 import pytest
 
 from models import AppointmentStatus, EnrollmentStatus, Holiday, PortalAccess, PortalAccount
-from services import metrics
+from services import enrollment
+from services.enrollment import EnrollmentScope
 from services.errors import InvalidInput
 from tests.factories import (
     make_appointment,
@@ -138,21 +139,23 @@ def sunny(session):
             "L1": l1.id, "L2": l2.id}
 
 
+def scope(ids, *, practice="practice", **filters) -> EnrollmentScope:
+    return EnrollmentScope(practice_id=ids[practice], start=START, end=END, **filters)
+
+
 def report(session, ids, **filters):
-    return metrics.build_enrollment_report(
-        session, practice_id=ids["practice"], start=START, end=END, now=NOW, **filters
-    )
+    return enrollment.build_enrollment_report(session, scope=scope(ids, **filters), now=NOW)
 
 
 def test_access_deadline_counts_the_visit_day_and_skips_weekends_and_holidays():
     none: set[dt.date] = set()
     friday = dt.date(2024, 11, 1)
-    assert metrics.access_deadline(friday, holidays=none) == dt.date(2024, 11, 6)  # Wednesday
-    assert metrics.access_deadline(dt.date(2024, 11, 2), holidays=none) == dt.date(2024, 11, 7)
-    assert metrics.access_deadline(dt.date(2024, 11, 4), holidays=none) == dt.date(2024, 11, 7)
+    assert enrollment.access_deadline(friday, holidays=none) == dt.date(2024, 11, 6)  # Wednesday
+    assert enrollment.access_deadline(dt.date(2024, 11, 2), holidays=none) == dt.date(2024, 11, 7)
+    assert enrollment.access_deadline(dt.date(2024, 11, 4), holidays=none) == dt.date(2024, 11, 7)
     thursday = dt.date(2024, 11, 7)
-    assert metrics.access_deadline(thursday, holidays=none) == dt.date(2024, 11, 12)
-    assert metrics.access_deadline(thursday, holidays={dt.date(2024, 11, 11)}) == dt.date(
+    assert enrollment.access_deadline(thursday, holidays=none) == dt.date(2024, 11, 12)
+    assert enrollment.access_deadline(thursday, holidays={dt.date(2024, 11, 11)}) == dt.date(
         2024, 11, 13)
 
 
@@ -161,12 +164,6 @@ def test_measure_matches_the_hand_count(session, sunny):
     assert (measure.numerator, measure.denominator) == (6, 10)
     assert measure.rate == pytest.approx(0.6)
     assert (measure.missing, measure.still_in_time) == (4, 1)
-
-
-def test_measure_alone_agrees_with_the_report(session, sunny):
-    measure = metrics.measure_electronic_access(
-        session, practice_id=sunny["practice"], start=START, end=END, now=NOW)
-    assert (measure.numerator, measure.denominator) == (6, 10)
 
 
 def test_headline_figures(session, sunny):
@@ -237,13 +234,12 @@ def test_location_filter_uses_only_visits_there(session, sunny):
 
 
 def test_provider_filter_uses_only_that_providers_visits(session, sunny):
-    measure = report(session, sunny, provider_ids=[sunny["A"]]).measure
+    measure = report(session, sunny, provider_ids=(sunny["A"],)).measure
     assert (measure.numerator, measure.denominator) == (3, 5)
 
 
 def test_missing_patients_in_order_of_first_visit(session, sunny):
-    missing = metrics.list_patients_missing_access(
-        session, practice_id=sunny["practice"], start=START, end=END, now=NOW)
+    missing = enrollment.list_patients_missing_access(session, scope=scope(sunny), now=NOW)
     assert missing["MRN"].tolist() == ["MRN-P2", "MRN-P4", "MRN-P8", "MRN-P9"]
     p2, p4, p8, p9 = missing.to_dict("records")
     assert (p2["Access due by"], p2["Access given"], p2["Portal status"]) == (
@@ -257,30 +253,28 @@ def test_missing_patients_in_order_of_first_visit(session, sunny):
 
 
 def test_missing_preview_is_limited(session, sunny):
-    result = metrics.build_enrollment_report(
-        session, practice_id=sunny["practice"], start=START, end=END, now=NOW, missing_limit=2)
+    result = enrollment.build_enrollment_report(session, scope=scope(sunny), now=NOW,
+                                                missing_limit=2)
     assert result.missing_preview["MRN"].tolist() == ["MRN-P2", "MRN-P4"]
 
 
 def test_csv_export_has_a_header_and_every_missing_patient(session, sunny):
-    text = metrics.export_patients_missing_access_csv(
-        session, practice_id=sunny["practice"], start=START, end=END, now=NOW)
+    text = enrollment.export_patients_missing_access_csv(session, scope=scope(sunny), now=NOW)
     lines = text.strip().splitlines()
-    assert lines[0] == ",".join(metrics.MISSING_COLUMNS)
+    assert lines[0] == ",".join(enrollment.MISSING_COLUMNS)
     assert len(lines) == 5
     assert lines[4].startswith("MRN-P9,") and lines[4].endswith(",yes")
 
 
 def test_other_practice_sees_only_its_own_patient(session, sunny):
-    measure = metrics.measure_electronic_access(
-        session, practice_id=sunny["other"], start=START, end=END, now=NOW)
+    measure = report(session, sunny, practice="other").measure
     assert (measure.numerator, measure.denominator) == (1, 1)
 
 
 def test_empty_period_has_no_rates(session, sunny):
-    result = metrics.build_enrollment_report(
-        session, practice_id=sunny["practice"], start=dt.date(2023, 1, 2),
-        end=dt.date(2023, 1, 8), now=NOW)
+    empty = EnrollmentScope(practice_id=sunny["practice"], start=dt.date(2023, 1, 2),
+                            end=dt.date(2023, 1, 8))
+    result = enrollment.build_enrollment_report(session, scope=empty, now=NOW)
     assert result.measure.denominator == 0 and result.measure.rate is None
     assert result.headline.activation_rate is None
     assert result.headline.median_days_to_activation is None
@@ -291,8 +285,8 @@ def test_empty_period_has_no_rates(session, sunny):
 
 def test_start_after_end_is_refused_with_the_field_named(session, sunny):
     with pytest.raises(InvalidInput) as error:
-        metrics.build_enrollment_report(session, practice_id=sunny["practice"], start=END,
-                                        end=START)
+        backwards = EnrollmentScope(practice_id=sunny["practice"], start=END, end=START)
+        enrollment.build_enrollment_report(session, scope=backwards)
     assert error.value.field == "start_date"
     assert "Start Date" in error.value.message
 

@@ -1,5 +1,5 @@
-"""Enrollment metrics for supervisors: headline figures, the "provide patients electronic access"
-measure with the patients who miss it, and the series behind the Enrollment page's charts.
+"""The Enrollment page's service, for supervisors: headline figures, the "provide patients
+electronic access" measure with the patients who miss it, and the series behind the charts.
 
 Every figure is aggregated in SQL (GROUP BY, window functions) and reads the same on SQLite and
 PostgreSQL; nothing loads a table into memory.
@@ -58,59 +58,43 @@ How it is computed
     two temporary tables (per patient, provider and location; per patient); each figure is then
     one GROUP BY or window query over them. PostgreSQL refuses temporary tables in a READ ONLY
     transaction or on a hot standby, so these reads need an ordinary transaction.
+
+Where things are
+    The page builds one EnrollmentScope (practice, Start Date, End Date, Location, providers)
+    from the shared filters and calls build_enrollment_report or
+    export_patients_missing_access_csv. The scope's calendar and the cohort tables are in
+    services.enrollment_cohort; the charts in services.figures.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import zoneinfo
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import (
-    Column,
-    Date,
-    Integer,
-    MetaData,
-    Table,
-    and_,
-    case,
-    cast,
-    column,
-    func,
-    literal,
-    null,
-    select,
-    text,
-    union_all,
-    values,
-)
+from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
-from sqlmodel.sql.sqltypes import UTCDateTime
 
-from models import (
-    Appointment,
-    AppointmentStatus,
-    Enrollment,
-    EnrollmentStatus,
-    Holiday,
-    Location,
-    Patient,
-    PortalAccess,
-    PortalAccount,
-    Provider,
-    utcnow,
+from models import Enrollment, EnrollmentStatus, Location, Patient, Provider
+from services.enrollment_cohort import (
+    ACCESS_BUSINESS_DAYS,
+    Cohort,
+    EnrollmentScope,
+    Period,
+    access_deadline,
+    calendar_cte,
+    open_cohort,
+    resolve_period,
 )
-from services.errors import InvalidInput
-from services.practices import get_practice
 from services.status import status_sql
 
-ACCESS_BUSINESS_DAYS = 4
-EXPIRING_WITHIN = dt.timedelta(days=7)
-MAX_PERIOD_DAYS = 731
+__all__ = [
+    "ACCESS_BUSINESS_DAYS", "AccessMeasure", "EnrollmentHeadline", "EnrollmentReport",
+    "EnrollmentScope", "access_deadline", "build_enrollment_report",
+    "export_patients_missing_access_csv", "list_patients_missing_access",
+]
+
 DAYS_TO_ACTIVATION_CAP = 21  # the histogram's last bar holds this many days and more
 MISSING_PREVIEW_ROWS = 200
 SECONDS_PER_DAY = 86_400
@@ -161,284 +145,6 @@ class EnrollmentReport:
     missing_preview: pd.DataFrame  # MISSING_COLUMNS, the first MISSING_PREVIEW_ROWS
 
 
-def access_deadline(visit_day: dt.date, *, holidays: frozenset[dt.date] | set[dt.date]) -> dt.date:
-    """The last local day on which access for a visit on `visit_day` is still timely."""
-    counted = 0
-    day = visit_day
-    while True:
-        if day.weekday() < 5 and day not in holidays:
-            counted += 1
-            if counted == ACCESS_BUSINESS_DAYS:
-                return day
-        day += dt.timedelta(days=1)
-
-
-# ---------------------------------------------------------------------------------------------
-# The period's calendar: one row per local day, joined as a VALUES CTE. It carries everything
-# that needs the practice's timezone or holidays, so the SQL itself never converts timezones or
-# counts business days (which SQLite and PostgreSQL would each do differently).
-
-
-@dataclass(frozen=True)
-class _Scope:
-    practice_id: int
-    start: dt.date
-    end: dt.date
-    location_id: int | None
-    provider_ids: tuple[int, ...] | None
-    now: dt.datetime
-    zone: zoneinfo.ZoneInfo
-    calendar_rows: tuple[tuple, ...]
-
-    @property
-    def start_utc(self) -> dt.datetime:
-        return self.calendar_rows[0][1]
-
-    @property
-    def end_utc(self) -> dt.datetime:
-        return self.calendar_rows[-1][2]
-
-
-def _midnight_utc(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-
-
-def _scope(
-    session: Session,
-    *,
-    practice_id: int,
-    start: dt.date,
-    end: dt.date,
-    location_id: int | None,
-    provider_ids: Sequence[int] | None,
-    now: dt.datetime | None,
-) -> _Scope:
-    if start > end:
-        raise InvalidInput("Start Date is after End Date: pick a Start Date on or before it.",
-                           field="start_date")
-    if (end - start).days + 1 > MAX_PERIOD_DAYS:
-        raise InvalidInput(f"The period is longer than {MAX_PERIOD_DAYS} days: pick a shorter "
-                           "range of Start Date and End Date.", field="start_date")
-    practice = get_practice(session, practice_id=practice_id)
-    zone = zoneinfo.ZoneInfo(practice.timezone)
-    # Holidays from the first day to a little past the last deadline (a few weeks is ample).
-    holidays = frozenset(session.execute(
-        select(Holiday.day).where(
-            Holiday.practice_id == practice_id,
-            Holiday.day >= start,
-            Holiday.day <= end + dt.timedelta(days=60),
-        )
-    ).scalars())
-    rows = []
-    day = start
-    while day <= end:
-        deadline = access_deadline(day, holidays=holidays)
-        rows.append((
-            day,
-            _midnight_utc(day, zone),
-            _midnight_utc(day + dt.timedelta(days=1), zone),
-            deadline,
-            _midnight_utc(deadline + dt.timedelta(days=1), zone),
-            day - dt.timedelta(days=day.weekday()),
-        ))
-        day += dt.timedelta(days=1)
-    return _Scope(
-        practice_id=practice_id,
-        start=start,
-        end=end,
-        location_id=location_id,
-        provider_ids=tuple(provider_ids) if provider_ids else None,
-        now=(now or utcnow()).astimezone(dt.UTC),
-        zone=zone,
-        calendar_rows=tuple(rows),
-    )
-
-
-def _calendar(scope: _Scope):
-    return values(
-        column("day", Date),
-        column("day_start", UTCDateTime()),
-        column("day_end", UTCDateTime()),
-        column("deadline", Date),
-        column("deadline_end", UTCDateTime()),
-        column("week_start", Date),
-        name="calendar",
-    ).data(list(scope.calendar_rows)).cte("calendar")
-
-
-# ---------------------------------------------------------------------------------------------
-# The cohort: two temporary tables filled once per report, so that the appointments are scanned
-# once and not once per figure. Temporary tables live in the session's own connection and
-# transaction (no other session sees them) and are dropped before the session ends; a rollback
-# drops them too, since both databases roll back DDL.
-
-
-@dataclass(frozen=True)
-class _Cohort:
-    # One row per (patient, provider, location) seen: the first visit there and its deadline.
-    groups: Table
-    # One row per patient seen: first visit, its deadline, access times, timely or not.
-    patients: Table
-
-
-def _cohort_tables() -> _Cohort:
-    metadata = MetaData()
-    groups = Table(
-        "tmp_enrollment_groups", metadata,
-        Column("patient_id", Integer, nullable=False),
-        Column("provider_id", Integer, nullable=False),
-        Column("location_id", Integer, nullable=False),
-        Column("first_start", UTCDateTime(), nullable=False),
-        Column("first_day", Date, nullable=False),
-        Column("deadline", Date, nullable=False),
-        Column("deadline_end", UTCDateTime(), nullable=False),
-        prefixes=["TEMPORARY"],
-    )
-    patients = Table(
-        "tmp_enrollment_patients", metadata,
-        Column("patient_id", Integer, primary_key=True, autoincrement=False),
-        Column("first_day", Date, nullable=False),
-        Column("deadline", Date, nullable=False),
-        Column("deadline_end", UTCDateTime(), nullable=False),
-        Column("invited_at", UTCDateTime()),
-        Column("activated_at", UTCDateTime()),
-        Column("access_at", UTCDateTime()),
-        Column("expiring", Integer, nullable=False),
-        Column("timely", Integer, nullable=False),
-        prefixes=["TEMPORARY"],
-    )
-    return _Cohort(groups=groups, patients=patients)
-
-
-def _fill_groups(session: Session, scope: _Scope, groups: Table) -> None:
-    """Completed visits in the period, by patient, provider and location: one scan."""
-    calendar = _calendar(scope)
-    visit = Appointment.__table__.alias("visit")
-    conditions = [
-        visit.c.practice_id == scope.practice_id,
-        visit.c.status == AppointmentStatus.completed.value,
-    ]
-    if scope.location_id is not None:
-        conditions.append(visit.c.location_id == scope.location_id)
-    if scope.provider_ids is not None:
-        conditions.append(visit.c.provider_id.in_(scope.provider_ids))
-    # The calendar drives the join: one range of the (practice_id, start_at) index per day.
-    # Deadlines only grow with the visit's day, so the first visit's is the smallest.
-    visits = (
-        select(
-            visit.c.patient_id,
-            visit.c.provider_id,
-            visit.c.location_id,
-            func.min(visit.c.start_at),
-            func.min(calendar.c.day),
-            func.min(calendar.c.deadline),
-            func.min(calendar.c.deadline_end),
-        )
-        .select_from(calendar)
-        .join(visit, and_(visit.c.start_at >= calendar.c.day_start,
-                          visit.c.start_at < calendar.c.day_end))
-        .where(*conditions)
-        .group_by(visit.c.patient_id, visit.c.provider_id, visit.c.location_id)
-    )
-    session.execute(groups.insert().from_select(
-        ["patient_id", "provider_id", "location_id", "first_start", "first_day", "deadline",
-         "deadline_end"],
-        visits,
-    ))
-
-
-def _fill_patients(session: Session, scope: _Scope, cohort: _Cohort) -> None:
-    """One row per patient seen, with the first visit's day and deadline and access times."""
-    groups, patients = cohort.groups, cohort.patients
-    seen = (
-        select(
-            groups.c.patient_id,
-            func.min(groups.c.first_day).label("day"),
-            func.min(groups.c.deadline).label("deadline"),
-            func.min(groups.c.deadline_end).label("deadline_end"),
-        )
-        .group_by(groups.c.patient_id)
-        .subquery("seen")
-    )
-    access = _access(scope, select(groups.c.patient_id))
-    session.execute(patients.insert().from_select(
-        ["patient_id", "first_day", "deadline", "deadline_end", "invited_at", "activated_at",
-         "access_at", "expiring", "timely"],
-        select(
-            seen.c.patient_id,
-            seen.c.day,
-            seen.c.deadline,
-            seen.c.deadline_end,
-            access.c.invited_at,
-            access.c.activated_at,
-            access.c.access_at,
-            func.coalesce(access.c.expiring, 0),
-            case((access.c.access_at < seen.c.deadline_end, 1), else_=0),
-        ).select_from(seen.outerjoin(access, access.c.patient_id == seen.c.patient_id)),
-    ))
-
-
-def _access(scope: _Scope, patient_ids):
-    """Per patient: first invitation, first activation, first access, a PIN expiring soon."""
-    enrollment = Enrollment.__table__
-    expiring = case(
-        (and_(enrollment.c.status == EnrollmentStatus.invited.value,
-              enrollment.c.expires_at > scope.now,
-              enrollment.c.expires_at <= scope.now + EXPIRING_WITHIN), 1),
-        else_=0,
-    )
-    from_enrollments = select(
-        enrollment.c.patient_id.label("patient_id"),
-        enrollment.c.issued_at.label("invited_at"),
-        enrollment.c.activated_at.label("activated_at"),
-        # An enrollment is activated after it is issued, so issuing is its first access.
-        enrollment.c.issued_at.label("access_at"),
-        expiring.label("expiring"),
-    ).where(
-        enrollment.c.practice_id == scope.practice_id,
-        enrollment.c.patient_id.in_(patient_ids),
-    )
-    grant, account = PortalAccess.__table__, PortalAccount.__table__
-    # A sibling's account may be granted this patient without an enrollment of their own.
-    from_grants = (
-        select(
-            grant.c.patient_id,
-            cast(null(), UTCDateTime()),
-            grant.c.granted_at,
-            grant.c.granted_at,
-            literal(0),
-        )
-        .join(account, account.c.id == grant.c.account_id)
-        .where(account.c.practice_id == scope.practice_id, grant.c.patient_id.in_(patient_ids))
-    )
-    events = union_all(from_enrollments, from_grants).subquery("access_events")
-    return (
-        select(
-            events.c.patient_id,
-            func.min(events.c.invited_at).label("invited_at"),
-            func.min(events.c.activated_at).label("activated_at"),
-            func.min(events.c.access_at).label("access_at"),
-            func.max(events.c.expiring).label("expiring"),
-        )
-        .group_by(events.c.patient_id)
-        .subquery("access")
-    )
-
-
-@contextlib.contextmanager
-def _cohort(session: Session, scope: _Scope) -> Iterator[_Cohort]:
-    cohort = _cohort_tables()
-    connection = session.connection()
-    for table in (cohort.groups, cohort.patients):
-        connection.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
-        table.create(connection, checkfirst=False)
-    _fill_groups(session, scope, cohort.groups)
-    _fill_patients(session, scope, cohort)
-    yield cohort
-    # Not reached on an error: the session's rollback then drops both tables.
-    for table in (cohort.patients, cohort.groups):
-        table.drop(connection, checkfirst=False)
-
 
 def _count(expression) -> ColumnElement[int]:
     return func.coalesce(func.sum(expression), 0)
@@ -460,7 +166,7 @@ def _seconds_between(session: Session, later, earlier) -> ColumnElement[int]:
 # The figures, each one query over the cohort.
 
 
-def _headline_counts(session: Session, scope: _Scope, cohort: _Cohort):
+def _headline_counts(session: Session, period: Period, cohort: Cohort):
     patients = cohort.patients
     return session.execute(
         select(
@@ -468,7 +174,7 @@ def _headline_counts(session: Session, scope: _Scope, cohort: _Cohort):
             func.count(patients.c.invited_at).label("invited"),
             func.count(patients.c.activated_at).label("activated"),
             _count(patients.c.timely).label("timely"),
-            _count(case((and_(patients.c.timely == 0, patients.c.deadline_end > scope.now), 1),
+            _count(case((and_(patients.c.timely == 0, patients.c.deadline_end > period.now), 1),
                         else_=0)).label("still_in_time"),
             _count(patients.c.expiring).label("expiring"),
         )
@@ -485,21 +191,21 @@ def _measure(counts) -> AccessMeasure:
     )
 
 
-def _activation_durations(session: Session, scope: _Scope, cohort: _Cohort):
+def _activation_durations(session: Session, period: Period, cohort: Cohort):
     """Seconds from issue to activation of each activated enrollment of the patients seen."""
     enrollment = Enrollment.__table__
     seconds = _seconds_between(session, enrollment.c.activated_at, enrollment.c.issued_at)
     return (
         select(case((seconds < 0, 0), else_=seconds).label("seconds"))
         .join(cohort.patients, cohort.patients.c.patient_id == enrollment.c.patient_id)
-        .where(enrollment.c.practice_id == scope.practice_id,
+        .where(enrollment.c.practice_id == period.practice_id,
                enrollment.c.activated_at.is_not(None))
         .subquery("durations")
     )
 
 
-def _median_days_to_activation(session: Session, scope: _Scope, cohort: _Cohort) -> float | None:
-    durations = _activation_durations(session, scope, cohort)
+def _median_days_to_activation(session: Session, period: Period, cohort: Cohort) -> float | None:
+    durations = _activation_durations(session, period, cohort)
     ranked = select(
         durations.c.seconds,
         func.row_number().over(order_by=durations.c.seconds).label("position"),
@@ -514,8 +220,8 @@ def _median_days_to_activation(session: Session, scope: _Scope, cohort: _Cohort)
     return None if median_seconds is None else round(float(median_seconds) / SECONDS_PER_DAY, 1)
 
 
-def _days_to_activation(session: Session, scope: _Scope, cohort: _Cohort) -> pd.DataFrame:
-    durations = _activation_durations(session, scope, cohort)
+def _days_to_activation(session: Session, period: Period, cohort: Cohort) -> pd.DataFrame:
+    durations = _activation_durations(session, period, cohort)
     cap = DAYS_TO_ACTIVATION_CAP
     bucket = case(
         (durations.c.seconds >= cap * SECONDS_PER_DAY, cap),
@@ -533,8 +239,8 @@ def _days_to_activation(session: Session, scope: _Scope, cohort: _Cohort) -> pd.
     })
 
 
-def _weekly(session: Session, scope: _Scope, cohort: _Cohort) -> pd.DataFrame:
-    calendar = _calendar(scope)
+def _weekly(session: Session, period: Period, cohort: Cohort) -> pd.DataFrame:
+    calendar = calendar_cte(period)
     enrollment = Enrollment.__table__
     rows = session.execute(
         select(
@@ -543,14 +249,14 @@ def _weekly(session: Session, scope: _Scope, cohort: _Cohort) -> pd.DataFrame:
             func.count(enrollment.c.activated_at).label("activated"),
         )
         .select_from(calendar)
-        .join(enrollment, and_(enrollment.c.practice_id == scope.practice_id,
+        .join(enrollment, and_(enrollment.c.practice_id == period.practice_id,
                                enrollment.c.issued_at >= calendar.c.day_start,
                                enrollment.c.issued_at < calendar.c.day_end))
         .join(cohort.patients, cohort.patients.c.patient_id == enrollment.c.patient_id)
         .group_by(calendar.c.week_start)
     ).all()
     counts = {week: (invitations, activated) for week, invitations, activated in rows}
-    weeks = sorted({row[5] for row in scope.calendar_rows})
+    weeks = sorted({row[5] for row in period.calendar_rows})
     invitations = [counts.get(week, (0, 0))[0] for week in weeks]
     activated = [counts.get(week, (0, 0))[1] for week in weeks]
     return pd.DataFrame({
@@ -561,7 +267,7 @@ def _weekly(session: Session, scope: _Scope, cohort: _Cohort) -> pd.DataFrame:
     })
 
 
-def _rates_by(session: Session, cohort: _Cohort, *, group: str) -> pd.DataFrame:
+def _rates_by(session: Session, cohort: Cohort, *, group: str) -> pd.DataFrame:
     """Each provider's (location's) own measure and funnel; laggards first."""
     groups, patients = cohort.groups, cohort.patients
     named = Provider.__table__ if group == "provider" else Location.__table__
@@ -596,7 +302,7 @@ def _rates_by(session: Session, cohort: _Cohort, *, group: str) -> pd.DataFrame:
     return frame[RATE_COLUMNS].reset_index(drop=True)
 
 
-def _missing(session: Session, scope: _Scope, cohort: _Cohort, *, limit: int | None
+def _missing(session: Session, period: Period, cohort: Cohort, *, limit: int | None
              ) -> pd.DataFrame:
     groups, patients = cohort.groups, cohort.patients
     # The provider and location of each missing patient's first visit (ties: lowest ids).
@@ -626,7 +332,7 @@ def _missing(session: Session, scope: _Scope, cohort: _Cohort, *, limit: int | N
             patients.c.deadline,
             patients.c.deadline_end,
             patients.c.access_at,
-            status_sql(scope.now).label("portal_status"),
+            status_sql(period.now).label("portal_status"),
         )
         .select_from(patients)
         .join(first_groups, and_(first_groups.c.patient_id == patients.c.patient_id,
@@ -651,9 +357,9 @@ def _missing(session: Session, scope: _Scope, cohort: _Cohort, *, limit: int | N
             "Provider": row.provider,
             "Location": row.location,
             "Access due by": row.deadline,
-            "Access given": row.access_at.astimezone(scope.zone).date() if row.access_at else None,
+            "Access given": row.access_at.astimezone(period.zone).date() if row.access_at else None,
             "Portal status": row.portal_status,
-            "Still in time": row.access_at is None and row.deadline_end > scope.now,
+            "Still in time": row.access_at is None and row.deadline_end > period.now,
         }
         for row in session.execute(query)
     ]
@@ -667,94 +373,58 @@ def _missing(session: Session, scope: _Scope, cohort: _Cohort, *, limit: int | N
 def build_enrollment_report(
     session: Session,
     *,
-    practice_id: int,
-    start: dt.date,
-    end: dt.date,
-    location_id: int | None = None,
-    provider_ids: Sequence[int] | None = None,
+    scope: EnrollmentScope,
     now: dt.datetime | None = None,
     missing_limit: int = MISSING_PREVIEW_ROWS,
 ) -> EnrollmentReport:
-    """Every figure of the Enrollment page for the patients seen in [start, end]."""
-    scope = _scope(session, practice_id=practice_id, start=start, end=end,
-                   location_id=location_id, provider_ids=provider_ids, now=now)
-    with _cohort(session, scope) as cohort:
-        counts = _headline_counts(session, scope, cohort)
+    """Every figure of the Enrollment page for the patients seen in the scope's period."""
+    period = resolve_period(session, scope, now=now)
+    with open_cohort(session, period) as cohort:
+        counts = _headline_counts(session, period, cohort)
         measure = _measure(counts)
         headline = EnrollmentHeadline(
             patients_seen=counts.seen,
             invited=counts.invited,
             activated=counts.activated,
             activation_rate=_rate(counts.activated, counts.invited),
-            median_days_to_activation=_median_days_to_activation(session, scope, cohort),
+            median_days_to_activation=_median_days_to_activation(session, period, cohort),
             pins_expiring_soon=counts.expiring,
         )
         return EnrollmentReport(
-            start=start,
-            end=end,
+            start=scope.start,
+            end=scope.end,
             headline=headline,
             measure=measure,
             funnel=pd.DataFrame({
                 "stage": ["Seen", "Invited", "Activated"],
                 "patients": [headline.patients_seen, headline.invited, headline.activated],
             }),
-            weekly=_weekly(session, scope, cohort),
+            weekly=_weekly(session, period, cohort),
             by_provider=_rates_by(session, cohort, group="provider"),
             by_location=_rates_by(session, cohort, group="location"),
-            days_to_activation=_days_to_activation(session, scope, cohort),
-            missing_preview=_missing(session, scope, cohort, limit=missing_limit),
+            days_to_activation=_days_to_activation(session, period, cohort),
+            missing_preview=_missing(session, period, cohort, limit=missing_limit),
         )
-
-
-def measure_electronic_access(
-    session: Session,
-    *,
-    practice_id: int,
-    start: dt.date,
-    end: dt.date,
-    location_id: int | None = None,
-    provider_ids: Sequence[int] | None = None,
-    now: dt.datetime | None = None,
-) -> AccessMeasure:
-    """The "provide patients electronic access" measure for [start, end] alone."""
-    scope = _scope(session, practice_id=practice_id, start=start, end=end,
-                   location_id=location_id, provider_ids=provider_ids, now=now)
-    with _cohort(session, scope) as cohort:
-        return _measure(_headline_counts(session, scope, cohort))
 
 
 def list_patients_missing_access(
     session: Session,
     *,
-    practice_id: int,
-    start: dt.date,
-    end: dt.date,
-    location_id: int | None = None,
-    provider_ids: Sequence[int] | None = None,
+    scope: EnrollmentScope,
     now: dt.datetime | None = None,
     limit: int | None = None,
 ) -> pd.DataFrame:
-    """The patients seen in [start, end] outside the measure's numerator, by first visit."""
-    scope = _scope(session, practice_id=practice_id, start=start, end=end,
-                   location_id=location_id, provider_ids=provider_ids, now=now)
-    with _cohort(session, scope) as cohort:
-        return _missing(session, scope, cohort, limit=limit)
+    """The patients seen in the scope's period outside the measure's numerator, by first
+    visit."""
+    period = resolve_period(session, scope, now=now)
+    with open_cohort(session, period) as cohort:
+        return _missing(session, period, cohort, limit=limit)
 
 
 def export_patients_missing_access_csv(
-    session: Session,
-    *,
-    practice_id: int,
-    start: dt.date,
-    end: dt.date,
-    location_id: int | None = None,
-    provider_ids: Sequence[int] | None = None,
-    now: dt.datetime | None = None,
+    session: Session, *, scope: EnrollmentScope, now: dt.datetime | None = None
 ) -> str:
     """The patients missing the measure as CSV text, every one of them."""
-    frame = list_patients_missing_access(
-        session, practice_id=practice_id, start=start, end=end, location_id=location_id,
-        provider_ids=provider_ids, now=now,
-    )
+    frame = list_patients_missing_access(session, scope=scope, now=now)
     frame["Still in time"] = frame["Still in time"].map({True: "yes", False: "no"})
     return frame.to_csv(index=False)

@@ -1,0 +1,87 @@
+"""The activation form's checks: bad input raises InvalidInput naming the field, before any
+guess is counted or anything is written."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from models import EnrollmentMethod
+from services.errors import InvalidInput
+from services.pins import PIN_LENGTH, normalize_answer, normalize_pin
+from services.validation import normalize_email
+
+MIN_PARENT_PASSWORD = 12
+MAX_PASSWORD_BYTES = 72  # bcrypt reads no further
+
+
+def _validate_password(password: str, *, email: str, repeat: str | None) -> None:
+    if not password:
+        raise InvalidInput(
+            f"Password is empty: choose one of at least {MIN_PARENT_PASSWORD} characters.",
+            field="password",
+        )
+    if len(password) < MIN_PARENT_PASSWORD:
+        raise InvalidInput(
+            f"Password is too short: use at least {MIN_PARENT_PASSWORD} characters.",
+            field="password",
+        )
+    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise InvalidInput(
+            "Password is too long: use at most 72 characters (fewer with accents or emoji).",
+            field="password",
+        )
+    local_part = email.split("@", 1)[0]
+    lowered = password.lower()
+    if email in lowered or (len(local_part) >= 4 and local_part in lowered):
+        raise InvalidInput(
+            "Password must not contain your email address: choose something else.",
+            field="password",
+        )
+    if repeat is not None and repeat != password:
+        raise InvalidInput(
+            "Repeat password does not match Password: type the same password twice.",
+            field="repeat_password",
+        )
+
+
+def parse_secret(
+    method: str, *, pin: str | None, date_of_birth: dt.date | None, answer: str | None
+) -> str:
+    """The normalised secret from the form, or InvalidInput (nothing counted, nothing written)."""
+    if method == EnrollmentMethod.question:
+        secret = normalize_answer(answer)
+        if not secret:
+            raise InvalidInput(
+                "Answer is empty: type the answer to the question above.", field="answer"
+            )
+        return secret
+    secret = normalize_pin(pin)
+    if not secret:
+        raise InvalidInput(
+            "PIN is empty: type the PIN from your letter or welcome email.", field="pin"
+        )
+    if len(secret) != PIN_LENGTH or not secret.isalnum():
+        raise InvalidInput(
+            f"PIN should be {PIN_LENGTH} letters and digits (dashes and spaces do not matter): "
+            "check it against your letter or email.",
+            field="pin",
+        )
+    if date_of_birth is None:
+        raise InvalidInput(
+            "Child's date of birth is empty: pick it in the calendar or type it as MM/DD/YYYY.",
+            field="date_of_birth",
+        )
+    return secret
+
+
+def check_account_form(email: str, password: str, *, repeat_password: str | None,
+                        existing_account: bool) -> str:
+    """The normalised email, or InvalidInput for the email or password fields."""
+    email = normalize_email(email, field="Email address").lower()
+    if not existing_account:
+        _validate_password(password, email=email, repeat=repeat_password)
+    elif not password:
+        raise InvalidInput(
+            "Password is empty: enter the password of your existing account.", field="password"
+        )
+    return email
