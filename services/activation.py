@@ -31,8 +31,8 @@ from models import (
 from services.activation_form import MIN_PARENT_PASSWORD as MIN_PARENT_PASSWORD
 from services.activation_form import check_account_form, parse_secret
 from services.activation_messages import (
-    activated_message,
     Outcome,
+    activated_message,
     refusal_message,
     throttled_message,
     too_old_message,
