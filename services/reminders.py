@@ -31,25 +31,18 @@ from models import (
 from services import carriers, text_opt_out
 from services.audit import record_event
 from services.errors import InvalidInput
-from services.i18n import (
-    DEFAULT_LANGUAGE,
-    format_long_date,
-    gettext_for,
-    language_or_default,
-    localized_url,
-    template_environment,
-)
-from services.notifications import (
+from services.i18n import DEFAULT_LANGUAGE, language_or_default
+from services.messages import (
     Channel,
-    OutgoingMessage,
-    Senders,
-    queue_message,
-    senders_from_settings,
+    Reminder,
+    activation_url,
+    build_reminder_email,
+    build_reminder_text,
 )
-from services.practices import PracticeInfo, get_practice
-from services.registration import activation_url
+from services.outbox import queue_message
+from services.practices import get_practice
+from services.senders import Senders, senders_from_settings
 from services.settings import Settings, get_settings
-from services.text_messages import render_text
 
 REMIND_AFTER = "Remind after (days)"
 REMIND_BEFORE = "Remind before PIN expiry (days)"
@@ -123,52 +116,6 @@ def due_points(points: list[Point], *, done: set[str], now: dt.datetime,
     return latest, due
 
 
-@dataclass(frozen=True)
-class Reminder:
-    """What one reminder says."""
-
-    practice: PracticeInfo
-    language: str
-    guardian_name: str
-    patient_first_name: str
-    activation_url: str
-    state: str  # pin (still valid), question, or expired
-    expires_on: dt.date | None
-
-
-def build_reminder_email(reminder: Reminder, *, recipient: str) -> OutgoingMessage:
-    """The reminder email in the parent's language: the link, never the PIN."""
-    _ = gettext_for(reminder.language)
-    subject = _("Reminder: the %(practice)s patient portal for %(child)s") % {
-        "practice": reminder.practice.name, "child": reminder.patient_first_name}
-    values = {
-        "subject": subject,
-        "practice": reminder.practice,
-        "guardian_name": reminder.guardian_name,
-        "patient_first_name": reminder.patient_first_name,
-        "activation_url": reminder.activation_url,
-        "state": reminder.state,
-        "expires_on": (format_long_date(reminder.expires_on, reminder.language)
-                       if reminder.expires_on else ""),
-    }
-    environment = template_environment(reminder.language)
-    return OutgoingMessage(
-        channel=Channel.email, recipient=recipient, subject=subject,
-        body_text=environment.get_template("reminder_email.txt").render(values),
-        body_html=environment.get_template("reminder_email.html").render(values),
-        carries_pin=False,
-    )
-
-
-def build_reminder_text(reminder: Reminder, *, channel: str, recipient: str) -> OutgoingMessage:
-    """The reminder text: the practice, the child, a pointer to the email, the STOP line."""
-    body = render_text(language=reminder.language, kind="reminder",
-                       practice_name=reminder.practice.name,
-                       patient_first_name=reminder.patient_first_name)
-    return OutgoingMessage(channel=channel, recipient=recipient, subject="", body_text=body,
-                           body_html=None, carries_pin=False)
-
-
 @dataclass
 class ReminderReport:
     """What one reminder run did."""
@@ -222,7 +169,7 @@ def _local_date(moment: dt.datetime | None, timezone: str) -> dt.date | None:
     return moment.astimezone(zoneinfo.ZoneInfo(timezone)).date() if moment else None
 
 
-def _remind_one(session: Session, *, row, practice: Practice, info: PracticeInfo,
+def _remind_one(session: Session, *, row, practice: Practice, info,
                 now: dt.datetime, senders: Senders, settings: Settings,
                 report: ReminderReport) -> None:
     enrollment, child, guardian_first, guardian_last, language = row
@@ -254,7 +201,7 @@ def _remind_one(session: Session, *, row, practice: Practice, info: PracticeInfo
         practice=info, language=language,
         guardian_name=f"{guardian_first or ''} {guardian_last or ''}".strip(),
         patient_first_name=child,
-        activation_url=localized_url(activation_url(info, enrollment.link_token), language),
+        activation_url=activation_url(info, enrollment.link_token, language),
         state=("expired" if expired else "question"
                if enrollment.method == EnrollmentMethod.question else "pin"),
         expires_on=_local_date(enrollment.expires_at, practice.timezone),

@@ -30,6 +30,17 @@ STATUS_COLORS: dict[str, str] = {
     PortalStatus.declined: "#6d4c41",
 }
 
+# The same palette by the names Streamlit's badges take (`:orange-badge[...]` on Register).
+# Streamlit has no brown: Declined takes orange, the hue of its brown (#6d4c41).
+BADGE_NAMES: dict[str, str] = {
+    PortalStatus.not_registered: "gray",
+    PortalStatus.invited: "blue",
+    PortalStatus.pin_expired: "orange",
+    PortalStatus.locked: "red",
+    PortalStatus.active: "green",
+    PortalStatus.declined: "orange",
+}
+
 STATUS_MEANINGS: dict[str, str] = {
     PortalStatus.not_registered: "No portal invitation yet: register the parent.",
     PortalStatus.invited: "A PIN was issued and has not been used yet.",

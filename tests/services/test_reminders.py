@@ -18,7 +18,7 @@ from models import (
 )
 from services import reminders, text_opt_out
 from services.errors import InvalidInput
-from services.notifications import Senders
+from services.senders import Senders
 from tests.factories import make_enrollment, make_guardian, make_patient, make_practice
 
 ISSUED = dt.datetime(2026, 11, 2, 15, 0, tzinfo=dt.UTC)
