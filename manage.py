@@ -104,8 +104,8 @@ def seed_demo_command(args: argparse.Namespace) -> int:
 def send_outbox_command(args: argparse.Namespace) -> int:
     from services.db import migrate, session_scope
     from services.outbox import describe_run, send_due_messages
-    from services.senders import senders_from_settings
     from services.reminders import send_reminders
+    from services.senders import senders_from_settings
 
     if args.limit < 1:
         return _fail("--limit must be at least 1")
