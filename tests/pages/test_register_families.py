@@ -11,10 +11,16 @@ from models import Enrollment, Guardian, OutboxMessage
 from services.db import session_scope
 from services.delivery_failures import mark_delivery_failed
 from services.settings import get_settings
-from tests.factories import make_enrollment
+from tests.factories import (
+    make_appointment,
+    make_enrollment,
+    make_guardian,
+    make_patient,
+    make_practice,
+    make_user,
+)
 from tests.pages.helpers import texts
-from tests.pages.test_register import (  # noqa: F401 - the clinic fixture
-    clinic,
+from tests.pages.test_register import (
     complete,
     email_box,
     field_errors,
@@ -22,6 +28,20 @@ from tests.pages.test_register import (  # noqa: F401 - the clinic fixture
     open_register,
     the_enrollment,
 )
+
+
+@pytest.fixture
+def clinic(session):
+    practice = make_practice(session, name="Sunny Peds", portal_url="https://portal.sunny.example")
+    staff = make_user(session, practices=[practice], username="frontdesk")
+    patient = make_patient(session, practice, first_name="Zoë", last_name="Nguyễn")
+    guardian = make_guardian(session, practice, patients=[patient], first_name="Lan",
+                             last_name="Nguyễn", email="lan@example.com",
+                             cell_phone="+16175550123")
+    appointment = make_appointment(session, practice, patient=patient)
+    session.commit()
+    return {"practice": practice, "staff": staff, "patient": patient, "guardian": guardian,
+            "appointment": appointment}
 
 
 def set_language(session, clinic, language: str) -> None:
