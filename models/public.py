@@ -30,6 +30,8 @@ class PracticePublic(PublicSchema):
     phone: str
     email: str
     address: str
+    remind_after_days: str = "3,10"  # reminders to invited parents, days after the invitation
+    remind_before_expiry_days: int = 2  # and days before the PIN expires (0: none)
 
 
 class PracticeOption(PublicSchema):

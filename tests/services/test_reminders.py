@@ -16,7 +16,7 @@ from models import (
     Practice,
     ReminderSent,
 )
-from services import reminders, text_opt_out
+from services import reminder_settings, reminders, text_opt_out
 from services.errors import InvalidInput
 from services.senders import Senders
 from tests.factories import make_enrollment, make_guardian, make_patient, make_practice
@@ -170,11 +170,11 @@ def test_practice_settings_turn_reminders_off_or_change_the_days(session, invite
 @pytest.mark.parametrize(("text", "days"), [("3,10", (3, 10)), (" 10 ; 3 ", (3, 10)),
                                             ("", ()), ("7, 7", (7,))])
 def test_parse_remind_after(text, days):
-    assert reminders.parse_remind_after(text) == days
+    assert reminder_settings.parse_remind_after(text) == days
 
 
 @pytest.mark.parametrize("text", ["three", "0", "61", "3,-1", "1,2,3,4,5,6"])
 def test_bad_remind_after_names_the_field(text):
     with pytest.raises(InvalidInput) as raised:
-        reminders.parse_remind_after(text)
+        reminder_settings.parse_remind_after(text)
     assert raised.value.field == "Remind after (days)"
