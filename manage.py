@@ -136,8 +136,8 @@ def import_schedule_command(args: argparse.Namespace) -> int:
 
     from services.db import migrate, session_scope
     from services.errors import NotFound
-    from services.importer import import_schedule, report_csv
     from services.practices import find_practice
+    from services.schedule_import import import_schedule, report_csv
 
     path = Path(args.file)
     if not path.is_file():

@@ -18,7 +18,7 @@ from models import Holiday, Location, Practice, Provider
 from models.public import HolidayRow, NamedRow, PracticePublic, PracticeSettings
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput, NotFound
-from services.practices import get_practice
+from services.practices import get_practice, list_locations, list_providers
 from services.reminder_settings import (
     check_remind_before,
     format_remind_after,
@@ -40,13 +40,6 @@ def _holidays(session: Session, practice_id: int) -> list[HolidayRow]:
     return [HolidayRow.model_validate(row) for row in rows]
 
 
-def _named(session: Session, table, practice_id: int) -> list[NamedRow]:
-    rows = session.exec(
-        select(table.id, table.name).where(table.practice_id == practice_id).order_by(table.name)
-    ).all()
-    return [NamedRow.model_validate(row) for row in rows]
-
-
 def get_practice_settings(
     session: Session, *, actor_id: int, practice_id: int
 ) -> PracticeSettings:
@@ -55,8 +48,8 @@ def get_practice_settings(
     return PracticeSettings(
         practice=get_practice(session, practice_id=practice_id),
         holidays=_holidays(session, practice_id),
-        locations=_named(session, Location, practice_id),
-        providers=_named(session, Provider, practice_id),
+        locations=list_locations(session, practice_id=practice_id),
+        providers=list_providers(session, practice_id=practice_id),
     )
 
 

@@ -48,21 +48,19 @@ def get_practice(session: Session, *, practice_id: int) -> PracticePublic:
     return PracticePublic.model_validate(practice)
 
 
-def list_locations(session: Session, *, practice_id: int) -> list[NamedRow]:
-    """The practice's locations by name."""
+def _names(session: Session, table: type[Location] | type[Provider], practice_id: int
+           ) -> list[NamedRow]:
     rows = session.exec(
-        select(Location.id, Location.name)
-        .where(Location.practice_id == practice_id)
-        .order_by(Location.name)
+        select(table.id, table.name).where(table.practice_id == practice_id).order_by(table.name)
     ).all()
     return [NamedRow.model_validate(row) for row in rows]
+
+
+def list_locations(session: Session, *, practice_id: int) -> list[NamedRow]:
+    """The practice's locations by name."""
+    return _names(session, Location, practice_id)
 
 
 def list_providers(session: Session, *, practice_id: int) -> list[NamedRow]:
     """The practice's providers by name."""
-    rows = session.exec(
-        select(Provider.id, Provider.name)
-        .where(Provider.practice_id == practice_id)
-        .order_by(Provider.name)
-    ).all()
-    return [NamedRow.model_validate(row) for row in rows]
+    return _names(session, Provider, practice_id)
