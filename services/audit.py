@@ -47,6 +47,7 @@ ACTION_LABELS: dict[str, str] = {
     "activation_attempt": "Activation attempt",
     "declined": "Declined",
     "delivery_failed": "Delivery failed",
+    "email_corrected": "Email address corrected",
     "demo_loaded": "Demo practice loaded",
     "enrollment_locked": "PIN locked after wrong tries",
     "holiday_added": "Holiday added",
