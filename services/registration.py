@@ -33,6 +33,7 @@ from models import (
 from services import text_opt_out
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput, NotFound
+from services.i18n import DEFAULT_LANGUAGE
 from services.invitation_resend import ResendResult, resend_invitation  # noqa: F401
 from services.letters import PinLetter
 from services.messages import (
@@ -114,7 +115,7 @@ def _guardian(session: Session, *, practice_id: int, patient: Patient, form: Reg
             relationship=(form.new_guardian.relationship or "Parent").strip()[:40],
             email=checked.email,
             cell_phone=checked.cell_phone,
-            preferred_language=checked.language,
+            preferred_language=checked.language or DEFAULT_LANGUAGE,
         )
         session.add(guardian)
         session.flush()
@@ -134,7 +135,8 @@ def _guardian(session: Session, *, practice_id: int, patient: Patient, form: Reg
         guardian.email = checked.email
     if checked.cell_phone and not guardian.cell_phone:
         guardian.cell_phone = checked.cell_phone
-    guardian.preferred_language = checked.language  # staff asked; the drop-down showed it
+    if checked.language:  # staff asked; the drop-down showed the language on file
+        guardian.preferred_language = checked.language
     session.add(guardian)
     return guardian
 
@@ -245,7 +247,8 @@ def _enroll(
                        "page to see their invitation.", field=SUBMIT) from None
 
     info = get_practice(session, practice_id=practice_id)
-    url = activation_url(info, enrollment.link_token, checked.language)
+    language = guardian.preferred_language  # set from the form above, or the one on file
+    url = activation_url(info, enrollment.link_token, language)
     expires_on = _local_date(expires_at, practice.timezone)
     invitation = Invitation(
         practice=info,
@@ -258,7 +261,7 @@ def _enroll(
         pin_in_email=pin_in_email,
         pin_by_text=pin_by_text,
         pin_on_letter=bool(pin and not form.send_pin),
-        language=checked.language,
+        language=language,
     )
     messages = [build_welcome_email(invitation, recipient=checked.email)]
     if text_channel:
@@ -276,7 +279,7 @@ def _enroll(
                    else "letter" if pin else "none")
     detail = {"enrollment_id": enrollment.id, "method": checked.method, "email": checked.email,
               "text": text_channel, "pin_sent_by": pin_channel,
-              "language": checked.language, "text_consent": bool(checked.text_channel),
+              "language": language, "text_consent": bool(checked.text_channel),
               "appointment_id": appointment_id, "guardian_id": guardian.id,
               "expires_at": expires_at.isoformat()}
     actions = [] if new_pin else ["registration"]
@@ -297,7 +300,7 @@ def _enroll(
         issued_on=_local_date(now, practice.timezone),
         pin=format_pin(pin) if pin else None,
         verification_question=checked.question,
-        language=checked.language,
+        language=language,
     )
     return RegistrationResult(
         enrollment_id=enrollment.id,

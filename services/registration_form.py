@@ -11,7 +11,6 @@ from models import EnrollmentMethod
 from services import carriers
 from services.errors import InvalidInput
 from services.i18n import (
-    DEFAULT_LANGUAGE,
     language_name,
     normalize_language,
     supported_languages,
@@ -64,7 +63,8 @@ class RegistrationForm:
     send_pin: bool = True  # False: `Do not send PIN`, the parent gets the letter
     verification_question: str = ""
     verification_answer: str = ""
-    preferred_language: str = DEFAULT_LANGUAGE  # what the parent reads: emails, texts, letter
+    # What the parent reads (emails, texts, letter); None: the guardian's language on file.
+    preferred_language: str | None = None
     text_consent: bool = False  # the parent agreed to receive texts (required with Text Message)
 
 
@@ -80,7 +80,7 @@ class CheckedForm:
     text_recipient: str | None
     question: str | None
     answer: str | None
-    language: str = DEFAULT_LANGUAGE
+    language: str | None = None  # None: keep the guardian's
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def _check(form: RegistrationForm,
     except InvalidInput as error:
         problems.append(error)
     language = normalize_language(form.preferred_language)
-    if language is None:
+    if language is None and form.preferred_language is not None:
         offered = ", ".join(language_name(code) for code in supported_languages())
         problems.append(InvalidInput(
             f"Preferred language {form.preferred_language!r} is not offered: choose one of "

@@ -170,3 +170,15 @@ def test_longest_practice_name_still_fits_one_text(session, clinic):
         shown = text.body_text.replace("[[PIN]]", "7KQ4M-9TXR2")
         assert len(shown) <= 160, shown
         assert shown.startswith("Centro Pediátrico")
+
+
+def test_without_a_language_on_the_form_the_guardians_own_is_kept(session, clinic):
+    guardian = session.get(Guardian, clinic["guardian"].id)
+    guardian.preferred_language = "es"
+    session.add(guardian)
+    session.commit()
+    result = register(clinic)  # e.g. a caller that does not ask
+    assert "lang=es" in result.activation_url and result.letter.language == "es"
+    [email] = rows(OutboxMessage)
+    assert email.subject.startswith("Portal del paciente")
+    assert rows(Guardian)[0].preferred_language == "es"
