@@ -137,19 +137,23 @@ def _local_date(moment: dt.datetime | None, timezone: str) -> dt.date | None:
     return moment.astimezone(zoneinfo.ZoneInfo(timezone)).date() if moment else None
 
 
-def _remind_one(session: Session, *, row, practice: Practice, info,
-                now: dt.datetime, senders: Senders, settings: Settings,
-                report: ReminderReport) -> None:
+def _done_points(session: Session, enrollment_ids: list[int]) -> dict[int, set[str]]:
+    """The points already settled, per enrollment, read in chunks (not one query each)."""
+    done: dict[int, set[str]] = {}
+    for start in range(0, len(enrollment_ids), 1_000):
+        chunk = enrollment_ids[start:start + 1_000]
+        for enrollment_id, point in session.exec(
+            select(ReminderSent.enrollment_id, ReminderSent.point)
+            .where(ReminderSent.enrollment_id.in_(chunk))
+        ).all():
+            done.setdefault(enrollment_id, set()).add(point)
+    return done
+
+
+def _remind_one(session: Session, *, row, point: Point | None, settled: list[Point],
+                practice: Practice, info, now: dt.datetime, senders: Senders,
+                settings: Settings, report: ReminderReport) -> None:
     enrollment, child, guardian_first, guardian_last, language = row
-    points = reminder_points(
-        issued_at=enrollment.issued_at, expires_at=enrollment.expires_at,
-        after_days=parse_remind_after(practice.remind_after_days),
-        before_expiry_days=practice.remind_before_expiry_days)
-    done = set(session.exec(select(ReminderSent.point)
-                            .where(ReminderSent.enrollment_id == enrollment.id)).all())
-    point, settled = due_points(points, done=done, now=now, expires_at=enrollment.expires_at)
-    if not settled:
-        return
     language = language_or_default(language or DEFAULT_LANGUAGE)
     try:
         with session.begin_nested():
@@ -224,7 +228,19 @@ def send_reminders(session: Session, *, now: dt.datetime | None = None,
         if not practice.remind_after_days and not practice.remind_before_expiry_days:
             continue
         info = get_practice(session, practice_id=practice.id)
-        for row in _candidates(session, practice, now, limit):
-            _remind_one(session, row=row, practice=practice, info=info, now=now,
-                        senders=senders, settings=settings, report=report)
+        after_days = parse_remind_after(practice.remind_after_days)
+        rows = _candidates(session, practice, now, limit)
+        done = _done_points(session, [row[0].id for row in rows])
+        session.commit()
+        for row in rows:
+            enrollment = row[0]
+            points = reminder_points(issued_at=enrollment.issued_at,
+                                     expires_at=enrollment.expires_at, after_days=after_days,
+                                     before_expiry_days=practice.remind_before_expiry_days)
+            point, settled = due_points(points, done=done.get(enrollment.id, set()), now=now,
+                                        expires_at=enrollment.expires_at)
+            if settled:
+                _remind_one(session, row=row, point=point, settled=settled, practice=practice,
+                            info=info, now=now, senders=senders, settings=settings,
+                            report=report)
     return report
