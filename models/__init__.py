@@ -42,6 +42,7 @@ from models.tables import (  # noqa: E402
     StaffUser,
     TextLog,
     TextOptOut,
+    WorkerHeartbeat,
     utcnow,
 )
 
@@ -72,5 +73,6 @@ __all__ = [
     "StaffUser",
     "TextLog",
     "TextOptOut",
+    "WorkerHeartbeat",
     "utcnow",
 ]

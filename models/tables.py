@@ -71,12 +71,15 @@ class Practice(SQLModel, table=True):
     remind_after_days: str = Field(default="3,10", max_length=40,
                                    sa_column_kwargs={"server_default": "3,10"})
     remind_before_expiry_days: int = Field(default=2, sa_column_kwargs={"server_default": "2"})
+    # Audit events are kept at least this long (HIPAA documentation retention: 6 years).
+    audit_retention_years: int = Field(default=6, sa_column_kwargs={"server_default": "6"})
     created_at: dt.datetime = Field(default_factory=utcnow)
 
     __table_args__ = (
         CheckConstraint("pin_lifetime_days BETWEEN 1 AND 365", name="pin_lifetime"),
         CheckConstraint("remind_before_expiry_days BETWEEN 0 AND 60", name="remind_before_expiry"),
         CheckConstraint("minor_age_limit BETWEEN 1 AND 30", name="minor_age_limit"),
+        CheckConstraint("audit_retention_years BETWEEN 6 AND 100", name="audit_retention"),
     )
 
 
@@ -344,3 +347,12 @@ class ImportMapping(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
     __table_args__ = (UniqueConstraint("practice_id", "kind"),)
+
+
+# WorkerHeartbeat: one row per running `manage.py worker`, touched after every batch, so that
+# the Outbox page can say when a worker was last seen.
+class WorkerHeartbeat(SQLModel, table=True):
+    name: str = Field(primary_key=True, max_length=200)  # host:pid
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow)
+    sent_total: int = Field(default=0)

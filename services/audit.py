@@ -45,6 +45,7 @@ def record_event(
 
 ACTION_LABELS: dict[str, str] = {
     "activation_attempt": "Activation attempt",
+    "audit_pruned": "Old audit events archived and removed",
     "declined": "Declined",
     "delivery_failed": "Delivery failed",
     "email_corrected": "Email address corrected",
