@@ -1,7 +1,7 @@
 """reaching families: preferred language, text consent and opt-outs, delivery failures, reminders
 
 Revision ID: 0004_reaching_families
-Revises: 0002_ops
+Revises: 0003_patient_live
 Create Date: 2026-11-30 18:32:58.699518
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0004_reaching_families'
-down_revision: str | None = '0002_ops'
+down_revision: str | None = '0003_patient_live'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
