@@ -5,7 +5,9 @@ Revises: 0003_patient_live
 Create Date: 2026-11-30 18:32:58.699518
 """
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 import sqlmodel
@@ -16,6 +18,21 @@ revision: str = '0004_reaching_families'
 down_revision: str | None = '0003_patient_live'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+def _restore_live_enrollment_triggers() -> None:
+    """SQLite's batch mode rebuilds the enrollment table and drops its triggers: create the
+    live-enrollment triggers of 0003_patient_live again (PostgreSQL keeps them)."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    path = Path(__file__).with_name("0003_patient_live_enrollment.py")
+    spec = importlib.util.spec_from_file_location("_m0003_patient_live", path)
+    live = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(live)
+    for name, body in live.SQLITE_TRIGGERS.items():
+        op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute(f"CREATE TRIGGER {name} " + body.format(
+            new=live._refresh("NEW.patient_id"), old=live._refresh("OLD.patient_id")))
 
 
 def upgrade() -> None:
@@ -59,6 +76,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('reminders_sent', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('last_reminder_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_enrollment_text_consent_by_id_staffuser'), 'staffuser', ['text_consent_by_id'], ['id'])
+    _restore_live_enrollment_triggers()
 
     with op.batch_alter_table('guardian', schema=None) as batch_op:
         batch_op.add_column(sa.Column('preferred_language', sqlmodel.sql.sqltypes.AutoString(length=16), server_default='en', nullable=False))
@@ -87,6 +105,7 @@ def downgrade() -> None:
         batch_op.drop_column('delivery_failed_at')
         batch_op.drop_column('text_consent_by_id')
         batch_op.drop_column('text_consent_at')
+    _restore_live_enrollment_triggers()
 
     with op.batch_alter_table('textlog', schema=None) as batch_op:
         batch_op.drop_index('ix_textlog_phone_queued')
