@@ -51,6 +51,8 @@ PAGES = {
                                            icon=":material/domain:", url_path="practice"),
     permissions.AUDIT_LOG: st.Page("pages/audit_log.py", title="Audit Log",
                                    icon=":material/history:", url_path="audit"),
+    permissions.TEXT_OPT_OUTS: st.Page("pages/text_opt_outs.py", title="Text Opt-Outs",
+                                       icon=":material/sms_failed:", url_path="text-opt-outs"),
 }
 
 

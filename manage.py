@@ -104,12 +104,18 @@ def seed_demo_command(args: argparse.Namespace) -> int:
 def send_outbox_command(args: argparse.Namespace) -> int:
     from services.db import migrate, session_scope
     from services.outbox import describe_run, send_due_messages
+    from services.reminders import send_reminders
     from services.senders import senders_from_settings
 
     if args.limit < 1:
         return _fail("--limit must be at least 1")
     migrate()
     senders = senders_from_settings()
+    with session_scope() as session:
+        reminded = send_reminders(session, senders=senders)
+    if reminded.reminded:
+        print(f"Queued reminders to {reminded.reminded} parent(s) ({reminded.emails} email(s), "
+              f"{reminded.texts} text(s)).")
     if senders.mailer is None and senders.texter is None:
         print("No SMTP server or SMS API is configured: messages stay held in the outbox "
               "(set PORTAL_SMTP_HOST).")
@@ -263,6 +269,31 @@ def register_bulk_command(args: argparse.Namespace) -> int:
         print(f"Letters: {args.letters} ({len(outcome.families):,} families)")
     print(outcome.summary)
     return 1 if outcome.failed else 0
+@command("text-opt-out")
+def text_opt_out_command(args: argparse.Namespace) -> int:
+    from services.db import migrate, session_scope
+    from services.text_opt_out import add_opt_out, list_opt_outs, remove_opt_out
+
+    migrate()
+    if args.action == "list":
+        with session_scope(read_only=True) as session:
+            rows = list_opt_outs(session)
+        for row in rows:
+            print(f"{row.shown_as}\t{row.opted_out_at:%Y-%m-%d %H:%M} UTC\t{row.source}"
+                  f"{chr(9) + row.note if row.note else ''}")
+        print(f"{len(rows)} number(s) opted out of texts.")
+        return 0
+    if not args.phone:
+        return _fail(f"give the cell phone number: text-opt-out {args.action} PHONE")
+    with session_scope() as session:
+        if args.action == "add":
+            row = add_opt_out(session, phone=args.phone, actor="cli", source="cli",
+                              note=args.note or "")
+            print(f"{row.shown_as} is on the text opt-out list: no text goes to it.")
+        else:
+            remove_opt_out(session, phone=args.phone, actor="cli")
+            print("Removed from the text opt-out list: texts may go to it again.")
+    return 0
 
 
 @command("backup")
@@ -370,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="import the valid rows even when some are rejected")
     schedule.add_argument("--report", metavar="FILE", help="write the row-by-row report as CSV")
 
-    outbox = commands.add_parser("send-outbox", help="send the emails and texts that are due")
+    outbox = commands.add_parser(
+        "send-outbox", help="queue the reminders that are due, then send the emails and texts due")
     outbox.add_argument("--limit", type=int, default=500, help="most messages in one run")
 
     bulk = commands.add_parser(
@@ -383,6 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "nothing")
     bulk.add_argument("--letters", metavar="FILE", help="write the letters PDF (one page per "
                                                         "family)")
+    opt_out = commands.add_parser(
+        "text-opt-out", help="list, add or remove numbers that opted out of texts (STOP)")
+    opt_out.add_argument("action", choices=["list", "add", "remove"])
+    opt_out.add_argument("phone", nargs="?", help="the cell phone number, e.g. (617) 555-0123")
+    opt_out.add_argument("--note", help="why, e.g. 'replied STOP on 2026-11-30'")
 
     worker = commands.add_parser(
         "worker", help="keep sending due emails and texts (stops cleanly on SIGTERM); "

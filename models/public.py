@@ -32,6 +32,8 @@ class PracticePublic(PublicSchema):
     email: str
     address: str
     confidential_age: int | None = 12  # None: off
+    remind_after_days: str = "3,10"  # reminders to invited parents, days after the invitation
+    remind_before_expiry_days: int = 2  # and days before the PIN expires (0: none)
 
 
 class PracticeOption(PublicSchema):

@@ -48,6 +48,7 @@ class GuardianOption(SQLModel):
     relationship: str
     email: str | None
     cell_phone: str | None
+    preferred_language: str = "en"
 
     @property
     def name(self) -> str:
@@ -75,6 +76,8 @@ class EnrollmentSummary(SQLModel):
     activated_at: dt.datetime | None
     voided_at: dt.datetime | None
     declined_reason: str | None
+    delivery_failure: str | None = None  # why the invitation did not reach the parent, in words
+    reminders_sent: int = 0
 
 
 # An audit event about the patient's portal access.

@@ -68,12 +68,18 @@ class Practice(SQLModel, table=True):
     phone: str = Field(default="", max_length=40)
     email: str = Field(default="", max_length=254)
     address: str = Field(default="", max_length=500)
+    # Reminders to invited parents: days after the invitation ("3,10"), and days before the
+    # PIN expires (0: none).
+    remind_after_days: str = Field(default="3,10", max_length=40,
+                                   sa_column_kwargs={"server_default": "3,10"})
+    remind_before_expiry_days: int = Field(default=2, sa_column_kwargs={"server_default": "2"})
     # Audit events are kept at least this long (HIPAA documentation retention: 6 years).
     audit_retention_years: int = Field(default=6, sa_column_kwargs={"server_default": "6"})
     created_at: dt.datetime = Field(default_factory=utcnow)
 
     __table_args__ = (
         CheckConstraint("pin_lifetime_days BETWEEN 1 AND 365", name="pin_lifetime"),
+        CheckConstraint("remind_before_expiry_days BETWEEN 0 AND 60", name="remind_before_expiry"),
         CheckConstraint("minor_age_limit BETWEEN 1 AND 30", name="minor_age_limit"),
         CheckConstraint("confidential_age IS NULL OR confidential_age BETWEEN 1 AND 30",
                         name="confidential_age"),
@@ -140,6 +146,10 @@ class Guardian(SQLModel, table=True):
     relationship: str = Field(default="Parent", max_length=40)
     email: str | None = Field(default=None, max_length=254)
     cell_phone: str | None = Field(default=None, max_length=20)  # E.164
+    # The language of everything the parent reads (a catalog under locales/); staff pages stay
+    # English.
+    preferred_language: str = Field(default="en", max_length=16,
+                                    sa_column_kwargs={"server_default": "en"})
 
 
 # PatientGuardian: the many-to-many link between children and their guardians.
@@ -233,6 +243,14 @@ class Enrollment(SQLModel, table=True):
     voided_at: dt.datetime | None = None
     declined_reason: str | None = Field(default=None, max_length=300)
     attempts: int = Field(default=0)
+    # The parent agreed to receive texts: who recorded it, and when.
+    text_consent_at: dt.datetime | None = None
+    text_consent_by_id: int | None = Field(default=None, foreign_key="staffuser.id")
+    # A permanent delivery failure (address refused, SMS API error), in words, shown to staff.
+    delivery_failed_at: dt.datetime | None = None
+    delivery_failure: str | None = Field(default=None, max_length=300)
+    reminders_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_reminder_at: dt.datetime | None = None
 
     __table_args__ = (
         CheckConstraint(_in("status", EnrollmentStatus), name="status"),
@@ -318,6 +336,37 @@ class RateLimit(SQLModel, table=True):
     count: int = Field(default=0)
 
     __table_args__ = (UniqueConstraint("bucket", "key"),)
+
+
+# TextOptOut: a cell number that replied STOP (or asked the practice): no text goes to it.
+class TextOptOut(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=20, unique=True)  # E.164
+    opted_out_at: dt.datetime = Field(default_factory=utcnow)
+    source: str = Field(default="staff", max_length=16)  # reply, staff, cli
+    recorded_by: str = Field(default="", max_length=100)
+    note: str = Field(default="", max_length=200)
+
+
+# TextLog: one text queued to a number; the daily and weekly caps count these.
+class TextLog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=20)  # E.164
+    practice_id: int = Field(foreign_key="practice.id")
+    outbox_message_id: int | None = Field(default=None, foreign_key="outboxmessage.id")
+    queued_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (Index("ix_textlog_phone_queued", "phone", "queued_at"),)
+
+
+# ReminderSent: one reminder point reached for one enrollment; unique, so never sent twice.
+class ReminderSent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    enrollment_id: int = Field(foreign_key="enrollment.id")
+    point: str = Field(max_length=24)  # "after 3 days", "expiry 2 days"
+    sent_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (UniqueConstraint("enrollment_id", "point"),)
 
 
 # ImportMapping: a practice's saved column mapping for schedule CSV imports.

@@ -34,6 +34,8 @@ CACHE_TTL_SECONDS = 30
 # The practice rides along: the link opens a new tab, whose Practice selector starts afresh.
 REGISTER_URL = "register?appointment={appointment_id}&practice={practice_id}"
 BADGES = [status.value for status in PortalStatus]
+DELIVERY_FAILED = "Delivery failed"  # shown beside the badge; not a portal status
+DELIVERY_FAILED_COLOR = "#b71c1c"
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
@@ -69,7 +71,9 @@ def schedule_frame(page: SchedulePage, *, practice_id: int) -> pd.DataFrame:
                      else REGISTER_URL.format(appointment_id=row.appointment_id,
                                               practice_id=practice_id)
                      for row in rows],
-        "Portal status": [[row.portal_status.value] for row in rows],
+        "Portal status": [[row.portal_status.value] + ([DELIVERY_FAILED] if row.delivery_failure
+                                                        else []) for row in rows],
+        "Delivery": [row.delivery_failure or "" for row in rows],
         "Age": [row.age for row in rows],
         "Date of birth": [row.date_of_birth for row in rows],
         "MRN": [row.mrn for row in rows],
@@ -111,8 +115,12 @@ def show_schedule(frame: pd.DataFrame, *, one_day: bool) -> None:
                 "Register", display_text="Register", width="small",
                 help="Open Register Patient for this appointment."),
             "Portal status": st.column_config.MultiselectColumn(
-                "Portal status", options=BADGES, color=[STATUS_COLORS[b] for b in BADGES],
+                "Portal status", options=[*BADGES, DELIVERY_FAILED],
+                color=[*(STATUS_COLORS[b] for b in BADGES), DELIVERY_FAILED_COLOR],
                 help="See the legend below the list."),
+            "Delivery": st.column_config.TextColumn(
+                "Delivery", help="Why the invitation did not reach the parent: correct the "
+                                 "address on Register Patient and resend."),
             "Date of birth": st.column_config.DateColumn("Date of birth", format="MM/DD/YYYY"),
             "Access due by": st.column_config.DateColumn(
                 "Access due by", format="ddd MM/DD",
@@ -128,10 +136,15 @@ def show_legend() -> None:
         'color:#fff;border-radius:0.6rem;padding:0.1rem 0.55rem;margin-right:0.3rem;'
         f'font-size:0.8rem;white-space:nowrap">{status}</span>'
         for status in BADGES
-    )
+    ) + (f'<span title="The invitation did not reach the parent" style="background:'
+         f'{DELIVERY_FAILED_COLOR};color:#fff;border-radius:0.6rem;padding:0.1rem 0.55rem;'
+         f'font-size:0.8rem;white-space:nowrap">{DELIVERY_FAILED}</span>')
     with st.expander("What the portal status badges mean", expanded=False):
         st.html(f"<div style='margin-bottom:0.5rem'>{badges}</div>")
-        st.markdown("\n".join(f"- **{status}**: {STATUS_MEANINGS[status]}" for status in BADGES))
+        st.markdown("\n".join(f"- **{status}**: {STATUS_MEANINGS[status]}" for status in BADGES)
+                    + f"\n- **{DELIVERY_FAILED}** (beside a status): the email or text was "
+                      "refused; the Delivery column says why. Correct the address on Register "
+                      "Patient and resend.")
 
 
 context = require_page(permissions.DASHBOARD)

@@ -60,6 +60,9 @@ def show_headline(report: EnrollmentReport) -> None:
     cells[5].metric("Expiring in 7 days", f"{headline.pins_expiring_soon:,}",
                     help="Unused PINs of the patients seen that expire within the next 7 days: "
                          "remind those parents.")
+    if headline.reminded:
+        st.caption(f"Reminders: {headline.reminded:,} invitations got a reminder; "
+                   f"{headline.activated_after_reminder:,} of them were activated after it.")
 
 
 def show_measure(report: EnrollmentReport, download) -> None:

@@ -55,8 +55,8 @@ except PortalError as error:
 practice = settings.practice
 round_ = st.session_state.get(ROUND_KEY, 0)
 
-practice_tab, holidays_tab, locations_tab, providers_tab = st.tabs(
-    ["Practice", "Holidays", "Locations", "Providers"])
+practice_tab, reminders_tab, holidays_tab, locations_tab, providers_tab = st.tabs(
+    ["Practice", "Reminders", "Holidays", "Locations", "Providers"])
 
 with practice_tab, st.form(f"practice_{round_}"):
     left, right = st.columns(2)
@@ -92,6 +92,22 @@ with practice_tab, st.form(f"practice_{round_}"):
             audit_retention_years=retention, phone=phone, email=email, address=address,
             confidential_age=confidential or None,
             phone_region=get_settings().phone_region), "Saved the practice settings.")
+
+with reminders_tab, st.form(f"reminders_{round_}"):
+    st.caption("Invited parents who have not activated get a reminder email (and a text when "
+               "they agreed to texts) in their language, with the link only. Never after "
+               "activation, decline, a new PIN or an opt-out, and never twice for a point.")
+    left, right = st.columns(2)
+    remind_after = left.text_input(
+        "Remind after (days)", value=practice.remind_after_days.replace(",", ", "),
+        help="Days after the invitation, separated by commas (e.g. 3, 10); empty: none.")
+    remind_before = right.number_input(
+        "Remind before PIN expiry (days)", min_value=0, max_value=60,
+        value=practice.remind_before_expiry_days, step=1, help="0: no such reminder.")
+    if st.form_submit_button("Save reminder settings", type="primary"):
+        run(lambda s: practice_settings.update_reminder_settings(
+            s, actor_id=actor_id, practice_id=practice_id, remind_after=remind_after,
+            remind_before_expiry=remind_before), "Saved the reminder settings.")
 
 with holidays_tab:
     st.caption("Days the practice is closed: they do not count as business days.")

@@ -12,11 +12,12 @@ import pandas as pd
 import streamlit as st
 
 from models.registration import PatientMatch
-from services import permissions, registration, registration_context
+from services import invitation_resend, permissions, registration, registration_context
 from services import registration_form as fields
 from services.ages import age_in_years
 from services.audit import action_label
 from services.db import session_scope
+from services.email_typos import suggest_email
 from services.errors import InvalidInput, NotFound, PortalError
 from services.registration_context import RegistrationContext
 from services.status import BADGE_NAMES, STATUS_MEANINGS, PortalStatus
@@ -95,6 +96,9 @@ def show_patient(ctx: RegistrationContext) -> None:
                      f"{plain(visit.visit_type)}")
     lines.append(f"Portal status :{BADGE_NAMES[ctx.status]}-badge[{ctx.status.value}] "
                  f"{STATUS_MEANINGS[ctx.status]}")
+    failure = ctx.live_enrollment.delivery_failure if ctx.live_enrollment else None
+    if failure:
+        lines.append(f":red-badge[Delivery failed] {plain(failure)}")
     st.markdown("  \n".join(lines))
     if ctx.history or ctx.events:
         with st.expander("Portal history"):
@@ -124,7 +128,7 @@ def resend(practice_id: int, patient_id: int, enrollment_id: int, actor: str) ->
     """Resend invitation: requeue or re-send the link, then deliver after the commit."""
     try:
         with session_scope() as session:
-            resent = registration.resend_invitation(
+            resent = invitation_resend.resend_invitation(
                 session, practice_id=practice_id, patient_id=patient_id,
                 enrollment_id=enrollment_id, actor=actor)
     except PortalError as error:
@@ -157,9 +161,44 @@ def decline(practice_id: int, patient_id: int, expected_enrollment_id: int | Non
     flash(FLASH, f"{patient_name} is marked declined: {' '.join(reason.split())}")
 
 
+def correct_and_resend(practice_id: int, patient_id: int, enrollment_id: int, actor: str,
+                       key: str) -> None:
+    """Put the corrected address on the invitation, clear the failure, send the link again."""
+    try:
+        with session_scope() as session:
+            resent = invitation_resend.correct_email_and_resend(
+                session, practice_id=practice_id, patient_id=patient_id,
+                enrollment_id=enrollment_id, email=st.session_state.get(key, ""), actor=actor)
+    except PortalError as error:
+        st.cache_data.clear()
+        flash(FLASH, error.message, "error")
+        return
+    st.cache_data.clear()
+    delivery, delivered = deliver_now(resent.message_ids)
+    flash(FLASH, f"Address corrected; the activation link was sent again. {delivery}",
+          "success" if delivered else "warning")
+
+
+def failure_panel(context: PageContext, ctx: RegistrationContext) -> None:
+    """The invitation did not reach the parent: say why, and offer to fix the address."""
+    live = ctx.live_enrollment
+    key = f"register_{ctx.patient.id}_corrected_email"
+    st.error(f"Delivery failed: {live.delivery_failure}", icon=":material/unsubscribe:")
+    suggestion = suggest_email(live.email)
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    left.text_input("Corrected email address", value=suggestion or live.email or "",
+                    max_chars=254, key=key,
+                    help="Check the address with the parent; the PIN is not re-sent (only the "
+                         "link is). If the PIN is lost, issue a new PIN instead.")
+    right.button("Correct and resend", key=f"{key}_button", on_click=correct_and_resend,
+                 args=(context.practice.id, ctx.patient.id, live.id, context.user.username, key))
+
+
 def invited_panel(context: PageContext, ctx: RegistrationContext) -> None:
     live = ctx.live_enrollment
     tz = ctx.practice.timezone
+    if live.delivery_failure:
+        failure_panel(context, ctx)
     st.info(f"Invited on {local(live.issued_at, tz)} by {live.issued_by or 'staff'}; the "
             f"{'PIN' if live.method == 'pin' else 'link'} works until "
             f"{local(live.expires_at, tz, '%b %d, %Y')}. Resend the invitation, issue a new PIN "

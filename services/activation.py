@@ -31,16 +31,18 @@ from models import (
 from services.activation_form import MIN_PARENT_PASSWORD as MIN_PARENT_PASSWORD
 from services.activation_form import check_account_form, parse_secret
 from services.activation_messages import (
-    UNKNOWN_LINK_MESSAGE,
     Outcome,
+    activated_message,
     refusal_message,
     throttled_message,
     too_old_message,
+    unknown_link_message,
 )
 from services.ages import age_in_years
 from services.audit import record_event
 from services.auth import check_password, hash_password
 from services.errors import NotFound
+from services.i18n import DEFAULT_LANGUAGE
 from services.pins import verify_secret
 from services.settings import Settings, get_settings
 from services.status import PortalStatus, derive_status
@@ -130,13 +132,15 @@ def _find_link(
 
 
 def describe_link(
-    session: Session, *, practice_id: int, link_token: str, now: dt.datetime | None = None
+    session: Session, *, practice_id: int, link_token: str, now: dt.datetime | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> ActivationLink:
-    """What the activation page asks for this link (NotFound for an unknown link)."""
+    """What the activation page asks for this link, its refusal in `language` (NotFound for an
+    unknown link)."""
     now = now or utcnow()
     row = _find_link(session, practice_id=practice_id, link_token=link_token, lock=False)
     if row is None:
-        raise NotFound(UNKNOWN_LINK_MESSAGE)
+        raise NotFound(unknown_link_message(language))
     enrollment, practice = row
     today = _practice_today(practice, now)
     refusal = _status_refusal(enrollment, now)
@@ -153,7 +157,8 @@ def describe_link(
         earliest_birth_date=dt.date(today.year - practice.minor_age_limit - 10, 1, 1),
         latest_birth_date=today,
         refusal=(
-            refusal_message(refusal, practice, method=enrollment.method) if refusal else None
+            refusal_message(refusal, practice, method=enrollment.method, language=language)
+            if refusal else None
         ),
     )
 
@@ -204,18 +209,20 @@ def _grant_access(
 
 
 def _refuse_unknown_link(
-    session: Session, *, practice_id: int, client_key: str, now: dt.datetime
+    session: Session, *, practice_id: int, client_key: str, now: dt.datetime, language: str
 ) -> ActivationResult:
     """A try at a link that names nothing: counted per client, since links can be guessed at."""
     window = _client_window(session, client_key=client_key, now=now)
     if window.count >= get_settings().activation_client_limit:
         minutes = _minutes_left(window, now)
-        result = ActivationResult(outcome=Outcome.throttled, message=throttled_message(minutes),
+        result = ActivationResult(outcome=Outcome.throttled,
+                                  message=throttled_message(minutes, language),
                                   retry_after_minutes=minutes)
     else:
         window.count += 1
         session.add(window)
-        result = ActivationResult(outcome=Outcome.unknown_link, message=UNKNOWN_LINK_MESSAGE)
+        result = ActivationResult(outcome=Outcome.unknown_link,
+                                  message=unknown_link_message(language))
     known = 0 < practice_id <= MAX_ID and session.get(Practice, practice_id) is not None
     record_event(
         session, actor=ACTOR, action="activation_attempt",
@@ -232,6 +239,7 @@ class _Attempt:
     enrollment: Enrollment
     practice: Practice
     client_key: str
+    language: str = DEFAULT_LANGUAGE
 
     def refuse(self, outcome: Outcome, message: str | None = None, **detail) -> ActivationResult:
         """Audit the refusal and say it to the parent."""
@@ -243,7 +251,8 @@ class _Attempt:
         )
         return ActivationResult(
             outcome=outcome,
-            message=message or refusal_message(outcome, self.practice, method=enrollment.method),
+            message=message or refusal_message(outcome, self.practice, method=enrollment.method,
+                                               language=self.language),
             retry_after_minutes=detail.get("retry_after_minutes"),
         )
 
@@ -268,7 +277,8 @@ class _Attempt:
         )
         return ActivationResult(
             outcome=Outcome.locked,
-            message=refusal_message(Outcome.locked, practice, method=enrollment.method),
+            message=refusal_message(Outcome.locked, practice, method=enrollment.method,
+                                    language=self.language),
             status_changed=True,
         )
 
@@ -337,12 +347,8 @@ def _activated(attempt: _Attempt, *, account: PortalAccount, patient: Patient, e
     )
     return ActivationResult(
         outcome=Outcome.activated,
-        message=(
-            f"{patient.first_name} is now linked to the portal account {email}."
-            if existing_account
-            else f"Your portal account {email} is active, with access to "
-            f"{patient.first_name}'s records."
-        ),
+        message=activated_message(first_name=patient.first_name, email=email,
+                                  existing_account=existing_account, language=attempt.language),
         account_email=email,
         child_first_name=patient.first_name,
         added_to_existing_account=existing_account,
@@ -364,6 +370,7 @@ def activate_account(
     date_of_birth: dt.date | None = None,
     answer: str | None = None,
     now: dt.datetime | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> ActivationResult:
     """Check the PIN and date of birth (or the answer) and open or extend a portal account.
 
@@ -374,17 +381,17 @@ def activate_account(
     now = now or utcnow()
     settings = get_settings()
     email = check_account_form(email, password, repeat_password=repeat_password,
-                                existing_account=existing_account)
+                                existing_account=existing_account, language=language)
 
     # The enrollment row stays locked to the end of the transaction (SQLite: BEGIN IMMEDIATE),
     # so concurrent tries on one PIN are counted one after the other, never lost.
     row = _find_link(session, practice_id=practice_id, link_token=link_token, lock=True)
     if row is None:
         return _refuse_unknown_link(session, practice_id=practice_id, client_key=client_key,
-                                    now=now)
+                                    now=now, language=language)
     enrollment, practice = row
     attempt = _Attempt(session=session, enrollment=enrollment, practice=practice,
-                       client_key=client_key)
+                       client_key=client_key, language=language)
 
     # A spent, replaced, locked or expired link is refused before any secret is hashed:
     # once a PIN locks, guessing at it costs the server nothing.
@@ -392,13 +399,14 @@ def activate_account(
     if status_refusal is not None:
         return attempt.refuse(status_refusal)
 
-    secret = parse_secret(enrollment.method, pin=pin, date_of_birth=date_of_birth, answer=answer)
+    secret = parse_secret(enrollment.method, pin=pin, date_of_birth=date_of_birth, answer=answer,
+                          language=language)
 
     window = _client_window(session, client_key=client_key, now=now)
     if window.count >= settings.activation_client_limit:
         minutes = _minutes_left(window, now)
         return attempt.refuse(
-            Outcome.throttled, throttled_message(minutes), retry_after_minutes=minutes
+            Outcome.throttled, throttled_message(minutes, language), retry_after_minutes=minutes
         )
 
     patient = session.get(Patient, enrollment.patient_id)
@@ -410,7 +418,7 @@ def activate_account(
         practice.minor_age_limit
     ):
         return attempt.refuse(
-            Outcome.too_old, too_old_message(practice, patient.first_name),
+            Outcome.too_old, too_old_message(practice, patient.first_name, language),
             minor_age_limit=practice.minor_age_limit,
         )
 

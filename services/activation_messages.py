@@ -1,16 +1,22 @@
-"""What the activation page tells a parent: how a try ended (Outcome) and the words for each
-refusal, naming the practice to call."""
+"""What the activation page tells a parent, in the parent's language: how a try ended
+(Outcome) and the words for each refusal, naming the practice to call."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from models import EnrollmentMethod, Practice
+from services.i18n import DEFAULT_LANGUAGE, gettext_for, ngettext_for
 
-UNKNOWN_LINK_MESSAGE = (
-    "We could not find this activation link. Open the link in the welcome email or scan the "
-    "QR code on the PIN letter from your practice; if it still does not work, call the practice."
-)
+
+def unknown_link_message(language: str = DEFAULT_LANGUAGE) -> str:
+    _ = gettext_for(language)
+    return _("We could not find this activation link. Open the link in the welcome email or scan "
+             "the QR code on the PIN letter from your practice; if it still does not work, call "
+             "the practice.")
+
+
+UNKNOWN_LINK_MESSAGE = unknown_link_message()
 
 
 class Outcome(StrEnum):
@@ -30,67 +36,83 @@ class Outcome(StrEnum):
     unknown_link = "unknown_link"
 
 
-def call_practice(practice: Practice) -> str:
+def contact(practice: Practice, language: str = DEFAULT_LANGUAGE) -> str:
+    """Whom to call: `Sunny Peds at (555) 010-2000`, or the name alone."""
+    _ = gettext_for(language)
     if practice.phone:
-        return f"call {practice.name} at {practice.phone}"
-    return f"call {practice.name}"
+        return _("%(practice)s at %(phone)s") % {"practice": practice.name,
+                                                 "phone": practice.phone}
+    return practice.name
 
 
-def refusal_message(outcome: Outcome, practice: Practice, *, method: str) -> str:
-    call = call_practice(practice)
+def _messages(practice: Practice, language: str) -> dict[Outcome, str]:
+    _ = gettext_for(language)
+    values = {"contact": contact(practice, language), "practice": practice.name}
+    return {
+        Outcome.locked: _("This PIN is locked after too many wrong tries. Please call "
+                          "%(contact)s and ask for a new PIN.") % values,
+        Outcome.expired: _("This PIN has expired. Please call %(contact)s and ask for a new "
+                           "PIN.") % values,
+        Outcome.voided: _("This PIN was replaced by a newer one. Use the link in the most recent "
+                          "email or letter from %(practice)s, or call %(contact)s for help.")
+        % values,
+        Outcome.used: _("This PIN has already been used to activate a portal account, so it "
+                        "cannot be used again. Sign in to the patient portal with the email and "
+                        "password chosen then; if that was not you, call %(contact)s.") % values,
+        Outcome.declined: _("Portal access for this child was declined at the practice. If you "
+                            "would like it now, call %(contact)s and ask for a PIN.") % values,
+        Outcome.account_exists: _("A portal account with this email address already exists. "
+                                  "Tick \"I already have an account\" and enter its password to "
+                                  "add this child to it."),
+        Outcome.account_mismatch: _("We could not sign you in with that email address and "
+                                    "password. Check them and try again, or untick \"I already "
+                                    "have an account\" to create a new account; if you forgot "
+                                    "the password, call %(contact)s.") % values,
+    }
+
+
+def refusal_message(outcome: Outcome, practice: Practice, *, method: str,
+                    language: str = DEFAULT_LANGUAGE) -> str:
+    """The words for a refused try, in `language`."""
+    _ = gettext_for(language)
+    values = {"contact": contact(practice, language)}
     if outcome == Outcome.wrong_secret:
         if method == EnrollmentMethod.question:
-            return (
-                "That answer and date of birth do not match our records. Check both and try "
-                "again; after a few "
-                f"wrong tries the link is locked and you would need to {call} for a new one."
-            )
-        return (
-            "That PIN and date of birth do not match our records. Check both (the PIN is on "
-            "your letter or in the welcome email) and try again; after a few wrong tries the PIN "
-            f"is locked and you would need to {call} for a new one."
-        )
-    return {
-        Outcome.locked: (
-            f"This PIN is locked after too many wrong tries. Please {call} and ask for a new PIN."
-        ),
-        Outcome.expired: f"This PIN has expired. Please {call} and ask for a new PIN.",
-        Outcome.voided: (
-            "This PIN was replaced by a newer one. Use the link in the most recent email or "
-            f"letter from {practice.name}, or {call} for help."
-        ),
-        Outcome.used: (
-            "This PIN has already been used to activate a portal account, so it cannot be used "
-            "again. Sign in to the patient portal with the email and password chosen then; if "
-            f"that was not you, {call}."
-        ),
-        Outcome.declined: (
-            "Portal access for this child was declined at the practice. If you would like it "
-            f"now, {call} and ask for a PIN."
-        ),
-        Outcome.account_exists: (
-            "A portal account with this email address already exists. Tick \"I already have an "
-            "account\" and enter its password to add this child to it."
-        ),
-        Outcome.account_mismatch: (
-            "We could not sign you in with that email address and password. Check them and "
-            "try again, or untick \"I already have an account\" to create a new account; if you "
-            f"forgot the password, {call}."
-        ),
-    }[outcome]
+            return _("That answer and date of birth do not match our records. Check both and "
+                     "try again; after a few wrong tries the link is locked and you would need "
+                     "to call %(contact)s for a new one.") % values
+        return _("That PIN and date of birth do not match our records. Check both (the PIN is "
+                 "on your letter or in the welcome email) and try again; after a few wrong tries "
+                 "the PIN is locked and you would need to call %(contact)s for a new one."
+                 ) % values
+    return _messages(practice, language)[outcome]
 
 
-def too_old_message(practice: Practice, first_name: str) -> str:
-    return (
-        f"Parents' portal access ends when a child turns {practice.minor_age_limit}, so we "
-        f"cannot give you access to {first_name}'s records. {first_name} can ask "
-        f"{practice.name} for a portal account of their own; {call_practice(practice)} for help."
-    )
+def too_old_message(practice: Practice, first_name: str,
+                    language: str = DEFAULT_LANGUAGE) -> str:
+    _ = gettext_for(language)
+    return _("Parents' portal access ends when a child turns %(age)s, so we cannot give you "
+             "access to %(child)s's records. %(child)s can ask %(practice)s for a portal account "
+             "of their own; call %(contact)s for help.") % {
+        "age": practice.minor_age_limit, "child": first_name, "practice": practice.name,
+        "contact": contact(practice, language)}
 
 
-def throttled_message(minutes: int) -> str:
-    unit = "minute" if minutes == 1 else "minutes"
-    return (
-        f"Too many tries from this device. Please wait {minutes} {unit} and try again, "
-        "or call the practice for help."
-    )
+def throttled_message(minutes: int, language: str = DEFAULT_LANGUAGE) -> str:
+    ngettext = ngettext_for(language)
+    return ngettext(
+        "Too many tries from this device. Please wait %(minutes)s minute and try again, or "
+        "call the practice for help.",
+        "Too many tries from this device. Please wait %(minutes)s minutes and try again, or "
+        "call the practice for help.", minutes) % {"minutes": minutes}
+
+
+def activated_message(*, first_name: str, email: str, existing_account: bool,
+                      language: str = DEFAULT_LANGUAGE) -> str:
+    """The confirmation after a successful activation."""
+    _ = gettext_for(language)
+    values = {"child": first_name, "email": email}
+    if existing_account:
+        return _("%(child)s is now linked to the portal account %(email)s.") % values
+    return _("Your portal account %(email)s is active, with access to %(child)s's records."
+             ) % values

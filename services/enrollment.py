@@ -69,7 +69,7 @@ Where things are
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 from sqlalchemy import Integer, and_, case, cast, func, select
@@ -117,6 +117,8 @@ class EnrollmentHeadline:
     activation_rate: float | None  # activated / invited
     median_days_to_activation: float | None
     pins_expiring_soon: int  # live PINs that expire within the next 7 days
+    reminded: int = 0  # invitations of these patients that got at least one reminder
+    activated_after_reminder: int = 0  # of those, activated (reminders stop at activation)
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,19 @@ def _headline_counts(session: Session, period: Period, cohort: Cohort):
             _count(patients.c.expiring).label("expiring"),
         )
     ).one()
+
+
+def _reminder_counts(session: Session, cohort: Cohort) -> tuple[int, int]:
+    """Invitations reminded, and activated after a reminder, for the patients seen."""
+    enrollment = Enrollment.__table__
+    reminded = enrollment.c.reminders_sent > 0
+    row = session.execute(
+        select(_count(case((reminded, 1), else_=0)),
+               _count(case((and_(reminded, enrollment.c.activated_at.is_not(None)), 1),
+                           else_=0)))
+        .join(cohort.patients, cohort.patients.c.patient_id == enrollment.c.patient_id)
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def _measure(counts) -> AccessMeasure:
@@ -389,6 +404,8 @@ def build_enrollment_report(
             median_days_to_activation=_median_days_to_activation(session, period, cohort),
             pins_expiring_soon=counts.expiring,
         )
+        reminded, activated_after = _reminder_counts(session, cohort)
+        headline = replace(headline, reminded=reminded, activated_after_reminder=activated_after)
         return EnrollmentReport(
             start=scope.start,
             end=scope.end,

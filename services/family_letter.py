@@ -10,7 +10,8 @@ from __future__ import annotations
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from services.letters import FONT, FONT_DIR, PinLetter, _long_date, _nfc, _qr_image
+from services.i18n import DEFAULT_LANGUAGE, format_long_date
+from services.letters import FONT, FONT_DIR, PinLetter, _nfc, _qr_image
 
 QR_SIZE = 30
 URL_MIN_SIZE = 5.5
@@ -26,7 +27,7 @@ def _header(pdf: FPDF, first: PinLetter, children: list[PinLetter]) -> None:
                                  first.practice_email) if part]
     if contact:
         pdf.multi_cell(width, 4.5, _nfc(" · ".join(contact)), **_LINE)
-    pdf.cell(width, 4.5, f"Date: {_long_date(first.issued_on)}", **_LINE)
+    pdf.cell(width, 4.5, f"Date: {format_long_date(first.issued_on, DEFAULT_LANGUAGE)}", **_LINE)
     pdf.ln(3)
     names = ", ".join(child.patient_name for child in children)
     title = ("Patient portal invitation for " + names if len(children) == 1
@@ -62,7 +63,8 @@ def _child(pdf: FPDF, child: PinLetter) -> None:
                                            f"{child.verification_question or ''}"), **_LINE)
     pdf.set_font(FONT, "", 9)
     if child.expires_on:
-        pdf.cell(text_width, 5, f"Valid until {_long_date(child.expires_on)}", **_LINE)
+        valid_until = format_long_date(child.expires_on, DEFAULT_LANGUAGE)
+        pdf.cell(text_width, 5, f"Valid until {valid_until}", **_LINE)
     size = 8.0
     pdf.set_font(FONT, "", size)
     while pdf.get_string_width(child.activation_url) > text_width and size > URL_MIN_SIZE:

@@ -11,6 +11,8 @@ import qrcode
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from services.i18n import format_long_date, gettext_for
+
 FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
 FONT = "DejaVuSans"  # a Unicode TTF shipped in assets/fonts: Łukasz, Nguyễn and Zoë all render
 URL_MIN_SIZE = 6.0
@@ -31,15 +33,12 @@ class PinLetter:
     issued_on: dt.date
     pin: str | None = None  # formatted, e.g. 7KQ4M-9TXR2; None for a verification question
     verification_question: str | None = None
+    language: str = "en"  # the guardian's preferred language
 
 
 def _nfc(value: str) -> str:
     # Decomposed accents (e + combining mark) would print as two glyphs side by side.
     return unicodedata.normalize("NFC", value or "")
-
-
-def _long_date(day: dt.date) -> str:
-    return f"{day:%B} {day.day}, {day.year}"
 
 
 def _qr_image(url: str):
@@ -50,33 +49,33 @@ def _qr_image(url: str):
 
 
 def _steps(letter: PinLetter) -> list[str]:
-    open_step = "Open the web address above, or scan the QR code with your phone's camera."
-    if letter.pin:
-        secret_step = (
-            "Enter the PIN printed on this letter"
-            + (f" and {letter.patient_name}'s date of birth." if letter.date_of_birth_hint
-               else ".")
-        )
+    _ = gettext_for(letter.language)
+    child = letter.patient_name
+    if letter.pin and letter.date_of_birth_hint:
+        secret_step = _("Enter the PIN printed on this letter and %(child)s's date of birth.")
+    elif letter.pin:
+        secret_step = _("Enter the PIN printed on this letter.")
+    elif letter.date_of_birth_hint:
+        secret_step = _("Answer the verification question you agreed with the practice, and "
+                        "enter %(child)s's date of birth.")
     else:
-        secret_step = (
-            "Answer the verification question you agreed with the practice"
-            + (f", and enter {letter.patient_name}'s date of birth." if letter.date_of_birth_hint
-               else ".")
-        )
+        secret_step = _("Answer the verification question you agreed with the practice.")
     return [
-        open_step,
-        secret_step,
-        "Choose your portal login: your email address and a password of your own.",
-        "Sign in to the portal to see messages, visits and records.",
+        _("Open the web address above, or scan the QR code with your phone's camera."),
+        secret_step % {"child": child},
+        _("Choose your portal login: your email address and a password of your own."),
+        _("Sign in to the portal to see messages, visits and records."),
     ]
 
 
 def render_pin_letter(letter: PinLetter) -> bytes:
     """The letter as PDF bytes: practice, patient, PIN, expiry, link, QR code, steps."""
+    _ = gettext_for(letter.language)
     pdf = FPDF(format="Letter", unit="mm")
     pdf.set_margins(20, 18, 20)
     pdf.set_auto_page_break(auto=True, margin=18)
-    pdf.set_title(f"Patient portal invitation - {_nfc(letter.practice_name)}")
+    pdf.set_title(_("Patient portal invitation - %(practice)s")
+                  % {"practice": _nfc(letter.practice_name)})
     pdf.set_creator("Practice Portal")
     pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
@@ -91,16 +90,19 @@ def render_pin_letter(letter: PinLetter) -> bytes:
                                  letter.practice_email) if part]
     if contact:
         pdf.multi_cell(width, 5, _nfc(" · ".join(contact)), **line)
-    pdf.cell(width, 5, f"Date: {_long_date(letter.issued_on)}", **line)
+    pdf.cell(width, 5, _("Date: %(date)s")
+             % {"date": format_long_date(letter.issued_on, letter.language)}, **line)
     pdf.ln(6)
 
     pdf.set_font(FONT, "B", 13)
-    pdf.multi_cell(width, 7, _nfc(f"Patient portal invitation for {letter.patient_name}"), **line)
+    pdf.multi_cell(width, 7, _nfc(_("Patient portal invitation for %(child)s")
+                                  % {"child": letter.patient_name}), **line)
     pdf.set_font(FONT, "", 11)
     pdf.multi_cell(
         width, 6,
-        _nfc(f"You are invited to the patient portal of {letter.practice_name}, where you can "
-             f"follow {letter.patient_name}'s care online."),
+        _nfc(_("You are invited to the patient portal of %(practice)s, where you can follow "
+               "%(child)s's care online.")
+             % {"practice": letter.practice_name, "child": letter.patient_name}),
         **line,
     )
     pdf.ln(4)
@@ -110,23 +112,24 @@ def render_pin_letter(letter: PinLetter) -> bytes:
     text_width = width - qr_size - 8
     if letter.pin:
         pdf.set_font(FONT, "", 11)
-        pdf.cell(text_width, 6, "Your PIN", **line)
+        pdf.cell(text_width, 6, _("Your PIN"), **line)
         pdf.set_font(FONT, "B", 24)
         pdf.cell(text_width, 13, letter.pin, **line)
     else:
         pdf.set_font(FONT, "", 11)
-        pdf.cell(text_width, 6, "Your verification question", **line)
+        pdf.cell(text_width, 6, _("Your verification question"), **line)
         pdf.set_font(FONT, "B", 12)
         pdf.multi_cell(text_width, 6, _nfc(letter.verification_question or ""), **line)
     pdf.set_font(FONT, "", 11)
     if letter.expires_on:
-        pdf.cell(text_width, 6, f"Valid until {_long_date(letter.expires_on)}", **line)
+        pdf.cell(text_width, 6, _("Valid until %(date)s")
+                 % {"date": format_long_date(letter.expires_on, letter.language)}, **line)
     pdf.image(_qr_image(letter.activation_url), x=pdf.l_margin + width - qr_size, y=box_top,
               w=qr_size, h=qr_size)
     pdf.set_y(max(pdf.get_y(), box_top + qr_size) + 4)
 
     pdf.set_font(FONT, "", 11)
-    pdf.cell(width, 6, "Web address", **line)
+    pdf.cell(width, 6, _("Web address"), **line)
     # The link stays on one line, so that it can be typed (and extracted) as printed: the font
     # shrinks to fit, and a link longer still may run into the right margin rather than wrap.
     size = 10.0
@@ -138,21 +141,22 @@ def render_pin_letter(letter: PinLetter) -> bytes:
     pdf.ln(5)
 
     pdf.set_font(FONT, "B", 12)
-    pdf.cell(width, 7, "How to activate your account", **line)
+    pdf.cell(width, 7, _("How to activate your account"), **line)
     pdf.set_font(FONT, "", 11)
     for number, step in enumerate(_steps(letter), start=1):
         pdf.multi_cell(width, 6, _nfc(f"{number}. {step}"), **line)
     pdf.ln(4)
     pdf.set_font(FONT, "", 9)
     notes = [
-        "Keep this letter private: anyone with the PIN and the child's details could sign up.",
-        "The PIN works once and only until the date above. If it has expired, call us for a "
-        "new one.",
+        _("Keep this letter private: anyone with the PIN and the child's details could sign "
+          "up."),
+        _("The PIN works once and only until the date above. If it has expired, call us for a "
+          "new one."),
     ] if letter.pin else [
-        "Keep your answer private. If you cannot answer the question, call us for a PIN.",
+        _("Keep your answer private. If you cannot answer the question, call us for a PIN."),
     ]
     if letter.practice_phone:
-        notes.append(f"Questions? Call {letter.practice_phone}.")
+        notes.append(_("Questions? Call %(phone)s.") % {"phone": letter.practice_phone})
     for note in notes:
         pdf.multi_cell(width, 5, _nfc(note), **line)
     return bytes(pdf.output())

@@ -1,4 +1,5 @@
-"""What a parent receives: the welcome email and the text message, built from Jinja2 templates.
+"""What a parent receives, in the parent's language: the welcome email, the text message and
+the reminder, built from Jinja2 templates through the gettext catalogs (services/i18n.py).
 
 Building a message is apart from queueing it (services/outbox.py) and sending it
 (services/senders.py). A body that carries the PIN holds PIN_PLACEHOLDER where it goes; the PIN
@@ -8,19 +9,24 @@ itself is put in only at send time.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import urllib.parse
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
-
-import jinja2
 
 from models import Practice
 from models.public import PracticePublic
+from services.i18n import (
+    DEFAULT_LANGUAGE,
+    format_long_date,
+    gettext_for,
+    localized_url,
+    template_environment,
+)
+from services.pins import PIN_LENGTH, format_pin
+from services.text_messages import render_text
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 PIN_PLACEHOLDER = "[[PIN]]"
+PIN_SHOWN_LENGTH = len(format_pin("2" * PIN_LENGTH))  # what replaces the placeholder
 
 
 class Channel(StrEnum):
@@ -56,40 +62,49 @@ class Invitation:
     pin_by_text: bool = False
     pin_on_letter: bool = False  # `Do not send PIN`: staff hand over the letter
     resend: bool = False
+    language: str = DEFAULT_LANGUAGE  # the guardian's preferred language
 
 
-def activation_url(practice: PracticePublic | Practice, link_token: str) -> str:
-    """The parent's link to the activation page; the one URL of email, letter and QR code."""
+@dataclass(frozen=True)
+class Reminder:
+    """What a reminder says: the link only, never the PIN."""
+
+    practice: PracticePublic
+    guardian_name: str
+    patient_first_name: str
+    activation_url: str
+    state: str  # pin (still valid), question, or expired
+    expires_on: dt.date | None
+    language: str = DEFAULT_LANGUAGE
+
+
+def activation_url(practice: PracticePublic | Practice, link_token: str,
+                   language: str = DEFAULT_LANGUAGE) -> str:
+    """The parent's link to the activation page (the one URL of email, letter and QR code),
+    carrying the parent's language when it is not English."""
     query = urllib.parse.urlencode({"practice": practice.id, "token": link_token})
-    return f"{practice.portal_url.rstrip('/')}/activate?{query}"
+    return localized_url(f"{practice.portal_url.rstrip('/')}/activate?{query}", language)
 
 
 # --- building ------------------------------------------------------------------------------
 
 
-@functools.cache
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-
-
 def _secret_step(invitation: Invitation) -> str:
-    child = invitation.patient_first_name
+    _ = gettext_for(invitation.language)
+    values = {"child": invitation.patient_first_name, "practice": invitation.practice.name,
+              "question": invitation.verification_question}
     if invitation.method == "question":
-        return f'Answer the verification question: "{invitation.verification_question}"'
+        return _('Answer the verification question: "%(question)s"') % values
     if invitation.pin_in_email:
-        where = "the PIN below"
-    elif invitation.pin_by_text:
-        where = "the PIN we sent to your cell phone by text message"
-    elif invitation.pin_on_letter:
-        where = f"the PIN printed on the letter {invitation.practice.name} gave you"
-    else:
-        where = "your PIN (from our earlier message or letter)"
-    return f"Enter {where} and {child}'s date of birth."
+        return _("Enter the PIN below and %(child)s's date of birth.") % values
+    if invitation.pin_by_text:
+        return _("Enter the PIN we sent to your cell phone by text message and %(child)s's date "
+                 "of birth.") % values
+    if invitation.pin_on_letter:
+        return _("Enter the PIN printed on the letter %(practice)s gave you and %(child)s's date "
+                 "of birth.") % values
+    return _("Enter your PIN (from our earlier message or letter) and %(child)s's date of "
+             "birth.") % values
 
 
 def _template_values(invitation: Invitation, subject: str, *, pin: str | None) -> dict:
@@ -99,8 +114,8 @@ def _template_values(invitation: Invitation, subject: str, *, pin: str | None) -
         "guardian_name": invitation.guardian_name,
         "patient_first_name": invitation.patient_first_name,
         "activation_url": invitation.activation_url,
-        "expires_on": (f"{invitation.expires_on:%B} {invitation.expires_on.day}, "
-                       f"{invitation.expires_on.year}" if invitation.expires_on else ""),
+        "expires_on": (format_long_date(invitation.expires_on, invitation.language)
+                       if invitation.expires_on else ""),
         "method": invitation.method,
         "secret_step": _secret_step(invitation),
         "pin": pin,
@@ -111,11 +126,12 @@ def _template_values(invitation: Invitation, subject: str, *, pin: str | None) -
 def build_welcome_email(invitation: Invitation, *, recipient: str) -> OutgoingMessage:
     """The welcome email: the activation link and steps; the PIN only when no other channel
     carries it and staff did not tick `Do not send PIN`."""
-    subject = f"{invitation.practice.name} patient portal: your invitation for " \
-              f"{invitation.patient_first_name}"
+    _ = gettext_for(invitation.language)
+    subject = _("%(practice)s patient portal: your invitation for %(child)s") % {
+        "practice": invitation.practice.name, "child": invitation.patient_first_name}
     pin = PIN_PLACEHOLDER if invitation.pin_in_email else None
     values = _template_values(invitation, subject, pin=pin)
-    environment = _templates()
+    environment = template_environment(invitation.language)
     return OutgoingMessage(
         channel=Channel.email,
         recipient=recipient,
@@ -127,10 +143,13 @@ def build_welcome_email(invitation: Invitation, *, recipient: str) -> OutgoingMe
 
 
 def build_text_message(invitation: Invitation, *, channel: str, recipient: str) -> OutgoingMessage:
-    """The text message: the PIN when it goes by text, otherwise a pointer to the email."""
+    """The text message: the practice's name, the PIN when it goes by text (otherwise a
+    pointer to the email), the STOP line; within 160 characters where possible."""
     pin = PIN_PLACEHOLDER if invitation.pin_by_text else None
-    values = _template_values(invitation, "", pin=pin)
-    body = _templates().get_template("text_message.txt").render(values).strip()
+    body = render_text(language=invitation.language, kind="invitation",
+                       practice_name=invitation.practice.name,
+                       patient_first_name=invitation.patient_first_name, pin=pin,
+                       expires_on=invitation.expires_on, pin_length=PIN_SHOWN_LENGTH)
     return OutgoingMessage(
         channel=channel,
         recipient=recipient,
@@ -139,3 +158,36 @@ def build_text_message(invitation: Invitation, *, channel: str, recipient: str) 
         body_html=None,
         carries_pin=pin is not None,
     )
+
+
+def build_reminder_email(reminder: Reminder, *, recipient: str) -> OutgoingMessage:
+    """The reminder email in the parent's language: the link, never the PIN."""
+    _ = gettext_for(reminder.language)
+    subject = _("Reminder: the %(practice)s patient portal for %(child)s") % {
+        "practice": reminder.practice.name, "child": reminder.patient_first_name}
+    values = {
+        "subject": subject,
+        "practice": reminder.practice,
+        "guardian_name": reminder.guardian_name,
+        "patient_first_name": reminder.patient_first_name,
+        "activation_url": reminder.activation_url,
+        "state": reminder.state,
+        "expires_on": (format_long_date(reminder.expires_on, reminder.language)
+                       if reminder.expires_on else ""),
+    }
+    environment = template_environment(reminder.language)
+    return OutgoingMessage(
+        channel=Channel.email, recipient=recipient, subject=subject,
+        body_text=environment.get_template("reminder_email.txt").render(values),
+        body_html=environment.get_template("reminder_email.html").render(values),
+        carries_pin=False,
+    )
+
+
+def build_reminder_text(reminder: Reminder, *, channel: str, recipient: str) -> OutgoingMessage:
+    """The reminder text: the practice, the child, a pointer to the email, the STOP line."""
+    body = render_text(language=reminder.language, kind="reminder",
+                       practice_name=reminder.practice.name,
+                       patient_first_name=reminder.patient_first_name)
+    return OutgoingMessage(channel=channel, recipient=recipient, subject="", body_text=body,
+                           body_html=None, carries_pin=False)

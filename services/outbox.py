@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from models import Enrollment, OutboxMessage, OutboxStatus, Practice, utcnow
 from services.audit import record_event
+from services.delivery_failures import mark_delivery_failed
 from services.errors import Conflict, InvalidInput, NotFound
 from services.messages import PIN_PLACEHOLDER, Channel, OutgoingMessage
 from services.pins import format_pin
@@ -131,6 +132,7 @@ class _Claimed:
     sealed_secret: str | None
     attempts: int
     reply_to: str
+    enrollment_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -186,14 +188,14 @@ def _claim_next(session: Session, *, channels: list[str], now: dt.datetime,
             OutboxMessage.id, OutboxMessage.practice_id, Enrollment.patient_id,
             OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.subject,
             OutboxMessage.body_text, OutboxMessage.body_html, OutboxMessage.sealed_secret,
-            OutboxMessage.attempts, Practice.email,
+            OutboxMessage.attempts, Practice.email, OutboxMessage.enrollment_id,
         )
         .join(Practice, Practice.id == OutboxMessage.practice_id)
         .outerjoin(Enrollment, Enrollment.id == OutboxMessage.enrollment_id)
         .where(OutboxMessage.id == message_id)
     ).one()
     session.commit()
-    return _Claimed(*row[:10], reply_to=row[10] or ""), False
+    return _Claimed(*row[:10], reply_to=row[10] or "", enrollment_id=row[11]), False
 
 
 def _fill_pin(body: str | None, message: _Claimed) -> str | None:
@@ -268,6 +270,12 @@ def _record_failure(session: Session, message: _Claimed, error: Exception,
                  practice_id=message.practice_id, patient_id=message.patient_id,
                  message_id=message.id, channel=message.channel, recipient=message.recipient,
                  attempts=message.attempts, error=text, gave_up=give_up)
+    if give_up and message.enrollment_id is not None:
+        # Back at the desk: the Dashboard and Register show it until the address is corrected.
+        mark_delivery_failed(session, enrollment_id=message.enrollment_id,
+                             practice_id=message.practice_id, patient_id=message.patient_id,
+                             channel=message.channel, recipient=message.recipient, error=text,
+                             now=now)
     session.commit()
     return not give_up
 

@@ -12,12 +12,14 @@ OUTBOX = "outbox"
 STAFF_USERS = "staff_users"
 PRACTICE_SETTINGS = "practice_settings"
 AUDIT_LOG = "audit_log"
+TEXT_OPT_OUTS = "text_opt_outs"
 
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     Role.staff: (DASHBOARD, REGISTER),
     Role.supervisor: (DASHBOARD, ENROLLMENT),
     Role.admin: (
         DASHBOARD, REGISTER, ENROLLMENT, IMPORT, OUTBOX, STAFF_USERS, PRACTICE_SETTINGS, AUDIT_LOG,
+        TEXT_OPT_OUTS,
     ),
 }
 

@@ -20,6 +20,11 @@ from services.audit import record_event
 from services.audit_archive import RETENTION_FLOOR_YEARS
 from services.errors import Conflict, InvalidInput, NotFound
 from services.practices import get_practice, list_locations, list_providers
+from services.reminder_settings import (
+    check_remind_before,
+    format_remind_after,
+    parse_remind_after,
+)
 from services.staff_users import acting_admin
 from services.validation import format_phone, normalize_email, normalize_phone, validate_timezone
 
@@ -154,6 +159,33 @@ def update_practice(
             session, actor=actor.username, action="practice_updated", practice_id=practice_id,
             changes=changes,
         )
+        session.flush()
+    return get_practice(session, practice_id=practice_id)
+
+
+def update_reminder_settings(
+    session: Session,
+    *,
+    actor_id: int,
+    practice_id: int,
+    remind_after: str,
+    remind_before_expiry: int,
+) -> PracticePublic:
+    """Change when invited parents who have not activated are reminded (audited)."""
+    actor = acting_admin(session, actor_id=actor_id, practice_id=practice_id)
+    practice = session.get(Practice, practice_id)
+    new = {
+        "remind_after_days": format_remind_after(parse_remind_after(remind_after)),
+        "remind_before_expiry_days": check_remind_before(remind_before_expiry),
+    }
+    changes = {field: [getattr(practice, field), value] for field, value in new.items()
+               if getattr(practice, field) != value}
+    if changes:
+        for field, (_old, value) in changes.items():
+            setattr(practice, field, value)
+        session.add(practice)
+        record_event(session, actor=actor.username, action="practice_updated",
+                     practice_id=practice_id, changes=changes)
         session.flush()
     return get_practice(session, practice_id=practice_id)
 

@@ -15,7 +15,7 @@ import secrets
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import or_, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -24,19 +24,19 @@ from models import (
     EnrollmentMethod,
     EnrollmentStatus,
     Guardian,
-    OutboxMessage,
-    OutboxStatus,
     Patient,
     PatientGuardian,
     Practice,
     StaffUser,
     utcnow,
 )
+from services import text_opt_out
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput, NotFound
+from services.i18n import DEFAULT_LANGUAGE
+from services.invitation_resend import ResendResult, resend_invitation  # noqa: F401
 from services.letters import PinLetter
 from services.messages import (
-    PIN_PLACEHOLDER,
     Invitation,
     activation_url,
     build_text_message,
@@ -83,15 +83,7 @@ class RegistrationResult:
     activation_url: str
     message_ids: tuple[int, ...]
     letter: PinLetter
-
-
-@dataclass(frozen=True)
-class ResendResult:
-    """What `resend_invitation` queued."""
-
-    message_ids: tuple[int, ...]
-    requeued: int  # unsent originals (still carrying their sealed PIN) sent again
-    new_messages: int  # a fresh link-only email (the PIN is not kept, so it cannot be re-sent)
+    text_refusal: str | None = None  # why no text went (opted out, or over the caps)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -123,6 +115,7 @@ def _guardian(session: Session, *, practice_id: int, patient: Patient, form: Reg
             relationship=(form.new_guardian.relationship or "Parent").strip()[:40],
             email=checked.email,
             cell_phone=checked.cell_phone,
+            preferred_language=checked.language or DEFAULT_LANGUAGE,
         )
         session.add(guardian)
         session.flush()
@@ -142,6 +135,8 @@ def _guardian(session: Session, *, practice_id: int, patient: Patient, form: Reg
         guardian.email = checked.email
     if checked.cell_phone and not guardian.cell_phone:
         guardian.cell_phone = checked.cell_phone
+    if checked.language:  # staff asked; the drop-down showed the language on file
+        guardian.preferred_language = checked.language
     session.add(guardian)
     return guardian
 
@@ -212,10 +207,15 @@ def _enroll(
         _void(session, live=live, now=now, actor=actor,
               reason="new PIN issued" if new_pin else "registered again after a decline")
 
+    # A number that opted out (or had its texts for today or this week) gets no text; the PIN
+    # then goes by email as if Text Message were unticked, and staff are told why.
+    text_refusal = (text_opt_out.text_refusal(session, phone=checked.cell_phone, now=now)
+                    if checked.text_channel else None)
+    text_channel = None if text_refusal else checked.text_channel
     pin = generate_pin() if checked.method == EnrollmentMethod.pin else None
     secret_hash = hash_secret(normalize_pin(pin)) if pin else hash_secret(checked.answer)
-    pin_by_text = bool(pin and form.send_pin and checked.text_channel)
-    pin_in_email = bool(pin and form.send_pin and not checked.text_channel)
+    pin_by_text = bool(pin and form.send_pin and text_channel)
+    pin_in_email = bool(pin and form.send_pin and not text_channel)
     expires_at = now + dt.timedelta(days=practice.pin_lifetime_days)
     enrollment = Enrollment(
         practice_id=practice_id,
@@ -229,6 +229,8 @@ def _enroll(
         cell_phone=checked.cell_phone,
         cell_carrier=checked.carrier,
         send_text=bool(checked.text_channel),
+        text_consent_at=now if checked.text_channel else None,
+        text_consent_by_id=staff_user_id if checked.text_channel else None,
         send_pin=pin_by_text or pin_in_email,
         status=EnrollmentStatus.invited,
         issued_by_id=staff_user_id,
@@ -246,7 +248,8 @@ def _enroll(
                        "page to see their invitation.", field=SUBMIT) from None
 
     info = get_practice(session, practice_id=practice_id)
-    url = activation_url(info, enrollment.link_token)
+    language = guardian.preferred_language  # set from the form above, or the one on file
+    url = activation_url(info, enrollment.link_token, language)
     expires_on = _local_date(expires_at, practice.timezone)
     invitation = Invitation(
         practice=info,
@@ -259,21 +262,26 @@ def _enroll(
         pin_in_email=pin_in_email,
         pin_by_text=pin_by_text,
         pin_on_letter=bool(pin and not form.send_pin),
+        language=language,
     )
     # A family registration (services/family.py) sends one email for every child instead.
     messages = [build_welcome_email(invitation, recipient=checked.email)] if send_messages else []
-    if send_messages and checked.text_channel:
-        messages.append(build_text_message(invitation, channel=checked.text_channel,
+    if send_messages and text_channel:
+        messages.append(build_text_message(invitation, channel=text_channel,
                                            recipient=checked.text_recipient))
     rows = [queue_message(session, practice_id=practice_id, enrollment_id=enrollment.id,
                           message=message, pin=pin, senders=senders, now=now)
             for message in messages]
     session.flush()
+    if send_messages and text_channel:
+        text_opt_out.record_text(session, phone=checked.cell_phone, practice_id=practice_id,
+                                 outbox_message_id=rows[-1].id, now=now)
 
     pin_channel = ("text" if pin_by_text else "email" if pin_in_email
                    else "letter" if pin else "none")
     detail = {"enrollment_id": enrollment.id, "method": checked.method, "email": checked.email,
-              "text": checked.text_channel, "pin_sent_by": pin_channel,
+              "text": text_channel, "pin_sent_by": pin_channel,
+              "language": language, "text_consent": bool(checked.text_channel),
               "appointment_id": appointment_id, "guardian_id": guardian.id,
               "expires_at": expires_at.isoformat()}
     actions = [] if new_pin else ["registration"]
@@ -294,6 +302,7 @@ def _enroll(
         issued_on=_local_date(now, practice.timezone),
         pin=format_pin(pin) if pin else None,
         verification_question=checked.question,
+        language=language,
     )
     return RegistrationResult(
         enrollment_id=enrollment.id,
@@ -308,6 +317,7 @@ def _enroll(
         activation_url=url,
         message_ids=tuple(row.id for row in rows),
         letter=letter,
+        text_refusal=text_refusal,
     )
 
 
@@ -352,80 +362,6 @@ def issue_new_pin(
                    actor=actor, staff_user_id=staff_user_id, appointment_id=appointment_id,
                    replacing=replacing_enrollment_id, new_pin=True, settings=settings,
                    senders=senders, now=now)
-
-
-def resend_invitation(
-    session: Session,
-    *,
-    practice_id: int,
-    patient_id: int,
-    enrollment_id: int,
-    actor: str,
-    settings: Settings | None = None,
-    senders: Senders | None = None,
-    now: dt.datetime | None = None,
-) -> ResendResult:
-    """Send the invitation again: unsent originals go out as they are; otherwise a new email
-    with the link (the PIN itself is not kept, so it cannot be sent twice)."""
-    settings = settings or get_settings()
-    senders = senders or senders_from_settings(settings)
-    now = now or utcnow()
-    patient = find_patient(session, practice_id=practice_id, patient_id=patient_id)
-    live = live_enrollment(session, patient_id=patient.id)
-    if live is None or live.id != enrollment_id:
-        raise Conflict("This patient's portal invitation changed since the page was loaded. "
-                       "Reload the page and try again.", field="Resend invitation")
-    status = status_of(live, now)
-    if status != PortalStatus.invited:
-        raise Conflict(f"The invitation is {status.value}: issue a new PIN instead of resending.",
-                       field="Resend invitation")
-    if not live.email:
-        raise Conflict("This invitation has no email address: issue a new PIN with one.",
-                       field="Resend invitation")
-    unsent = session.exec(
-        select(OutboxMessage).where(
-            OutboxMessage.enrollment_id == live.id,
-            OutboxMessage.status.in_([OutboxStatus.held, OutboxStatus.pending,
-                                      OutboxStatus.failed]),
-            or_(OutboxMessage.sealed_secret.is_not(None),
-                ~OutboxMessage.body_text.contains(PIN_PLACEHOLDER)),
-        )
-    ).all()
-    ids: list[int] = []
-    for message in unsent:
-        ready = senders.ready(message.channel)
-        message.status = OutboxStatus.pending if ready else OutboxStatus.held
-        message.attempts = 0
-        message.next_attempt_at = now if ready else None
-        session.add(message)
-        ids.append(message.id)
-    new_messages = 0
-    if not ids:
-        practice = session.get(Practice, practice_id)
-        info = get_practice(session, practice_id=practice_id)
-        guardian = session.get(Guardian, live.guardian_id) if live.guardian_id else None
-        invitation = Invitation(
-            practice=info,
-            guardian_name=f"{guardian.first_name} {guardian.last_name}" if guardian else "",
-            patient_first_name=patient.first_name,
-            activation_url=activation_url(info, live.link_token),
-            expires_on=_local_date(live.expires_at, practice.timezone) if live.expires_at
-            else None,
-            method=live.method,
-            verification_question=live.verification_question,
-            resend=True,
-        )
-        row = queue_message(session, practice_id=practice_id, enrollment_id=live.id,
-                            message=build_welcome_email(invitation, recipient=live.email),
-                            pin=None, senders=senders, now=now)
-        session.flush()
-        ids.append(row.id)
-        new_messages = 1
-    record_event(session, actor=actor, action="invitation_resent", practice_id=practice_id,
-                 patient_id=patient.id, enrollment_id=live.id, message_ids=ids,
-                 requeued=len(ids) - new_messages, new_messages=new_messages)
-    return ResendResult(message_ids=tuple(ids), requeued=len(ids) - new_messages,
-                        new_messages=new_messages)
 
 
 def decline_enrollment(

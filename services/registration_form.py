@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from models import EnrollmentMethod
 from services import carriers
 from services.errors import InvalidInput
+from services.i18n import (
+    language_name,
+    normalize_language,
+    supported_languages,
+)
 from services.messages import Channel
 from services.pins import normalize_answer
 from services.settings import Settings, get_settings
@@ -18,6 +23,8 @@ from services.validation import normalize_email, normalize_phone
 METHOD = "Register Patient with"
 EMAIL = "Email Address"
 TEXT = "Text Message"
+TEXT_CONSENT = "Text consent"
+LANGUAGE = "Preferred language"
 CARRIER = carriers.FIELD
 QUESTION = "Question"
 ANSWER = "Answer"
@@ -56,6 +63,9 @@ class RegistrationForm:
     send_pin: bool = True  # False: `Do not send PIN`, the parent gets the letter
     verification_question: str = ""
     verification_answer: str = ""
+    # What the parent reads (emails, texts, letter); None: the guardian's language on file.
+    preferred_language: str | None = None
+    text_consent: bool = False  # the parent agreed to receive texts (required with Text Message)
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class CheckedForm:
     text_recipient: str | None
     question: str | None
     answer: str | None
+    language: str | None = None  # None: keep the guardian's
 
 
 @dataclass(frozen=True)
@@ -119,15 +130,16 @@ def _check_guardian(form: RegistrationForm, problems: list[InvalidInput]) -> Non
 def _check_gateway(carrier: str, cell_phone: str | None,
                    problems: list[InvalidInput]) -> _Text:
     try:
-        found = carriers.get_carrier(carrier)
+        carriers.get_carrier(carrier)
     except InvalidInput as error:
         problems.append(error)
         return _Text(cell_phone=cell_phone, carrier=carrier)
-    if found.shut_down:
+    refusal = carriers.closed_carrier_refusal(carrier, sms_api_configured=False)
+    if refusal:
         # Texts to a closed gateway vanish without a bounce: the PIN would be lost.
         problems.append(InvalidInput(
-            f"{found.shut_down} Choose another way: untick Text Message and send the "
-            "PIN by email, or tick Do not send PIN and print the letter.", field=CARRIER))
+            f"{refusal} Untick Text Message to send the PIN by email, or tick Do not send PIN "
+            "and print the letter.", field=CARRIER))
         return _Text(cell_phone=cell_phone, carrier=carrier)
     if not cell_phone:
         return _Text(cell_phone=cell_phone, carrier=carrier)
@@ -144,6 +156,11 @@ def _check_text(form: RegistrationForm, settings: Settings,
                 problems: list[InvalidInput]) -> _Text:
     if not form.send_text:
         return _Text()
+    if not form.text_consent:
+        problems.append(InvalidInput(
+            "Text consent is required with Text Message: ask the parent whether they agree to "
+            "receive texts from the practice, and tick Text consent (or untick Text Message).",
+            field=TEXT_CONSENT))
     cell_phone = None
     try:
         cell_phone = normalize_phone(form.cell_phone, region=settings.phone_region, field=TEXT)
@@ -171,6 +188,12 @@ def _check(form: RegistrationForm,
         email = normalize_email(form.email, field=EMAIL)
     except InvalidInput as error:
         problems.append(error)
+    language = normalize_language(form.preferred_language)
+    if language is None and form.preferred_language is not None:
+        offered = ", ".join(language_name(code) for code in supported_languages())
+        problems.append(InvalidInput(
+            f"Preferred language {form.preferred_language!r} is not offered: choose one of "
+            f"{offered}.", field=LANGUAGE))
     question, answer = _check_question(form, problems)
     _check_guardian(form, problems)
     text = _check_text(form, settings, problems)
@@ -178,7 +201,8 @@ def _check(form: RegistrationForm,
         return None, problems
     return CheckedForm(method=form.method, email=email, cell_phone=text.cell_phone,
                        carrier=text.carrier, text_channel=text.channel,
-                       text_recipient=text.recipient, question=question, answer=answer), []
+                       text_recipient=text.recipient, question=question, answer=answer,
+                       language=language), []
 
 
 def check_form(form: RegistrationForm, *, settings: Settings | None = None) -> list[InvalidInput]:

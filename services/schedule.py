@@ -16,6 +16,7 @@ from sqlmodel import Session
 from models import (
     Appointment,
     AppointmentStatus,
+    Enrollment,
     EnrollmentStatus,
     Guardian,
     Location,
@@ -71,6 +72,7 @@ class ScheduleRow:
     location: str
     portal_status: PortalStatus
     access: AccessMark | None = None  # completed or arrived visits: the access deadline
+    delivery_failure: str | None = None  # why the invitation did not reach the parent
 
     @property
     def patient_name(self) -> str:
@@ -323,12 +325,15 @@ def list_schedule(
             Guardian.first_name, Guardian.last_name, Guardian.relationship, Guardian.email,
             Guardian.cell_phone,
             Provider.name, Location.name, patient_status_sql(now),
+            Enrollment.delivery_failure,
         )
         .select_from(visits)
         .join(Patient, Patient.id == visits.c.patient_id)
         .join(Provider, Provider.id == visits.c.provider_id)
         .join(Location, Location.id == visits.c.location_id)
         .outerjoin(Guardian, Guardian.id == first_guardian)
+        # The live enrollment by primary key: only for its delivery failure, shown by the badge.
+        .outerjoin(Enrollment, Enrollment.id == Patient.live_enrollment_id)
         .order_by(visits.c.start_at, visits.c.id)
     )
     zone = zoneinfo.ZoneInfo(timezone)
@@ -352,10 +357,12 @@ def list_schedule(
             provider=provider,
             location=location,
             portal_status=PortalStatus(portal_status),
+            delivery_failure=delivery_failure,
         )
         for (appointment_id, start_at, status, visit_type, patient_id, mrn, first_name,
              last_name, date_of_birth, g_first, g_last, relationship, email, cell_phone,
-             provider, location, portal_status) in session.execute(statement).all()
+             provider, location, portal_status, delivery_failure)
+        in session.execute(statement).all()
     ]
     rows = with_access_marks(session, practice_id=practice_id, rows=rows, now=now)
     return SchedulePage(rows=rows, page=page, page_size=page_size)

@@ -22,10 +22,13 @@ from sqlmodel import Session, select
 from models import WorkerHeartbeat, utcnow
 from services.db import session_scope
 from services.outbox import DeliveryReport, send_due_messages
+from services.reminders import send_reminders
 from services.senders import Senders
 
 # A worker not seen for this long is shown as stopped on the Outbox page.
 STALE_AFTER = dt.timedelta(minutes=5)
+# Reminders are due by the day: looking for them every few minutes is plenty.
+REMINDERS_EVERY_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,16 @@ def run_batch(*, senders: Senders, limit: int,
     return BatchResult(report=report, seconds=time.perf_counter() - started)
 
 
+def queue_reminders(*, senders: Senders, log: Callable[[str], None], name: str) -> int:
+    """Queue the reminders due now (the same function `send-outbox` runs); how many."""
+    with session_scope() as session:
+        report = send_reminders(session, senders=senders)
+    if report.reminded:
+        log(f"worker {name}: queued reminders to {report.reminded} parent(s) "
+            f"({report.emails} email(s), {report.texts} text(s))")
+    return report.reminded
+
+
 def run_worker(*, senders: Senders, interval: float, batch_size: int, stop: threading.Event,
                log: Callable[[str], None], name: str | None = None,
                max_passes: int | None = None) -> int:
@@ -112,7 +125,11 @@ def run_worker(*, senders: Senders, interval: float, batch_size: int, stop: thre
     name = name or worker_name()
     total = passes = 0
     log(f"worker {name}: started, every {interval:g} s, batches of {batch_size}")
+    reminders_at = None
     while not stop.is_set():
+        if reminders_at is None or time.monotonic() - reminders_at >= REMINDERS_EVERY_SECONDS:
+            reminders_at = time.monotonic()
+            queue_reminders(senders=senders, log=log, name=name)
         sent = 0
         while not stop.is_set():
             result = run_batch(senders=senders, limit=batch_size, should_stop=stop.is_set)

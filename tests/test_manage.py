@@ -116,3 +116,15 @@ def test_seed_demo_is_realistic_and_deterministic(database_url, monkeypatch):
         zone = ZoneInfo(a.timezone)
         hours = {start.astimezone(zone).hour for start, _, _ in rows}
         assert min(hours) >= 8 and max(hours) <= 16
+
+
+def test_text_opt_out_add_list_remove(database_url, monkeypatch, capsys):
+    assert run(monkeypatch, "text-opt-out", "add", "(617) 555-0123", "--note", "replied STOP") == 0
+    assert run(monkeypatch, "text-opt-out", "list") == 0
+    out = capsys.readouterr().out
+    assert "(617) 555-0123" in out and "replied STOP" in out and "1 number(s)" in out
+    assert run(monkeypatch, "text-opt-out", "remove", "6175550123") == 0
+    assert run(monkeypatch, "text-opt-out", "remove", "6175550123") == 2
+    assert "not on the text opt-out list" in capsys.readouterr().err
+    assert run(monkeypatch, "text-opt-out", "add", "555-12") == 2
+    assert "Cell phone number" in capsys.readouterr().err

@@ -11,11 +11,14 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
+from models.registration import EnrollmentSummary
 from services import carriers, outbox, registration
 from services import registration_form as fields
 from services.db import session_scope
+from services.email_typos import email_hint
 from services.errors import PortalError
 from services.family import SIBLINGS
+from services.i18n import DEFAULT_LANGUAGE, language_name, supported_languages
 from services.letters import PinLetter, render_pin_letter
 from services.registration_context import RegistrationContext
 from services.registration_form import NewGuardian, RegistrationForm
@@ -48,6 +51,7 @@ class Confirmation:
     message_ids: tuple[int, ...]
     delivery: str | None = None  # None: not attempted yet
     delivery_ok: bool = False
+    text_refusal: str | None = None  # why no text went although Text Message was ticked
 
 
 def local(moment: dt.datetime | None, timezone: str, pattern: str = "%b %d, %Y %I:%M %p") -> str:
@@ -105,8 +109,11 @@ def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -
     else:
         st.markdown(f"The parent answers the verification question to activate. The welcome "
                     f"email to {plain(done.email)} carries the link.")
-    channels = "Welcome email and text message" if done.text_recipient else "Welcome email"
+    texted = done.text_recipient and not done.text_refusal
+    channels = "Welcome email and text message" if texted else "Welcome email"
     (st.info if done.delivery_ok else st.warning)(f"{channels}: {done.delivery}")
+    if done.text_refusal:
+        st.warning(f"No text message: {done.text_refusal}", icon=":material/sms_failed:")
     left, right = st.columns(2)
     # The letter is made when the button is clicked, over this staff session's connection:
     # no PDF with the PIN waits at a media URL, and none is served once Done is pressed.
@@ -162,6 +169,8 @@ def read_form(prefix: str) -> RegistrationForm:
         send_text=send_text,
         cell_phone=state.get(f"{prefix}phone_{guardian_id}", "") if send_text else "",
         cell_carrier=state.get(prefix + "carrier") if send_text else None,
+        text_consent=bool(state.get(prefix + "text_consent")) if send_text else False,
+        preferred_language=state.get(f"{prefix}language_{guardian_id}", DEFAULT_LANGUAGE),
         send_pin=not (method == "pin" and state.get(prefix + "no_pin")),
         verification_question=state.get(prefix + "question", "") if method == "question" else "",
         verification_answer=state.get(prefix + "answer", "") if method == "question" else "",
@@ -202,7 +211,8 @@ def submit(submission: Submission) -> None:
         enrollment_id=result.enrollment_id, patient_name=result.patient_name, pin=result.pin,
         pin_channel=result.pin_channel, email=result.email,
         text_recipient=result.text_recipient, expires_at=result.expires_at,
-        letter=result.letter, message_ids=result.message_ids)
+        letter=result.letter, message_ids=result.message_ids,
+        text_refusal=result.text_refusal)
     st.cache_data.clear()
 
 
@@ -210,6 +220,25 @@ def show_errors(errors: dict[str, str], *fields: str) -> None:
     for field in fields:
         if field in errors:
             st.error(errors[field], icon=":material/error:")
+
+
+def text_carrier(prefix: str, live: EnrollmentSummary | None, errors: dict[str, str]) -> None:
+    """`Cell Carrier`, asked only without the SMS API: texts then go through the carrier's
+    email-to-text gateway; closed gateways are flagged (and refused on Complete Registration)."""
+    choices = carriers.list_carriers()
+    keys = [choice.key for choice in choices]
+    labels = {choice.key: choice.label for choice in choices}
+    previous = live.cell_carrier if live and live.cell_carrier in labels else None
+    carrier = st.selectbox(
+        fields.CARRIER, keys, index=keys.index(previous) if previous else None,
+        format_func=labels.get, placeholder="Choose the parent's carrier",
+        key=prefix + "carrier",
+        help="Required with Text Message: the text goes through the carrier's email-to-text "
+             "gateway (no carrier is asked once the SMS service is set up).")
+    if fields.CARRIER in errors:
+        show_errors(errors, fields.CARRIER)
+    elif carriers.carrier_warning(carrier):
+        st.warning(carriers.carrier_warning(carrier), icon=":material/warning:")
 
 
 def registration_form(context: PageContext, ctx: RegistrationContext, errors: dict[str, str],
@@ -243,6 +272,14 @@ def registration_form(context: PageContext, ctx: RegistrationContext, errors: di
             show_errors(errors, fields.GUARDIAN_LAST)
         relation.selectbox("Relationship", fields.RELATIONSHIPS, key=prefix + "new_rel")
     chosen = guardians.get(guardian_id)
+    languages = list(supported_languages())
+    known = chosen.preferred_language if chosen else DEFAULT_LANGUAGE
+    st.selectbox(fields.LANGUAGE, languages,
+                 index=languages.index(known) if known in languages else 0,
+                 format_func=language_name, key=f"{prefix}language_{guardian_id}",
+                 help="The language of the welcome email, texts, reminders, the PIN letter and "
+                      "the activation page. Staff pages stay English.")
+    show_errors(errors, fields.LANGUAGE)
 
     method_label = st.radio(
         fields.METHOD, [PIN_LABEL, QUESTION_LABEL],
@@ -263,10 +300,13 @@ def registration_form(context: PageContext, ctx: RegistrationContext, errors: di
         show_errors(errors, fields.ANSWER)
 
     prefill_email = (chosen.email if chosen else "") or (live.email if live else "") or ""
-    st.text_input(fields.EMAIL, value=prefill_email, max_chars=254,
-                  key=f"{prefix}email_{guardian_id}",
-                  help="The parent uses this address to sign in to the portal.")
+    typed = st.text_input(fields.EMAIL, value=prefill_email, max_chars=254,
+                          key=f"{prefix}email_{guardian_id}",
+                          help="The parent uses this address to sign in to the portal.")
     show_errors(errors, fields.EMAIL)
+    hint = email_hint(typed)
+    if hint and fields.EMAIL not in errors:
+        st.info(hint, icon=":material/spellcheck:")
 
     send_text = st.checkbox(fields.TEXT, value=bool(live and live.send_text),
                             key=prefix + "text", help="Also send the registration by text message.")
@@ -278,22 +318,13 @@ def registration_form(context: PageContext, ctx: RegistrationContext, errors: di
                       max_chars=30, key=f"{prefix}phone_{guardian_id}",
                       placeholder="(617) 555-0123")
         show_errors(errors, fields.TEXT)
-        choices = carriers.list_carriers()
-        keys = [choice.key for choice in choices]
-        labels = {choice.key: choice.label for choice in choices}
-        previous = live.cell_carrier if live and live.cell_carrier in labels else None
-        carrier = st.selectbox(
-            fields.CARRIER, keys, index=keys.index(previous) if previous else None,
-            format_func=labels.get, placeholder="Choose the parent's carrier",
-            key=prefix + "carrier",
-            help=("Optional: texts go through the SMS service." if settings.sms_api_configured
-                  else "Required with Text Message: the text goes through the carrier's "
-                       "email-to-text gateway."))
-        if fields.CARRIER in errors:
-            show_errors(errors, fields.CARRIER)
-        elif carriers.carrier_warning(carrier) and not settings.sms_api_configured:
-            st.warning(carriers.carrier_warning(carrier), icon=":material/warning:")
-
+        st.checkbox(fields.TEXT_CONSENT, value=bool(live and live.send_text),
+                    key=prefix + "text_consent",
+                    help="The parent agreed to receive texts from the practice (required with "
+                         "Text Message; stored with your name and the time).")
+        show_errors(errors, fields.TEXT_CONSENT)
+        if not settings.sms_api_configured:
+            text_carrier(prefix, live, errors)
     do_not_send = st.checkbox(
         "Do not send PIN",
         value=bool(live and not live.send_pin and live.method == "pin"),

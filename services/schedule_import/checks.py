@@ -14,6 +14,7 @@ import phonenumbers
 
 from models import AppointmentStatus
 from services.errors import InvalidInput
+from services.i18n import normalize_language
 from services.schedule_import.report import RejectedRow
 from services.validation import normalize_email, normalize_phone
 
@@ -42,6 +43,7 @@ class RawGuardian(NamedTuple):
     relationship: str | None
     email: str  # as written in the file
     cell_phone: str  # as written in the file
+    language: str | None = None  # a language with a catalog; None: leave it as it is
 
 
 class PatientFacts(NamedTuple):
@@ -66,6 +68,7 @@ class GuardianData:
     relationship: str | None
     email: str | None
     cell_phone: str | None
+    language: str | None = None
 
 
 @dataclass(slots=True)
@@ -240,7 +243,7 @@ class Checker:
                  ) -> RawGuardian:
         """A guardian's names and relationship checked; email and phone come later."""
         prefix = f"{label} " if label else "Guardian "
-        first_name, last_name, relationship, email, cell_phone = values
+        first_name, last_name, relationship, email, cell_phone, *language = values
         return RawGuardian(
             self.name(first_name, f"{prefix}first name", problems),
             self.name(last_name, f"{prefix}last name", problems),
@@ -248,6 +251,8 @@ class Checker:
                       required=False) or None,
             email.strip(),
             cell_phone.strip(),
+            # es, Spanish, Español, es-MX … ; a language without a catalog is left as it is.
+            normalize_language(language[0]) if language else None,
         )
 
     def check_emails(self, raws: set[str], stored: set[str]) -> dict[str, str | InvalidInput]:
@@ -322,13 +327,13 @@ def accept(scan: Scan, emails: dict[str, str | InvalidInput],
                 continue
             seen_guardians.add((row.mrn, guardian))
             data = GuardianData(guardian.first_name, guardian.last_name,
-                                guardian.relationship, email, phone)
+                                guardian.relationship, email, phone, guardian.language)
             listed = parsed.guardians.setdefault(row.mrn, [])
             match = match_guardian(data, listed)
             if match is None:
                 listed.append(data)
             else:  # the same parent on a later row: newer contact details win
-                for name in ("relationship", "email", "cell_phone"):
+                for name in ("relationship", "email", "cell_phone", "language"):
                     if getattr(data, name):
                         setattr(match, name, getattr(data, name))
         parsed.rows.append(row)

@@ -121,7 +121,8 @@ class CsvRows:
                 tuple(problems))
 
     def _guardian(self, values: tuple[str, ...]) -> tuple:
-        if not any(value.strip() for value in values):
+        # A language alone (no name, relationship or contact) names no guardian.
+        if not any(value.strip() for value in values[:5]):
             return (), ()
         problems: list[str] = []
         return (self.checker.guardian(values, problems),), tuple(problems)

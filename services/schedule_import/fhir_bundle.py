@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.errors import InvalidInput
+from services.i18n import normalize_language
 from services.schedule_import.checks import (
     Candidate,
     Checker,
@@ -193,8 +194,13 @@ def _fhir_candidate(entry: _Entry, resolve: Callable, guardians_of: dict[int, li
         provider = _fhir_practitioner(actors["Practitioner"].resource, checker, problems)
         location = checker.text(actors["Location"].resource.name or "", "Location name",
                                 problems, limit=200)
+        # The child's preferred language stands for a guardian who states none of their own.
+        family_language = preferred_language(patient_entry.resource)
         for guardian_entry in guardians_of.get(patient_entry.number, []):
-            guardians.append(_fhir_guardian(guardian_entry, checker, problems))
+            guardian = _fhir_guardian(guardian_entry, checker, problems)
+            if guardian is not None and guardian.language is None and family_language:
+                guardian = guardian._replace(language=family_language)
+            guardians.append(guardian)
     row = Row(entry.number, source_id, mrn, provider, location, start,
               _fhir_visit_type(appointment), status)
     return Candidate(row, patient, tuple(g for g in guardians if g), problems)
@@ -226,6 +232,21 @@ def _fhir_visit_type(appointment) -> str:
             if text:
                 break
     return " ".join(text.split())[:80]
+
+
+def preferred_language(resource) -> str | None:
+    """A supported language from `communication` (Patient, RelatedPerson): the one marked
+    `preferred`, else the first; its code (`es`, `es-MX`) or its text (`Spanish`)."""
+    communications = list(getattr(resource, "communication", None) or [])
+    communications.sort(key=lambda item: not item.preferred)
+    for item in communications:
+        concept = item.language
+        for value in [*(c.code for c in concept.coding or []), concept.text,
+                      *(c.display for c in concept.coding or [])]:
+            language = normalize_language(value)
+            if language:
+                return language
+    return None
 
 
 def _human_name(names) -> tuple[str, str]:
@@ -292,4 +313,5 @@ def _fhir_guardian(entry: _Entry, checker: Checker, problems: list[str]
             not phone or point.use == "mobile"
         ):
             phone = point.value
-    return checker.guardian((first, last, relationship, email, phone), problems, label=label)
+    guardian = checker.guardian((first, last, relationship, email, phone), problems, label=label)
+    return guardian._replace(language=preferred_language(person))

@@ -72,11 +72,14 @@ FIELDS: tuple[ImportField, ...] = (
     ImportField("guardian_phone", "Guardian cell phone", False, (
         "guardian cell phone", "guardian cell", "guardian phone", "parent cell phone",
         "parent cell", "parent phone", "cell phone", "mobile phone", "mobile", "cell", "phone")),
+    ImportField("guardian_language", "Guardian preferred language", False, (
+        "preferred language", "language", "guardian language", "guardian preferred language",
+        "parent language", "parent preferred language", "preferred lang", "lang", "idioma")),
 )
 FIELD_BY_KEY = {f.key: f for f in FIELDS}
 REQUIRED = tuple(f.key for f in FIELDS if f.required)
 GUARDIAN_KEYS = ("guardian_first_name", "guardian_last_name", "guardian_relationship",
-                 "guardian_email", "guardian_phone")
+                 "guardian_email", "guardian_phone", "guardian_language")
 # A single "start" column may carry the date and the time together.
 COMBINED_START = {"appointment start", "appointment datetime", "appointment date time",
                   "start", "start datetime", "start date time"}

@@ -19,6 +19,7 @@ from models import (
     PatientGuardian,
     Provider,
 )
+from services.i18n import DEFAULT_LANGUAGE
 from services.schedule_import.checks import Checker, Parsed, Scan, match_guardian
 from services.schedule_import.report import ImportReport, Progress, RejectedRow
 
@@ -63,7 +64,8 @@ def load_existing(connection: Connection, practice_id: int, scan: Scan) -> Exist
     for found in _rows_for_keys(
         connection,
         select(PatientGuardian.patient_id, Guardian.id, Guardian.first_name,
-               Guardian.last_name, Guardian.relationship, Guardian.email, Guardian.cell_phone)
+               Guardian.last_name, Guardian.relationship, Guardian.email, Guardian.cell_phone,
+               Guardian.preferred_language)
         .join(Guardian, Guardian.id == PatientGuardian.guardian_id),
         PatientGuardian.patient_id, with_guardians,
     ):
@@ -207,7 +209,8 @@ def upsert_guardians(session: Session, practice_id: int, parsed: Parsed,
                 new.append({"practice_id": practice_id, "first_name": data.first_name,
                             "last_name": data.last_name,
                             "relationship": data.relationship or "Parent",
-                            "email": data.email, "cell_phone": data.cell_phone})
+                            "email": data.email, "cell_phone": data.cell_phone,
+                            "preferred_language": data.language or DEFAULT_LANGUAGE})
                 owners.append(patient_id)
                 changed.add(mrn)
                 continue
@@ -216,6 +219,8 @@ def upsert_guardians(session: Session, practice_id: int, parsed: Parsed,
                       for name in ("first_name", "last_name", "relationship", "email",
                                    "cell_phone")
                       if getattr(data, name) and getattr(data, name) != getattr(match, name)}
+            if data.language and data.language != match.preferred_language:
+                change["preferred_language"] = data.language
             if change:
                 updates.append({"id": match.id, **change})
                 changed.add(mrn)

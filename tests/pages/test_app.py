@@ -11,7 +11,7 @@ from tests.pages.helpers import app_test, open_session, signed_in, texts
 
 ALL_PAGES = {
     "Dashboard", "Register Patient", "Enrollment", "Import Schedule", "Outbox", "Staff Users",
-    "Practice Settings", "Audit Log",
+    "Practice Settings", "Audit Log", "Text Opt-Outs",
 }
 ROLE_TITLES = {
     Role.staff: {"Dashboard", "Register Patient"},
@@ -27,6 +27,7 @@ PAGE_FILES = {
     "Staff Users": "pages/staff_users.py",
     "Practice Settings": "pages/practice_settings.py",
     "Audit Log": "pages/audit_log.py",
+    "Text Opt-Outs": "pages/text_opt_outs.py",
 }
 
 

@@ -357,3 +357,23 @@ def test_filters_are_kept_when_coming_back_from_another_page(clinic):
     at.switch_page("pages/dashboard.py").run()
     assert listed(at) == ["Chen, Lee"]
     assert at.query_params["location"] == str(clinic.north.id)
+
+
+def test_a_failed_delivery_shows_beside_the_badge_with_the_reason(clinic, session):
+    from services.delivery_failures import mark_delivery_failed
+    from tests.factories import make_enrollment
+
+    enrollment = make_enrollment(session, clinic.practice, patient=clinic.rivera,
+                                 email="maria@exmaple.org")
+    mark_delivery_failed(session, enrollment_id=enrollment.id, practice_id=clinic.practice.id,
+                         patient_id=clinic.rivera.id, channel="email",
+                         recipient="maria@exmaple.org",
+                         error="PermanentFailure: recipient refused: {'maria@exmaple.org': "
+                               "(550, b'5.1.1 No such user here')}")
+    session.commit()
+    at = open_dashboard(clinic)
+    frame = rows(at).set_index("Patient")
+    assert list(frame.loc["Rivera, Sam", "Portal status"]) == ["Invited", "Delivery failed"]
+    assert "maria@exmaple.org does not exist" in frame.loc["Rivera, Sam", "Delivery"]
+    assert list(frame.loc["Chen, Lee", "Portal status"]) == ["Not registered"]
+    assert frame.loc["Chen, Lee", "Delivery"] == ""

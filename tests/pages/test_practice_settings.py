@@ -82,3 +82,25 @@ def test_adding_a_holiday_without_a_date_names_the_field(practice):
     at = _open(practice)
     widget(at, "button", "Add holiday").click().run()
     assert "Date is empty" in texts(at)
+
+
+def test_an_admin_sets_when_parents_are_reminded(practice):
+    at = _open(practice)
+    assert widget(at, "text_input", "Remind after (days)").value == "3, 10"
+    assert widget(at, "number_input", "Remind before PIN expiry (days)").value == 2
+    widget(at, "text_input", "Remind after (days)").input("2, 7")
+    widget(at, "number_input", "Remind before PIN expiry (days)").set_value(0)
+    widget(at, "button", "Save reminder settings").click().run()
+    assert not at.exception and "Saved the reminder settings." in texts(at)
+    with session_scope(read_only=True) as session:
+        saved = session.get(Practice, practice.id)
+        assert (saved.remind_after_days, saved.remind_before_expiry_days) == ("2,7", 0)
+
+
+def test_bad_reminder_days_are_named_and_nothing_saved(practice):
+    at = _open(practice)
+    widget(at, "text_input", "Remind after (days)").input("three")
+    widget(at, "button", "Save reminder settings").click().run()
+    assert "Remind after (days): 'three' is not a number of days" in texts(at)
+    with session_scope(read_only=True) as session:
+        assert session.get(Practice, practice.id).remind_after_days == "3,10"

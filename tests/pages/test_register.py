@@ -184,14 +184,16 @@ def test_text_message_with_carrier_and_do_not_send_pin(clinic):
     at = open_register(clinic, appointment=clinic["appointment"].id)
     at.checkbox(key=key(clinic, "text")).check().run()
     assert phone_box(at).value == "(617) 555-0123"  # prefilled from the guardian
-    at.selectbox(key=key(clinic, "carrier")).set_value("verizon")
+    at.checkbox(key=key(clinic, "text_consent")).check()
+    at.selectbox(key=key(clinic, "carrier")).set_value("uscellular")
     at.checkbox(key=key(clinic, "no_pin")).check()
     complete(at, clinic)
     assert not at.exception, at.exception
 
     assert "sent in no message" in texts(at)
     enrollment = the_enrollment()
-    assert enrollment.send_text and enrollment.cell_carrier == "verizon"
+    assert enrollment.send_text and enrollment.cell_carrier == "uscellular"
+    assert enrollment.text_consent_at is not None
     assert enrollment.send_pin is False
     assert count(OutboxMessage) == 2
 
@@ -215,9 +217,10 @@ def fill_bad(at, clinic, case):
         email_box(at).input("lan@@example")
     elif case in ("invalid phone", "text without carrier", "closed carrier"):
         at.checkbox(key=key(clinic, "text")).check().run()
+        at.checkbox(key=key(clinic, "text_consent")).check()
         if case == "invalid phone":
             phone_box(at).input("555-12")
-            at.selectbox(key=key(clinic, "carrier")).set_value("tmobile")
+            at.selectbox(key=key(clinic, "carrier")).set_value("uscellular")
         if case == "closed carrier":
             at.selectbox(key=key(clinic, "carrier")).set_value("att").run()
             assert "June 2025" in " ".join(str(w.value) for w in at.warning)

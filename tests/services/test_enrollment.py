@@ -39,8 +39,17 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from sqlmodel import select
 
-from models import AppointmentStatus, EnrollmentStatus, Holiday, PortalAccess, PortalAccount
+from models import (
+    AppointmentStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Holiday,
+    Patient,
+    PortalAccess,
+    PortalAccount,
+)
 from services import enrollment
 from services.enrollment import EnrollmentScope
 from services.errors import InvalidInput
@@ -295,3 +304,18 @@ def test_report_leaves_no_temporary_tables_behind(session, sunny):
     report(session, sunny)
     report(session, sunny)  # a second report in the same transaction starts clean
     assert report(session, sunny).measure.denominator == 10
+
+
+def test_reminders_are_counted_with_the_activations_after_them(session, sunny):
+    def enrollment_of(mrn):
+        return session.exec(select(Enrollment).join(Patient).where(
+            Patient.mrn == mrn, Enrollment.status != EnrollmentStatus.voided.value)).one()
+
+    assert report(session, sunny).headline.reminded == 0
+    for mrn, count in (("MRN-P1", 2), ("MRN-P3", 1)):  # P1 still invited, P3 activated
+        row = enrollment_of(mrn)
+        row.reminders_sent = count
+        session.add(row)
+    session.commit()
+    headline = report(session, sunny).headline
+    assert (headline.reminded, headline.activated_after_reminder) == (2, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from pathlib import Path
 
 import pytest
 from fontTools.ttLib import TTFont
@@ -91,3 +92,42 @@ def test_question_letter_shows_the_question_and_no_pin():
     assert "Name of your first pet?" in text
     assert "Your PIN" not in text
     assert URL in text
+
+
+def test_a_spanish_letter_reads_back_in_spanish_with_accents_and_n_tilde():
+    pdf = render_pin_letter(letter(language="es", patient_name="Iñaki Muñoz",
+                                   practice_name="Pediatría Señorial"))
+    reader, text = extract(pdf)
+    assert len(reader.pages) == 1
+    assert "Invitación al portal del paciente para Iñaki Muñoz" in text
+    assert "Pediatría Señorial" in text
+    assert "Válido hasta el 16 de junio de 2025" in text
+    assert "Fecha: 2 de junio de 2025" in text
+    assert "Cómo activar su cuenta" in text
+    assert "fecha de nacimiento de Iñaki Muñoz" in " ".join(text.split())
+    assert "¿Preguntas? Llame al (555) 010-2000." in text
+    assert "7KQ4M-9TXR2" in text and URL in text
+    assert "Your PIN" not in text and "How to activate" not in text
+
+
+def test_an_unknown_language_falls_back_to_english():
+    _, text = extract(render_pin_letter(letter(language="xx")))
+    assert "How to activate your account" in text
+
+
+def test_the_spanish_letter_prints_as_a_page_and_is_saved_for_the_docs():
+    """Rasterised with PDFium (as a printer driver would): ink on the page, and the picture is
+    kept in test-artifacts/screenshots/letter-es.png (copied to docs/screenshots/)."""
+    import pypdfium2
+
+    pdf = render_pin_letter(letter(language="es", patient_name="Iñaki Muñoz",
+                                   practice_name="Pediatría Señorial"))
+    document = pypdfium2.PdfDocument(pdf)
+    image = document[0].render(scale=1.5).to_pil().convert("L")
+    width, height = image.size
+    assert (width, height) == (918, 1188)  # US Letter at 108 dpi
+    dark = sum(image.histogram()[:128])
+    assert 0.01 < dark / (width * height) < 0.5
+    folder = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    image.save(folder / "letter-es.png")

@@ -151,14 +151,15 @@ def test_do_not_send_pin_sends_the_link_without_the_pin(clinic, monkeypatch):
 def test_with_text_message_the_pin_goes_by_text_and_not_in_the_email(clinic, monkeypatch):
     with smtp_server() as (inbox, port):
         configure_smtp(monkeypatch, port)
-        result = register(clinic, send_text=True, cell_phone="(312) 555-0199",
-                          cell_carrier="tmobile")
+        result = register(clinic, send_text=True,
+                          text_consent=True, cell_phone="(312) 555-0199",
+                          cell_carrier="uscellular")
         report = deliver()
 
     assert report.sent == 2
     by_recipient = {recipients[0]: message for _, recipients, message in inbox.received}
     email = by_recipient["ana@example.com"]
-    text = by_recipient["3125550199@tmomail.net"]
+    text = by_recipient["3125550199@email.uscc.net"]
     for body in (*parts(email), email.as_string()):
         assert result.pin not in body and normalize_pin(result.pin) not in body
     assert result.activation_url in parts(email)[0]
@@ -290,13 +291,13 @@ def test_two_senders_at_once_deliver_each_message_exactly_once(clinic, session):
     session.commit()
     mailer = SlowMailer()
     senders = Senders(mailer=mailer)
-    for patient in patients:
+    for index, patient in enumerate(patients):
         with session_scope() as s:
             guardian = registration_context.get_registration_context(
                 s, practice_id=practice.id, patient_id=patient.id).guardians[0]
         register(clinic, senders=senders, patient=patient, guardian_id=guardian.id,
-                 email=guardian.email, send_text=True, cell_phone="6175550123",
-                 cell_carrier="verizon")
+                 email=guardian.email, send_text=True, text_consent=True,
+                 cell_phone=f"617555012{index}", cell_carrier="uscellular")
 
     reports = []
     threads = [threading.Thread(target=lambda: reports.append(deliver(senders=senders)))
@@ -354,7 +355,8 @@ def sms_api(monkeypatch):
 def test_texts_go_through_the_sms_api_with_basic_auth(clinic, sms_api):
     mailer = RecordingMailer()
     senders = Senders(mailer=mailer, texter=senders_from_settings().texter)
-    result = register(clinic, senders=senders, send_text=True, cell_phone="312-555-0199")
+    result = register(clinic, senders=senders, send_text=True,
+                      text_consent=True, cell_phone="312-555-0199")
     report = deliver(senders=senders)
 
     assert report.sent == 2
@@ -370,7 +372,8 @@ def test_texts_go_through_the_sms_api_with_basic_auth(clinic, sms_api):
 
 def test_sms_api_errors_retry_on_5xx_and_fail_on_4xx(clinic, sms_api):
     senders = Senders(mailer=RecordingMailer(), texter=senders_from_settings().texter)
-    register(clinic, senders=senders, send_text=True, cell_phone="312-555-0199")
+    register(clinic, senders=senders, send_text=True,
+             text_consent=True, cell_phone="312-555-0199")
     sms_api.status = 503
     assert deliver(senders=senders, now=NOW).retrying == 1
     sms_api.status = 400

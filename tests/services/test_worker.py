@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import func, select
 
-from models import OutboxMessage, OutboxStatus, WorkerHeartbeat
+from models import OutboxMessage, OutboxStatus, WorkerHeartbeat, utcnow
 from services import db
 from services.outbox import CLAIM_LEASE, send_due_messages
 from services.senders import Senders
 from services.worker import describe_worker, run_worker, touch_heartbeat, worker_last_seen
-from tests.factories import make_practice
+from tests.factories import make_enrollment, make_guardian, make_patient, make_practice
 from tests.fakes import RecordingMailer
 from tests.smtp_server import HOST, smtp_server
 
@@ -205,3 +205,22 @@ def test_the_worker_without_a_mail_server_warns_and_beats(database_url, capsys, 
     assert "no SMTP server or SMS API is configured" in captured.err
     assert "stopped after sending 0" in captured.out
     assert session.exec(select(func.count()).select_from(WorkerHeartbeat)).one() == 1
+
+
+def test_the_worker_queues_due_reminders_and_sends_them_once(database_url, session):
+    practice = make_practice(session, name="Pediatría del Valle")
+    patient = make_patient(session, practice, first_name="Mateo")
+    guardian = make_guardian(session, practice, patients=[patient], email="lucia@example.com",
+                             preferred_language="es")
+    make_enrollment(session, practice, patient=patient, guardian=guardian,
+                    issued_at=utcnow() - dt.timedelta(days=3, hours=1))
+    session.commit()
+    mailer = RecordingMailer()
+    lines: list[str] = []
+    for name in ("test:1", "test:2"):  # two worker runs: one reminder
+        run_worker(senders=Senders(mailer=mailer, texter=None, from_address="a@b.example"),
+                   interval=0.01, batch_size=5, stop=threading.Event(), log=lines.append,
+                   name=name, max_passes=1)
+    assert [message["Subject"] for message in mailer.sent] == [
+        "Recordatorio: portal del paciente de Pediatría del Valle para Mateo"]
+    assert "worker test:1: queued reminders to 1 parent(s) (1 email(s), 0 text(s))" in lines
