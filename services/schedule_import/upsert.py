@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, String, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from models import (
@@ -20,6 +21,7 @@ from models import (
     Provider,
 )
 from services.i18n import DEFAULT_LANGUAGE
+from services.schedule_import import postgres
 from services.schedule_import.checks import Checker, Parsed, Scan, match_guardian
 from services.schedule_import.report import ImportReport, Progress, RejectedRow
 
@@ -31,11 +33,22 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
         yield items[start:start + size]
 
 
-def _rows_for_keys(connection: Connection, query, column, keys: list) -> Iterator[Any]:
-    """The rows of `query` whose `column` is one of `keys`, in IN lists of CHUNK keys.
+def _postgres(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
 
-    One statement with an expanding parameter serves every chunk, so SQLAlchemy compiles
-    it once instead of building 1,000 literals per chunk."""
+
+def _rows_for_keys(connection: Connection, query, column, keys: list) -> Iterator[Any]:
+    """The rows of `query` whose `column` is one of `keys`.
+
+    PostgreSQL takes all the keys as one array parameter (`= ANY`), in one round trip.
+    SQLite gets IN lists of CHUNK keys; one statement with an expanding parameter serves
+    every chunk, so SQLAlchemy compiles it once instead of building 1,000 literals per chunk."""
+    if _postgres(connection):
+        if keys:
+            yield from connection.execute(
+                query.where(column == any_(bindparam("keys", type_=ARRAY(column.type)))),
+                {"keys": keys}).all()
+        return
     statement = query.where(column.in_(bindparam("keys", expanding=True)))
     for chunk in _chunks(keys):
         yield from connection.execute(statement, {"keys": chunk}).all()
@@ -93,12 +106,53 @@ def check_contacts(scan: Scan, checker: Checker, existing: Existing) -> tuple[di
 # --- writing -------------------------------------------------------------------------------------
 
 
+def _insert(connection: Connection, model: type, rows: list[dict]) -> None:
+    """INSERT the rows (dicts with the same keys): COPY on PostgreSQL, else executemany."""
+    if rows and _postgres(connection):
+        columns = list(rows[0])
+        postgres.copy_rows(connection, model.__tablename__, columns,
+                           ([row[name] for name in columns] for row in rows))
+        return
+    for chunk in _chunks(rows, 5_000):
+        connection.execute(insert(model), chunk)
+
+
+def _insert_with_ids(connection: Connection, model: type, rows: list[dict]) -> list[int]:
+    """INSERT the rows (dicts with the same keys); their new ids, in the order of `rows`."""
+    if not rows:
+        return []
+    if _postgres(connection):
+        ids = postgres.next_ids(connection, model.__tablename__, len(rows))
+        columns = list(rows[0])
+        postgres.copy_rows(connection, model.__tablename__, ("id", *columns),
+                           ((row_id, *(row[name] for name in columns))
+                            for row_id, row in zip(ids, rows, strict=True)))
+        return ids
+    statement = insert(model).returning(model.id, sort_by_parameter_order=True)
+    ids = []
+    for chunk in _chunks(rows, 5_000):
+        ids.extend(connection.execute(statement, chunk).scalars())
+    return ids
+
+
 def _bulk_update(session: Session, model: type, changes: list[dict]) -> None:
-    """UPDATE by primary key (SQLAlchemy's ORM bulk UPDATE): each change is the row's id and
-    its changed columns; changes with the same columns go in one executemany."""
-    if changes:
-        changes.sort(key=lambda change: tuple(change))
+    """UPDATE by primary key: each change is the row's id and its changed columns; changes
+    with the same columns go together, in one UPDATE from a COPYed temporary table on
+    PostgreSQL, else in one executemany (SQLAlchemy's ORM bulk UPDATE)."""
+    if not changes:
+        return
+    changes.sort(key=lambda change: tuple(change))
+    connection = session.connection()
+    if not _postgres(connection):
         session.execute(update(model), changes)
+        return
+    groups: dict[tuple, list[tuple]] = {}
+    for change in changes:
+        columns = tuple(name for name in change if name != "id")
+        groups.setdefault(columns, []).append(
+            (change["id"], *(change[name] for name in columns)))
+    for columns, rows in groups.items():
+        postgres.update_by_id(connection, model.__tablename__, columns, rows)
 
 
 def _lookup_names(connection: Connection, table, practice_id: int, names: set[str]
@@ -107,7 +161,7 @@ def _lookup_names(connection: Connection, table, practice_id: int, names: set[st
     folded = sorted({name.casefold() for name in names})
     return {name.casefold(): row_id for row_id, name in _rows_for_keys(
         connection, select(table.id, table.name).where(table.practice_id == practice_id),
-        func.lower(table.name), folded)}
+        func.lower(table.name, type_=String), folded)}
 
 
 def resolve_places(connection: Connection, parsed: Parsed, *, practice_id: int,
@@ -180,11 +234,10 @@ def upsert_patients(session: Session, practice_id: int, parsed: Parsed,
             updates.append({"id": found.id, "first_name": first, "last_name": last,
                             "date_of_birth": born})
             changed.add(mrn)
-    statement = insert(Patient).returning(Patient.id, Patient.mrn, sort_by_parameter_order=True)
-    for chunk in _chunks(new, 5_000):
-        for patient_id, mrn in connection.execute(statement, chunk):
-            ids[mrn] = patient_id
-            changed.add(mrn)
+    for patient_id, patient in zip(_insert_with_ids(connection, Patient, new), new,
+                                   strict=True):
+        ids[patient["mrn"]] = patient_id
+        changed.add(patient["mrn"])
     _bulk_update(session, Patient, updates)
     report.patients_created, report.patients_updated = len(new), len(updates)
     return ids, changed
@@ -224,15 +277,10 @@ def upsert_guardians(session: Session, practice_id: int, parsed: Parsed,
             if change:
                 updates.append({"id": match.id, **change})
                 changed.add(mrn)
-    statement = insert(Guardian).returning(Guardian.id, sort_by_parameter_order=True)
-    links = []
-    for start in range(0, len(new), 5_000):
-        created = connection.execute(statement, new[start:start + 5_000]).scalars().all()
-        links.extend({"patient_id": patient_id, "guardian_id": guardian_id}
-                     for patient_id, guardian_id in zip(owners[start:start + 5_000], created,
-                                                        strict=True))
-    for chunk in _chunks(links, 5_000):
-        connection.execute(insert(PatientGuardian), chunk)
+    created = _insert_with_ids(connection, Guardian, new)
+    _insert(connection, PatientGuardian,
+            [{"patient_id": patient_id, "guardian_id": guardian_id}
+             for patient_id, guardian_id in zip(owners, created, strict=True)])
     _bulk_update(session, Guardian, updates)
     report.guardians_created, report.guardians_updated = len(new), len(updates)
     return changed
@@ -320,6 +368,5 @@ def upsert_appointments(session: Session, practice_id: int, parsed: Parsed,
     report.updated = updated
     report.unchanged = len(rows) - report.created - report.updated
     progress(0.85, f"Saving {len(inserts):,} new and {len(updates):,} changed appointments")
-    for chunk in _chunks(inserts, 5_000):
-        connection.execute(insert(Appointment), chunk)
+    _insert(connection, Appointment, inserts)
     _bulk_update(session, Appointment, updates)

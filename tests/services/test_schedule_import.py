@@ -23,7 +23,7 @@ from models import (
     Provider,
 )
 from services import schedule_import
-from services.errors import InvalidInput
+from services.errors import Conflict, InvalidInput
 from services.settings import get_settings
 from tests.factories import make_guardian, make_location, make_patient, make_practice, make_provider
 
@@ -404,6 +404,17 @@ def test_changed_rows_are_updated_in_place(session, practice):
     assert session.exec(select(Patient.last_name).where(Patient.mrn == "M-200")).one() == \
         "Okafor-Reed"
     assert _count(session, Appointment) == 3
+
+
+def test_a_clash_with_another_import_is_refused_as_a_conflict(session, practice, monkeypatch):
+    _import(session, practice, _csv(SCHEDULE))
+    session.commit()
+    # Another import wrote these appointments after this one looked them up: the database's
+    # unique key catches it (through COPY on PostgreSQL) and the import is refused whole.
+    monkeypatch.setattr(schedule_import.upsert, "_stored_appointments",
+                        lambda *_args: ({}, {}))
+    with pytest.raises(Conflict, match="Another import or change"):
+        _import(session, practice, _csv(SCHEDULE))
 
 
 def test_a_file_without_status_keeps_the_status_on_file(session, practice):
