@@ -19,6 +19,7 @@ from ui.auth import (  # noqa: E402
     restore_from_cookie,
 )
 from ui.context import USER_KEY, practice_selector  # noqa: E402
+from ui.layout import narrow_page  # noqa: E402
 
 ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_path="activate",
                    icon=":material/key:", visibility="hidden")
@@ -90,6 +91,7 @@ if st.session_state.get("authentication_status"):
 if user is None:
     st.session_state.pop(USER_KEY, None)
     drop_login_cookie(authenticator)
+    narrow_page()
     login_page = st.Page(lambda: login_form(authenticator), title="Sign in", url_path="login",
                          icon=":material/login:", default=True)
     st.navigation([login_page, ACTIVATE], position="hidden").run()

@@ -11,6 +11,7 @@ from services import activation
 from services.db import session_scope
 from services.errors import PortalError
 from ui.context import show_error
+from ui.layout import keyboard_hints, narrow_page
 
 DONE_KEY = "_activation_done"  # token -> the confirmation to show after a success
 NO_LINK = (
@@ -58,6 +59,7 @@ def show_confirmation(done: dict) -> None:
     )
 
 
+narrow_page()
 st.title("Activate Portal Account")
 
 practice_param = str(st.query_params.get("practice", "")).strip()
@@ -147,3 +149,5 @@ if link is not None:
                 }
                 st.rerun()
             st.error(result.message, icon=":material/error:")
+
+keyboard_hints()

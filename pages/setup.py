@@ -9,7 +9,9 @@ from services.auth import add_membership
 from services.db import session_scope
 from services.demo import DEFAULT_PRACTICE, seed_demo
 from services.errors import PortalError
+from ui.layout import narrow_page
 
+narrow_page()
 st.title("Welcome to Practice Portal")
 st.write(
     "No one can sign in yet. Create the first administrator with the one-time **setup token** "
