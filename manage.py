@@ -118,7 +118,8 @@ def seed_demo_command(args: argparse.Namespace) -> int:
 @command("send-outbox")
 def send_outbox_command(args: argparse.Namespace) -> int:
     from services.db import migrate, session_scope
-    from services.notifications import send_due_messages, senders_from_settings
+    from services.outbox import describe_run, send_due_messages
+    from services.senders import senders_from_settings
 
     if args.limit < 1:
         return _fail("--limit must be at least 1")
@@ -130,7 +131,7 @@ def send_outbox_command(args: argparse.Namespace) -> int:
         return 0
     with session_scope() as session:
         report = send_due_messages(session, senders=senders, limit=args.limit)
-    print(f"Sent {report.sent}, will retry {report.retrying}, failed {report.failed}.")
+    print(describe_run(report))
     for error in report.errors:
         print(f"  {error}", file=sys.stderr)
     # Non-zero when something did not go out, so that a cron job's mail reports it.
@@ -144,8 +145,8 @@ def import_schedule_command(args: argparse.Namespace) -> int:
 
     from services.db import migrate, session_scope
     from services.errors import NotFound
-    from services.importer import import_schedule, report_csv
     from services.practices import find_practice
+    from services.schedule_import import import_schedule, report_csv
 
     path = Path(args.file)
     if not path.is_file():

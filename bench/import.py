@@ -77,8 +77,8 @@ def main() -> int:
     os.environ["PORTAL_MAX_UPLOAD_MB"] = "500"
 
     from services.db import migrate, session_scope
-    from services.importer import import_schedule
     from services.practices import create_practice
+    from services.schedule_import import import_schedule
 
     started = time.perf_counter()
     schedule = work / "schedule.csv"

@@ -46,8 +46,8 @@ def main() -> None:
     from models import Enrollment, Guardian, PatientGuardian
     from services import db, registration
     from services.demo import seed_demo
-    from services.notifications import senders_from_settings
-    from services.registration import RegistrationForm
+    from services.registration_form import RegistrationForm
+    from services.senders import senders_from_settings
 
     db.migrate(url)
     needed = args.runs + args.warmup

@@ -12,6 +12,7 @@ from services.db import session_scope
 from services.errors import PortalError
 from ui.context import show_error
 from ui.layout import keyboard_hints, narrow_page
+from ui.text import plain
 
 DONE_KEY = "_activation_done"  # token -> the confirmation to show after a success
 NO_LINK = (
@@ -38,11 +39,6 @@ def client_key() -> str:
         return f"ip:{peer}"
     context = get_script_run_ctx()
     return f"session:{context.session_id if context else 'unknown'}"
-
-
-def plain(text: str) -> str:
-    """Text shown as typed: markdown's special characters escaped."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!<>|~$" else ch for ch in text)
 
 
 def show_confirmation(done: dict) -> None:

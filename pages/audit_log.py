@@ -58,7 +58,9 @@ with st.form("audit_filter"):
     end = cells[1].date_input("To", value=today, format="YYYY-MM-DD")
     user = cells[2].selectbox("User", [ANY_USER, *choices.users])
     patient = cells[3].text_input("Patient", placeholder="MRN or name")
-    action = cells[4].selectbox("Action", [ANY_ACTION, *choices.actions])
+    action = cells[4].selectbox("Action", [ANY_ACTION, *choices.actions],
+                                format_func=lambda code: code if code == ANY_ACTION
+                                else audit.action_label(code))
     if st.form_submit_button("Apply", type="primary"):
         if start and end and start > end:
             st.error("From is after To: choose a From date on or before the To date.")

@@ -9,7 +9,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from services import importer, permissions
+from services import permissions, schedule_import
 from services.db import session_scope
 from services.errors import PortalError
 from services.settings import get_settings
@@ -21,20 +21,20 @@ NOT_IN_FILE = "— not in the file —"
 
 @st.cache_data(ttl=300, show_spinner="Reading the file…", max_entries=4)
 def prepare(practice_id: int, file_id: str, filename: str, _data: bytes
-            ) -> importer.ImportSetup:
+            ) -> schedule_import.ImportSetup:
     # Keyed by the upload's id: hashing a 50 MB file on every rerun would cost more.
     with session_scope(read_only=True) as session:
-        return importer.prepare_import(session, practice_id=practice_id, data=_data,
-                                       filename=filename)
+        return schedule_import.prepare_import(session, practice_id=practice_id, data=_data,
+                                              filename=filename)
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=16)
 def preview(file_id: str, mapping: tuple, timezone: str, _data: bytes) -> pd.DataFrame:
-    return importer.preview_csv(_data, mapping=dict(mapping), timezone=timezone,
-                                region=get_settings().phone_region)
+    return schedule_import.preview_csv(_data, mapping=dict(mapping), timezone=timezone,
+                                       region=get_settings().phone_region)
 
 
-def mapping_editor(setup: importer.ImportSetup, file_id: str) -> dict[str, str | None]:
+def mapping_editor(setup: schedule_import.ImportSetup, file_id: str) -> dict[str, str | None]:
     """One drop-down per field, started from the saved or guessed mapping."""
     st.subheader("Columns")
     if setup.saved_mapping:
@@ -44,7 +44,7 @@ def mapping_editor(setup: importer.ImportSetup, file_id: str) -> dict[str, str |
     options = [NOT_IN_FILE, *setup.headers]
     mapping: dict[str, str | None] = {}
     cells = st.columns(3)
-    for position, field in enumerate(importer.FIELDS):
+    for position, field in enumerate(schedule_import.FIELDS):
         current = setup.mapping.get(field.key)
         choice = cells[position % 3].selectbox(
             f"{field.label}{' *' if field.required else ''}", options,
@@ -54,7 +54,7 @@ def mapping_editor(setup: importer.ImportSetup, file_id: str) -> dict[str, str |
     return mapping
 
 
-def show_report(report: importer.ImportReport) -> None:
+def show_report(report: schedule_import.ImportReport) -> None:
     st.subheader("Report")
     (st.success if report.committed and not report.rejected else
      st.warning if report.committed else st.error)(report.summary)
@@ -75,7 +75,7 @@ def show_report(report: importer.ImportReport) -> None:
                          columns=[report.row_label, "Appointment ID", "Reason"]),
             hide_index=True, width="stretch")
     st.download_button(
-        "Download report (CSV)", data=importer.report_csv(report), mime="text/csv",
+        "Download report (CSV)", data=schedule_import.report_csv(report), mime="text/csv",
         file_name=f"import-report-{dt.date.today():%Y-%m-%d}.csv", on_click="ignore")
 
 
@@ -91,7 +91,7 @@ def run_import(file_id: str, data: bytes, filename: str, mapping: dict | None,
 
     try:
         with session_scope() as session:
-            report = importer.import_schedule(
+            report = schedule_import.import_schedule(
                 session, practice_id=context.practice.id, data=data, filename=filename,
                 actor=context.user.username, mapping=mapping, create_missing=create_missing,
                 keep_valid=keep_valid, progress=progress)
@@ -132,7 +132,7 @@ except PortalError as error:
     st.stop()
 
 mapping = None
-if setup.kind == importer.CSV_KIND:
+if setup.kind == schedule_import.CSV_KIND:
     st.caption(f"{setup.rows:,} rows, {len(setup.headers)} columns.")
     mapping = mapping_editor(setup, upload.file_id)
     st.subheader("Preview")

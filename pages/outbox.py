@@ -8,67 +8,63 @@ import zoneinfo
 import pandas as pd
 import streamlit as st
 
-from services import notifications, permissions
+from services import outbox, permissions
 from services.db import session_scope
 from services.errors import PortalError
 from services.settings import get_settings
 from ui.context import require_page
+from ui.text import flash, show_flash
 
 CACHE_TTL_SECONDS = 10
 PAGE_SIZE = 25
 STATUSES = ["All", "held", "pending", "sent", "failed"]
-FLASH_KEY = "_outbox_flash"
+FLASH = "outbox"
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def load_page(practice_id: int, status: str | None, page: int) -> notifications.OutboxPage:
+def load_page(practice_id: int, status: str | None, page: int) -> outbox.OutboxPage:
     with session_scope(read_only=True) as session:
-        return notifications.list_outbox(session, practice_id=practice_id, status=status,
-                                         page=page, page_size=PAGE_SIZE)
+        return outbox.list_outbox(session, practice_id=practice_id, status=status,
+                                  page=page, page_size=PAGE_SIZE)
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def load_counts(practice_id: int) -> dict[str, int]:
     with session_scope(read_only=True) as session:
-        return notifications.count_outbox(session, practice_id=practice_id)
+        return outbox.count_outbox(session, practice_id=practice_id)
 
 
 def resend(practice_id: int, message_id: int, actor: str) -> None:
     """Queue the message again, then try it at once (after the commit)."""
     try:
         with session_scope() as session:
-            target = notifications.resend_message(session, practice_id=practice_id,
-                                                  message_id=message_id, actor=actor)
+            target = outbox.resend_message(session, practice_id=practice_id,
+                                           message_id=message_id, actor=actor)
         with session_scope() as session:
-            report = notifications.send_due_messages(session, message_ids=[target])
+            report = outbox.send_due_messages(session, message_ids=[target])
     except PortalError as error:
-        st.session_state[FLASH_KEY] = ("error", error.message)
+        flash(FLASH, error.message, "error")
         return
     finally:
         st.cache_data.clear()
-    if report.sent:
-        st.session_state[FLASH_KEY] = ("success", f"Message {message_id} was sent again.")
-    elif report.errors:
-        st.session_state[FLASH_KEY] = ("warning", f"Message {message_id} is queued again but "
-                                                  f"could not be sent yet: {report.errors[0]}")
-    else:
-        st.session_state[FLASH_KEY] = ("info", f"Message {message_id} is queued again; it is "
-                                               "held until a mail server is configured.")
+    kind = "success" if report.sent else "warning" if report.errors else "info"
+    flash(FLASH, outbox.describe_resend(report, message_id), kind)
 
 
 def send_due(practice_id: int) -> None:
     """Send every due message of the practice now."""
     try:
         with session_scope() as session:
-            report = notifications.send_due_messages(session, practice_id=practice_id)
+            report = outbox.send_due_messages(session, practice_id=practice_id)
     finally:
         st.cache_data.clear()
-    kind = "success" if not report.errors else "warning"
-    st.session_state[FLASH_KEY] = (kind, f"Sent {report.sent}; will retry {report.retrying}; "
-                                         f"failed {report.failed}.")
+    flash(FLASH, outbox.describe_run(report), "success" if not report.errors else "warning")
 
 
-def local_times(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
+def in_words(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """The page's table as staff read it: channels and statuses in words, local times."""
+    frame["channel"] = frame["channel"].map(outbox.channel_label)
+    frame["status"] = frame["status"].map(outbox.status_label)
     zone = zoneinfo.ZoneInfo(timezone)
     for column in ("created", "next try", "sent"):
         frame[column] = [value.astimezone(zone).strftime("%b %d %I:%M %p")
@@ -79,23 +75,23 @@ def local_times(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
 
 context = require_page(permissions.OUTBOX)
 st.title("Outbox")
-kind, message = st.session_state.pop(FLASH_KEY, (None, None))
-if kind:
-    getattr(st, kind)(message)
+show_flash(FLASH)
 
 settings = get_settings()
 if not settings.smtp_configured:
     st.info("No mail server is configured (PORTAL_SMTP_HOST), so emails and gateway texts wait "
-            "here as **held**. Set up SMTP and they go out with the next send.",
+            "here as **Held**. Set up SMTP and they go out with the next send.",
             icon=":material/mail_lock:")
 
 counts = load_counts(context.practice.id)
 cells = st.columns(4)
 for cell, status in zip(cells, STATUSES[1:], strict=True):
-    cell.metric(status.capitalize(), f"{counts.get(status, 0):,}")
+    cell.metric(outbox.status_label(status), f"{counts.get(status, 0):,}")
 
 left, right = st.columns([1, 1])
-status = left.selectbox("Status", STATUSES, key="outbox_status")
+status = left.selectbox("Status", STATUSES, key="outbox_status",
+                        format_func=lambda value: value if value == "All"
+                        else outbox.status_label(value))
 chosen_status = None if status == "All" else status
 first = load_page(context.practice.id, chosen_status, 1)
 page = right.number_input("Page", min_value=1, max_value=first.pages, value=1, step=1,
@@ -108,7 +104,7 @@ if result.total == 0:
     st.stop()
 
 st.dataframe(
-    local_times(result.rows.copy(), context.practice.timezone),
+    in_words(result.rows.copy(), context.practice.timezone),
     hide_index=True,
     width="stretch",
     column_config={

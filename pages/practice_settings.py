@@ -1,6 +1,6 @@
 """Practice Settings (admins): the practice's name, timezone, portal URL, PIN lifetime, minor
 age limit and contact details; its holidays, locations and providers. The service validates
-each field and audits every change."""
+each field and audits every change: services/practice_settings.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import zoneinfo
 import pandas as pd
 import streamlit as st
 
-from services import admin, permissions
+from models.public import PracticeSettings
+from services import permissions, practice_settings
 from services.db import session_scope
 from services.errors import PortalError
 from services.settings import get_settings
@@ -24,9 +25,10 @@ def timezones() -> list[str]:
     return sorted(zoneinfo.available_timezones())
 
 
-def load_settings(user_id: int, practice_id: int) -> admin.PracticeSettings:
+def load_settings(user_id: int, practice_id: int) -> PracticeSettings:
     with session_scope(read_only=True) as session:
-        return admin.get_practice_settings(session, actor_id=user_id, practice_id=practice_id)
+        return practice_settings.get_practice_settings(session, actor_id=user_id,
+                                                       practice_id=practice_id)
 
 
 def run(action, success: str) -> None:
@@ -75,7 +77,7 @@ with practice_tab, st.form(f"practice_{round_}"):
     email = left.text_input("Email", value=practice.email)
     address = right.text_area("Address", value=practice.address, height=80)
     if st.form_submit_button("Save practice settings", type="primary"):
-        run(lambda s: admin.update_practice(
+        run(lambda s: practice_settings.update_practice(
             s, actor_id=actor_id, practice_id=practice_id, name=name, timezone=timezone,
             portal_url=portal_url, pin_lifetime_days=pin_lifetime, minor_age_limit=minor_age,
             phone=phone, email=email, address=address,
@@ -94,8 +96,8 @@ with holidays_tab:
         day = left.date_input("Date", value=None, format="YYYY-MM-DD")
         holiday_name = right.text_input("Holiday name")
         if st.form_submit_button("Add holiday"):
-            run(lambda s: admin.add_holiday(s, actor_id=actor_id, practice_id=practice_id,
-                                            day=day, name=holiday_name),
+            run(lambda s: practice_settings.add_holiday(
+                s, actor_id=actor_id, practice_id=practice_id, day=day, name=holiday_name),
                 f"Added the holiday on {day}.")
     if settings.holidays:
         holidays = {h.id: h for h in settings.holidays}
@@ -104,8 +106,8 @@ with holidays_tab:
                 "Holiday", list(holidays),
                 format_func=lambda i: f"{holidays[i].day:%Y-%m-%d} {holidays[i].name}".strip())
             if st.form_submit_button("Remove holiday"):
-                run(lambda s: admin.remove_holiday(s, actor_id=actor_id,
-                                                   practice_id=practice_id, holiday_id=chosen),
+                run(lambda s: practice_settings.remove_holiday(
+                    s, actor_id=actor_id, practice_id=practice_id, holiday_id=chosen),
                     f"Removed the holiday on {holidays[chosen].day:%Y-%m-%d}.")
 
 
@@ -129,9 +131,9 @@ def named_forms(tab, rows, label: str, add, rename) -> None:
                         f"Renamed {names[chosen]} to {renamed.strip()}.")
 
 
-named_forms(locations_tab, settings.locations, "Location", admin.add_location,
-            lambda s, row_id, new: admin.rename_location(
+named_forms(locations_tab, settings.locations, "Location", practice_settings.add_location,
+            lambda s, row_id, new: practice_settings.rename_location(
                 s, actor_id=actor_id, practice_id=practice_id, location_id=row_id, name=new))
-named_forms(providers_tab, settings.providers, "Provider", admin.add_provider,
-            lambda s, row_id, new: admin.rename_provider(
+named_forms(providers_tab, settings.providers, "Provider", practice_settings.add_provider,
+            lambda s, row_id, new: practice_settings.rename_provider(
                 s, actor_id=actor_id, practice_id=practice_id, provider_id=row_id, name=new))

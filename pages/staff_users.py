@@ -1,6 +1,7 @@
 """Staff Users (admins): who signs in to this practice and with which role. Add a user, change
 a role or practices, disable or enable, reset a password, lift a login lock. The service checks
-the rules (the last administrator, yourself, your own practices) and audits every change."""
+the rules (the last administrator, yourself, your own practices) and audits every change:
+services/staff_users.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from models import Role
-from services import admin, permissions
+from models.public import StaffDirectory, StaffUserPublic
+from services import permissions, staff_users
 from services.db import session_scope
 from services.errors import PortalError
 from ui.context import apply_change, require_page, show_error
@@ -19,12 +21,12 @@ ROLES = [Role.staff.value, Role.supervisor.value, Role.admin.value]
 
 
 def role_label(role: str) -> str:
-    return admin.ROLE_LABELS.get(role, role)
+    return staff_users.ROLE_LABELS.get(role, role)
 
 
-def load_directory(user_id: int, practice_id: int) -> admin.StaffDirectory:
+def load_directory(user_id: int, practice_id: int) -> StaffDirectory:
     with session_scope(read_only=True) as session:
-        return admin.get_staff_directory(session, actor_id=user_id, practice_id=practice_id)
+        return staff_users.get_staff_directory(session, actor_id=user_id, practice_id=practice_id)
 
 
 def run(action, success: str) -> None:
@@ -32,7 +34,7 @@ def run(action, success: str) -> None:
     apply_change(action, success, page_key="staff")
 
 
-def status_of(user: admin.StaffUserRow) -> str:
+def status_of(user: StaffUserPublic) -> str:
     if user.disabled:
         return "Disabled"
     return "Locked" if user.locked else "Active"
@@ -74,7 +76,7 @@ with st.form(f"add_user_{round_}"):
     practices = right.multiselect("Practices", list(practice_names),
                                   default=[practice_id], format_func=practice_names.get)
     if st.form_submit_button("Add user", type="primary"):
-        run(lambda s: admin.add_staff_user(
+        run(lambda s: staff_users.add_staff_user(
             s, actor_id=actor_id, practice_id=practice_id, username=username, name=name,
             email=email, role=role, password=password, practice_ids=practices),
             f"Added {username.strip().lower()}.")
@@ -99,26 +101,26 @@ with st.form(f"role_{chosen.id}_{round_}"):
         default=[p for p in chosen.practice_ids if p in practice_names],
         help="Only your own practices are listed; memberships elsewhere stay as they are.")
     if st.form_submit_button("Save role and practices"):
-        run(lambda s: admin.update_staff_user(
+        run(lambda s: staff_users.update_staff_user(
             s, actor_id=actor_id, practice_id=practice_id, user_id=chosen.id, role=new_role,
             practice_ids=new_practices), f"Saved role and practices of {chosen.username}.")
 
 left, right = st.columns(2)
 if chosen.disabled:
     if left.button("Enable user"):
-        run(lambda s: admin.set_user_disabled(
+        run(lambda s: staff_users.set_user_disabled(
             s, actor_id=actor_id, practice_id=practice_id, user_id=chosen.id, disabled=False),
             f"Enabled {chosen.username}.")
 elif left.button("Disable user", disabled=is_self,
                  help="You cannot disable yourself." if is_self else
                  "The user can no longer sign in; nothing of theirs is deleted."):
-    run(lambda s: admin.set_user_disabled(
+    run(lambda s: staff_users.set_user_disabled(
         s, actor_id=actor_id, practice_id=practice_id, user_id=chosen.id, disabled=True),
         f"Disabled {chosen.username}.")
 if right.button("Unlock user", disabled=not (chosen.locked or chosen.failed_logins),
                 help="Clear the lock after too many failed sign-ins."):
-    run(lambda s: admin.unlock_user(s, actor_id=actor_id, practice_id=practice_id,
-                                    user_id=chosen.id), f"Unlocked {chosen.username}.")
+    run(lambda s: staff_users.unlock_user(s, actor_id=actor_id, practice_id=practice_id,
+                                          user_id=chosen.id), f"Unlocked {chosen.username}.")
 
 with st.form(f"password_{chosen.id}_{round_}"):
     st.markdown(f"**Reset the password of {chosen.username}**")
@@ -128,7 +130,7 @@ with st.form(f"password_{chosen.id}_{round_}"):
         if new_password != confirm:
             st.error("Confirm new password does not match New password: type it again.")
         else:
-            run(lambda s: admin.reset_user_password(
+            run(lambda s: staff_users.reset_user_password(
                 s, actor_id=actor_id, practice_id=practice_id, user_id=chosen.id,
                 password=new_password),
                 f"Set a new password for {chosen.username}; tell them in person or by phone.")

@@ -71,6 +71,7 @@ ACTION_LABELS: dict[str, str] = {
     "schedule_imported": "Schedule imported",
     "user_created": "Staff user created",
     "user_disabled": "Staff user disabled",
+    "user_enabled": "Staff user enabled",
     "user_password_reset": "Password reset",
     "user_practice_added": "Added to practice",
     "user_practice_removed": "Removed from practice",
@@ -114,7 +115,8 @@ class AuditPage:
 
 @dataclass(frozen=True)
 class AuditChoices:
-    """The actions and users that occur in a practice's trail, for the filter drop-downs."""
+    """The actions and users that occur in a practice's trail, for the filter drop-downs; an
+    action is its code (what `AuditFilter.action` takes), shown with `action_label`."""
 
     actions: list[str]
     users: list[str]
@@ -193,7 +195,8 @@ def list_audit_events(
     page: int = 1,
     page_size: int = AUDIT_PAGE_SIZE,
 ) -> AuditPage:
-    """One page of the practice's audit events, newest first, filtered and paged in SQL."""
+    """One page of the practice's audit events, newest first, filtered and paged in SQL; the
+    Action column holds the action in words."""
     filters = filters or AuditFilter()
     zone = zoneinfo.ZoneInfo(timezone)
     counted = _filtered(select(func.count()).select_from(AuditEvent).outerjoin(
@@ -208,7 +211,8 @@ def list_audit_events(
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
     events = pd.DataFrame(
-        [[row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), row.actor, row.action,
+        [[row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), row.actor,
+          action_label(row.action),
           _patient_label(row.mrn, row.first_name, row.last_name), _readable(row.detail)]
          for row in rows],
         columns=AUDIT_COLUMNS,
@@ -217,7 +221,8 @@ def list_audit_events(
 
 
 def list_audit_choices(session: Session, *, practice_id: int) -> AuditChoices:
-    """The distinct actions and users in the practice's trail (computed in SQL)."""
+    """The distinct actions (as codes, in the order of their words) and users in the practice's
+    trail (computed in SQL)."""
     actions = session.execute(
         select(distinct(AuditEvent.action)).where(_in_practice(practice_id))
     ).scalars().all()
@@ -225,14 +230,16 @@ def list_audit_choices(session: Session, *, practice_id: int) -> AuditChoices:
         select(distinct(AuditEvent.actor)).where(_in_practice(practice_id))
     ).scalars().all()
     # Sorted here as well: database collations disagree on upper and lower case.
-    return AuditChoices(actions=sorted(actions), users=sorted(users, key=lambda u: (u.lower(), u)))
+    return AuditChoices(actions=sorted(actions, key=lambda a: (action_label(a), a)),
+                        users=sorted(users, key=lambda u: (u.lower(), u)))
 
 
 def export_audit_csv(
     session: Session, *, practice_id: int, timezone: str, filters: AuditFilter | None = None
 ) -> bytes:
     """Every matching audit event as CSV (UTF-8 with a byte-order mark for spreadsheets),
-    read from the database in batches."""
+    read from the database in batches. Actions and details stay as recorded (codes and JSON),
+    for whoever processes the file."""
     filters = filters or AuditFilter()
     zone = zoneinfo.ZoneInfo(timezone)
     buffer = io.StringIO()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import bcrypt
 from sqlmodel import Session, func, select
 
 from models import Practice, Role, StaffPractice, StaffUser, utcnow
+from models.public import PracticeOption, StaffUserPublic
 from services.audit import record_event
 from services.errors import AccountLocked, Conflict, InvalidInput, NotFound
 from services.settings import get_settings
@@ -16,27 +16,6 @@ from services.settings import get_settings
 MIN_STAFF_PASSWORD = 10
 # Checked against when the username is unknown, so that a miss costs the same time as a hit.
 _DUMMY_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt(rounds=12)).decode()
-
-
-@dataclass(frozen=True)
-class StaffUserPublic:
-    """What the app needs to know of a logged-in staff user."""
-
-    id: int
-    username: str
-    name: str
-    email: str
-    role: str
-    disabled: bool
-
-
-@dataclass(frozen=True)
-class PracticeOption:
-    """A practice as the `Practice` selector shows it."""
-
-    id: int
-    name: str
-    timezone: str
 
 
 def hash_password(password: str) -> str:
@@ -65,18 +44,6 @@ def validate_staff_password(password: str, *, username: str = "") -> None:
         )
     if username and username.lower() in password.lower():
         raise InvalidInput("Password must not contain the username.", field="password")
-
-
-def staff_user_view(user: StaffUser) -> StaffUserPublic:
-    """A staff user row as plain data that outlives the session."""
-    return StaffUserPublic(
-        id=user.id,
-        username=user.username,
-        name=user.name,
-        email=user.email,
-        role=user.role,
-        disabled=user.disabled,
-    )
 
 
 def count_users(session: Session) -> int:
@@ -142,7 +109,7 @@ def create_user(
     for practice in {p.id: p for p in practices}.values():
         session.add(StaffPractice(staff_user_id=user.id, practice_id=practice.id))
     record_event(session, actor=actor, action="user_created", username=username, role=role)
-    return staff_user_view(user)
+    return StaffUserPublic.model_validate(user)
 
 
 def add_membership(session: Session, *, user_id: int, practice_id: int) -> None:
@@ -158,7 +125,7 @@ def get_active_user(session: Session, *, username: str) -> StaffUserPublic | Non
     ).first()
     if user is None or user.disabled:
         return None
-    return staff_user_view(user)
+    return StaffUserPublic.model_validate(user)
 
 
 def load_credentials(session: Session) -> dict:
@@ -238,10 +205,5 @@ def user_practices(session: Session, *, user_id: int) -> list[PracticeOption]:
         .where(StaffPractice.staff_user_id == user_id)
         .order_by(Practice.name)
     ).all()
-    return [PracticeOption(id=p.id, name=p.name, timezone=p.timezone) for p in rows]
+    return [PracticeOption.model_validate(practice) for practice in rows]
 
-
-def require_membership(session: Session, *, user_id: int, practice_id: int) -> None:
-    """Raise NotFound unless the user belongs to the practice (the server-side check)."""
-    if session.get(StaffPractice, (user_id, practice_id)) is None:
-        raise NotFound("That practice does not exist or is not yours.")

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from models import Role
+from models.public import StaffUserPublic
 from services import auth
 from services.errors import Conflict, InvalidInput
 from services.settings import get_settings
@@ -45,7 +46,7 @@ def create_first_admin(
     password: str,
     password_repeat: str,
     data_dir: Path | None = None,
-) -> auth.StaffUserPublic:
+) -> StaffUserPublic:
     """Create the first administrator if the token matches and no user exists yet."""
     path = token_path(data_dir)
     expected = path.read_text(encoding="utf-8").strip() if path.exists() else ""
@@ -69,7 +70,7 @@ def create_first_admin(
 
 
 def create_first_practice(
-    session: Session, *, admin: auth.StaffUserPublic, name: str, timezone: str
+    session: Session, *, admin: StaffUserPublic, name: str, timezone: str
 ) -> None:
     """Create the administrator's own practice during setup and make them a member."""
     from services.practices import create_practice

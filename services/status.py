@@ -27,7 +27,18 @@ STATUS_COLORS: dict[str, str] = {
     PortalStatus.pin_expired: "#ff9800",
     PortalStatus.locked: "#d32f2f",
     PortalStatus.active: "#2e7d32",
-    PortalStatus.declined: "#6d4c41",
+    PortalStatus.declined: "#7b1fa2",
+}
+
+# The same palette by the names Streamlit's badges take (`:orange-badge[...]` on Register).
+# Each hex above is the hue of one of these names, so a status looks the same on every page.
+BADGE_NAMES: dict[str, str] = {
+    PortalStatus.not_registered: "gray",
+    PortalStatus.invited: "blue",
+    PortalStatus.pin_expired: "orange",
+    PortalStatus.locked: "red",
+    PortalStatus.active: "green",
+    PortalStatus.declined: "violet",
 }
 
 STATUS_MEANINGS: dict[str, str] = {

@@ -15,7 +15,7 @@ import manage
 from models import Enrollment, OutboxMessage, OutboxStatus
 from services import registration
 from services.db import session_scope
-from services.registration import RegistrationForm
+from services.registration_form import RegistrationForm
 from services.settings import get_settings
 from tests.factories import make_guardian, make_patient, make_practice, make_user
 from tests.smtp_server import HOST, free_port, smtp_server

@@ -4,7 +4,6 @@ is trusted from session state). The browser half is in tests/e2e/test_security.p
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import tomllib
 from pathlib import Path
@@ -96,7 +95,7 @@ STAFF_FORBIDDEN = sorted(set(PAGE_FILES) - ROLE_TITLES[Role.staff])
 def test_a_role_forged_in_session_state_registers_no_page_of_that_role(clinic):
     at = signed_in("desk")
     at.session_state["roles"] = ["admin"]
-    at.session_state[USER_KEY] = dataclasses.replace(at.session_state[USER_KEY], role="admin")
+    at.session_state[USER_KEY] = at.session_state[USER_KEY].model_copy(update={"role": "admin"})
     at.run()
     assert not at.exception
     assert at.session_state[USER_KEY].role == Role.staff  # reloaded from the database

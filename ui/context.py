@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from models.public import PracticeOption, StaffUserPublic
 from services import auth
-from services.auth import PracticeOption, StaffUserPublic
 from services.db import session_scope
 from services.errors import PortalError
 from services.permissions import can_open

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
+from models.public import NamedRow
 from services.db import session_scope
-from services.practices import NamedRow, list_locations, list_providers
+from services.practices import list_locations, list_providers
 from services.schedule import MAX_SEARCH_LENGTH, ScheduleCriteria
 from ui.context import PageContext
 

@@ -42,6 +42,13 @@ def test_the_page_shows_the_newest_events_a_page_at_a_time(practice):
     assert at.get("download_button")[0].proto.label == "Download CSV"
 
 
+def test_actions_are_shown_in_words_in_the_table_and_the_filter(practice):
+    at = signed_in("boss", practice_id=practice.id, page=PAGE)
+    assert set(at.dataframe[0].value["Action"]) == {"PIN issued", "Location added"}
+    assert widget(at, "selectbox", "Action").options == [
+        "Any action", "Location added", "PIN issued"]
+
+
 def test_an_admin_filters_by_action_and_patient(practice):
     at = signed_in("boss", practice_id=practice.id, page=PAGE)
     widget(at, "selectbox", "Action").set_value("pin_issued")
@@ -49,7 +56,7 @@ def test_an_admin_filters_by_action_and_patient(practice):
     widget(at, "button", "Apply").click().run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert len(table) == 30
+    assert len(table) == 30 and set(table["Action"]) == {"PIN issued"}
     assert set(table["Patient"]) == {"Rivera, Sofia (MRN M-100)"}
     widget(at, "selectbox", "User").set_value("boss")
     widget(at, "button", "Apply").click().run()

@@ -9,7 +9,7 @@ from models import OutboxMessage, OutboxStatus, Role
 from services import registration
 from services.db import session_scope
 from services.pins import normalize_pin
-from services.registration import RegistrationForm
+from services.registration_form import RegistrationForm
 from services.settings import get_settings
 from tests.factories import make_guardian, make_patient, make_practice, make_user
 from tests.pages.helpers import signed_in, texts
@@ -49,7 +49,8 @@ def test_lists_held_messages_with_the_placeholder_not_the_pin(clinic):
     [table] = at.dataframe
     frame = table.value
     assert len(frame) == 3
-    assert set(frame["status"]) == {"held"}
+    assert set(frame["status"]) == {"Held"}
+    assert set(frame["channel"]) == {"Email"}
     assert {"recipient", "subject", "status", "error", "body preview"} <= set(frame.columns)
     shown = frame.to_string() + texts(at)
     for pin in clinic["pins"]:

@@ -13,6 +13,7 @@ from sqlmodel import func, select
 from models import AuditEvent, Enrollment, EnrollmentStatus, Guardian, OutboxMessage, Role
 from services.db import session_scope
 from services.pins import normalize_answer, normalize_pin, verify_secret
+from services.status import BADGE_NAMES, PortalStatus
 from tests.factories import (
     make_appointment,
     make_guardian,
@@ -149,7 +150,7 @@ def test_pin_registration_shows_the_pin_once_and_offers_print_pin(clinic):
     assert len(pin) == 11 and pin[5] == "-"
     enrollment = the_enrollment()
     assert verify_secret(normalize_pin(pin), enrollment.secret_hash)
-    assert "welcome email to lan@example.com" in shown
+    assert "welcome email to lan@example\\.com" in shown  # Markdown source: the dot escaped
     assert "no mail server is configured" in shown  # held: nothing to send with yet
     [download] = at.get("download_button")
     assert download.label == "Print PIN"
@@ -313,6 +314,18 @@ def test_decline_with_a_reason(clinic):
         detail = session.exec(select(AuditEvent.detail).where(
             AuditEvent.action == "declined")).one()
     assert json.loads(detail)["reason"] == "Prefers paper records"
+
+
+def test_status_badge_and_history_use_the_shared_colours_and_action_words(clinic):
+    at = register_first(clinic)
+    at.text_input(key=key(clinic, "reason")).input("Prefers paper records")
+    at.button(key=key(clinic, "decline")).click().run()
+    at = open_register(clinic, appointment=clinic["appointment"].id)
+    assert not at.exception, at.exception
+    assert f":{BADGE_NAMES[PortalStatus.declined]}-badge[Declined]" in texts(at)
+    [events] = [table.value for table in at.dataframe if "What" in table.value.columns]
+    assert {"Registered", "PIN issued", "Declined"} <= set(events["What"])
+    assert not [what for what in events["What"] if "_" in what]  # no codes on screen
 
 
 def test_active_patient_gets_no_new_registration(clinic):

@@ -6,12 +6,16 @@ import csv
 import datetime as dt
 import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 
 from models import AuditEvent
 from services.audit import (
+    ACTION_LABELS,
     AuditFilter,
+    action_label,
     export_audit_csv,
     list_audit_choices,
     list_audit_events,
@@ -59,7 +63,7 @@ def test_events_are_listed_newest_first_within_the_practice(session, trail):
     page = list_audit_events(session, practice_id=practice.id, timezone=ZONE)
     assert page.total == 4
     assert list(page.events.columns) == ["When", "User", "Action", "Patient", "Details"]
-    assert _actions(page) == ["location_added", "pin_issued", "enrollment_voided", "pin_issued"]
+    assert _actions(page) == ["Location added", "PIN issued", "Enrollment voided", "PIN issued"]
     assert page.events["When"].iloc[-1] == "2030-03-01 23:30:00"  # shown in the practice zone
     assert page.events["Patient"].iloc[-1] == "Rivera, Sofia (MRN M-100)"
     assert page.events["Details"].iloc[0] == "name: Annex"
@@ -93,7 +97,7 @@ def test_filter_by_user_ignores_case(session, trail):
     practice, _, _ = trail
     page = list_audit_events(session, practice_id=practice.id, timezone=ZONE,
                              filters=AuditFilter(user="BOSS"))
-    assert _actions(page) == ["location_added", "enrollment_voided"]
+    assert _actions(page) == ["Location added", "Enrollment voided"]
 
 
 @pytest.mark.parametrize(("patient", "expected"), [
@@ -111,7 +115,7 @@ def test_filter_by_action(session, trail):
     practice, _, _ = trail
     page = list_audit_events(session, practice_id=practice.id, timezone=ZONE,
                              filters=AuditFilter(action="pin_issued"))
-    assert page.total == 2 and set(_actions(page)) == {"pin_issued"}
+    assert page.total == 2 and set(_actions(page)) == {"PIN issued"}
 
 
 def test_filters_combine(session, trail):
@@ -128,7 +132,7 @@ def test_pages_are_cut_in_sql(session, trail):
     second = list_audit_events(session, practice_id=practice.id, timezone=ZONE, page_size=3,
                                page=2)
     assert (first.pages, len(first.events), len(second.events)) == (2, 3, 1)
-    assert second.page == 2 and _actions(second) == ["pin_issued"]
+    assert second.page == 2 and _actions(second) == ["PIN issued"]
     beyond = list_audit_events(session, practice_id=practice.id, timezone=ZONE, page_size=3,
                                page=9)
     assert beyond.page == 2  # a page past the end shows the last one
@@ -139,6 +143,18 @@ def test_choices_list_the_practices_actions_and_users(session, trail):
     choices = list_audit_choices(session, practice_id=practice.id)
     assert choices.actions == ["enrollment_voided", "location_added", "pin_issued"]
     assert choices.users == ["Boss", "boss", "desk"]  # the same on every database collation
+
+
+def test_choices_list_actions_in_the_order_of_their_words(session, trail):
+    practice, _, _ = trail
+    # "Added to practice" comes before "Enrollment voided", though its code sorts last.
+    record_event(session, actor="boss", action="user_practice_added", practice_id=practice.id)
+    session.flush()
+    actions = list_audit_choices(session, practice_id=practice.id).actions
+    assert actions == ["user_practice_added", "enrollment_voided", "location_added",
+                       "pin_issued"]
+    assert [action_label(action) for action in actions] == [
+        "Added to practice", "Enrollment voided", "Location added", "PIN issued"]
 
 
 def test_csv_export_holds_every_matching_event(session, trail):
@@ -162,3 +178,28 @@ def test_csv_export_of_an_empty_selection_is_just_the_header(session, trail):
     data = export_audit_csv(session, practice_id=practice.id, timezone=ZONE,
                             filters=AuditFilter(user="nobody"))
     assert len(data.decode("utf-8-sig").strip().splitlines()) == 1
+
+
+def test_every_action_the_code_records_has_words():
+    # The Audit Log shows `action_label`; a new action without an entry would read as a
+    # made-up sentence, so each literal action in the code must be in ACTION_LABELS.
+    root = Path(__file__).resolve().parents[2]
+    recorded = set()
+    for path in root.glob("services/**/*.py"):  # only services record events
+        source = path.read_text(encoding="utf-8")
+        recorded |= set(re.findall(r'\baction="([a-z_]+)"', source))
+        # Use cases that record several events name them in an `actions` list.
+        for first, second in re.findall(
+                r'actions\.append\("([a-z_]+)"(?: if \w+ else "([a-z_]+)")?\)', source):
+            recorded |= {first, second} - {""}
+    recorded |= {f"{table}_{verb}" for table in ("location", "provider")
+                 for verb in ("added", "renamed")}  # built from the table's name
+    recorded.add("user_enabled")  # the other half of `action="user_disabled" if disabled else`
+    assert {"pin_issued", "holiday_added", "user_unlocked", "user_disabled"} <= recorded
+    assert sorted(recorded - set(ACTION_LABELS)) == []
+
+
+def test_an_action_without_words_yet_still_reads_as_a_sentence():
+    assert action_label("pin_issued") == "PIN issued"
+    assert action_label("reminder_sent") == "Reminder sent"
+

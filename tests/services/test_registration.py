@@ -8,6 +8,7 @@ import json
 import threading
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import String, Text
 from sqlmodel import SQLModel, func, select
 
@@ -20,18 +21,14 @@ from models import (
     OutboxStatus,
     PatientGuardian,
 )
-from services import registration
+from services import registration, registration_context, registration_form
 from services.db import session_scope
 from services.errors import Conflict, InvalidInput, NotFound, PortalError
-from services.notifications import (
-    PIN_PLACEHOLDER,
-    RecordingMailer,
-    Senders,
-    send_due_messages,
-    unseal_secret,
-)
+from services.messages import PIN_PLACEHOLDER
+from services.outbox import send_due_messages, unseal_secret
 from services.pins import PIN_ALPHABET, normalize_answer, normalize_pin, verify_secret
-from services.registration import NewGuardian, RegistrationForm
+from services.registration_form import NewGuardian, RegistrationForm
+from services.senders import Senders
 from services.settings import Settings
 from services.status import PortalStatus
 from tests.factories import (
@@ -41,6 +38,7 @@ from tests.factories import (
     make_practice,
     make_user,
 )
+from tests.fakes import RecordingMailer
 
 NOW = dt.datetime(2025, 6, 2, 14, 30, tzinfo=dt.UTC)
 HELD = Senders()  # nothing configured: messages wait in the outbox
@@ -233,7 +231,7 @@ def test_bad_input_names_its_field_and_writes_nothing(clinic, changes, field, wo
 
 
 def test_check_form_reports_every_problem_at_once(clinic):
-    problems = registration.check_form(form(
+    problems = registration_form.check_form(form(
         clinic, email="nope", method="question", send_text=True, cell_phone="12"))
     assert {problem.field for problem in problems} == {
         "Email Address", "Question", "Answer", "Text Message", "Cell Carrier"}
@@ -260,7 +258,7 @@ def test_unknown_or_foreign_appointment_is_not_found(clinic, session, where):
         session.commit()
     before = written()
     with session_scope() as s, pytest.raises(NotFound) as raised:
-        registration.get_registration_context(s, practice_id=clinic["practice"].id,
+        registration_context.get_registration_context(s, practice_id=clinic["practice"].id,
                                               appointment_id=appointment_id)
     assert f"Appointment {appointment_id} was not found in this practice" in raised.value.message
     with session_scope() as s, pytest.raises(NotFound):
@@ -282,13 +280,13 @@ def test_patient_of_another_practice_is_not_found(clinic, session):
 
 @pytest.mark.parametrize(("value", "expected"), [(None, None), ("", None), (" 42 ", 42)])
 def test_appointment_id_from_the_query_string(value, expected):
-    assert registration.parse_appointment_id(value) == expected
+    assert registration_context.parse_appointment_id(value) == expected
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "1; DROP TABLE", "9" * 30])
 def test_garbled_appointment_id_is_refused(value):
     with pytest.raises(InvalidInput) as raised:
-        registration.parse_appointment_id(value)
+        registration_context.parse_appointment_id(value)
     assert raised.value.field == "Appointment"
 
 
@@ -427,7 +425,7 @@ def test_declining_an_invitation_stops_the_pin_and_keeps_the_reason(clinic):
 def test_declining_without_an_invitation_records_it(clinic):
     decline(clinic, "No email address", None)
     with session_scope(read_only=True) as session:
-        context = registration.get_registration_context(
+        context = registration_context.get_registration_context(
             session, practice_id=clinic["practice"].id, patient_id=clinic["patient"].id, now=NOW)
     assert context.status == PortalStatus.declined
     assert context.live_enrollment.declined_reason == "No email address"
@@ -465,7 +463,7 @@ def test_context_shows_patient_appointment_status_history_and_guardians(clinic):
     first = register(clinic)
     issue_new_pin(clinic, first.enrollment_id)
     with session_scope(read_only=True) as session:
-        context = registration.get_registration_context(
+        context = registration_context.get_registration_context(
             session, practice_id=clinic["practice"].id,
             appointment_id=clinic["appointment"].id, now=NOW + dt.timedelta(days=2))
 
@@ -478,12 +476,15 @@ def test_context_shows_patient_appointment_status_history_and_guardians(clinic):
     assert context.live_enrollment.id == context.history[0].id
     assert [guardian.email for guardian in context.guardians] == ["lan@example.com"]
     assert {"registration", "pin_issued", "pin_voided"} <= {e.action for e in context.events}
+    assert context.appointment.provider and context.appointment.location
+    with pytest.raises(ValidationError):  # read schemas are frozen
+        context.patient.mrn = "changed"
 
 
 def test_expired_pin_shows_as_pin_expired(clinic):
     register(clinic)
     with session_scope(read_only=True) as session:
-        context = registration.get_registration_context(
+        context = registration_context.get_registration_context(
             session, practice_id=clinic["practice"].id, patient_id=clinic["patient"].id,
             now=NOW + dt.timedelta(days=14))
     assert context.status == PortalStatus.pin_expired
@@ -495,12 +496,13 @@ def test_search_finds_by_name_prefix_or_mrn_in_this_practice_only(clinic, sessio
     make_patient(session, clinic["practice"], first_name="Ava", last_name="Smith_Jones")
     session.commit()
     practice_id = clinic["practice"].id
+    search = registration_context.search_patients
     with session_scope(read_only=True) as s:
-        by_name = registration.search_patients(s, practice_id=practice_id, query="nguy")
-        by_both = registration.search_patients(s, practice_id=practice_id, query="zo nguy")
-        by_mrn = registration.search_patients(s, practice_id=practice_id, query="mrn-1001")
-        wildcard = registration.search_patients(s, practice_id=practice_id, query="%")
-        underscore = registration.search_patients(s, practice_id=practice_id, query="smith_")
+        by_name = search(s, practice_id=practice_id, query="nguy")
+        by_both = search(s, practice_id=practice_id, query="zo nguy")
+        by_mrn = search(s, practice_id=practice_id, query="mrn-1001")
+        wildcard = search(s, practice_id=practice_id, query="%")
+        underscore = search(s, practice_id=practice_id, query="smith_")
     assert [match.id for match in by_name] == [clinic["patient"].id]
     assert [match.id for match in by_both] == [clinic["patient"].id]
     assert [match.id for match in by_mrn] == [clinic["patient"].id]

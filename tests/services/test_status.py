@@ -8,7 +8,14 @@ import pytest
 from sqlalchemy import select
 
 from models import Enrollment, EnrollmentStatus, Patient
-from services.status import STATUS_COLORS, STATUS_MEANINGS, PortalStatus, derive_status, status_sql
+from services.status import (
+    BADGE_NAMES,
+    STATUS_COLORS,
+    STATUS_MEANINGS,
+    PortalStatus,
+    derive_status,
+    status_sql,
+)
 from tests.factories import make_enrollment, make_patient, make_practice
 
 NOW = dt.datetime(2025, 3, 10, 15, 0, tzinfo=dt.UTC)
@@ -47,6 +54,9 @@ def test_every_badge_has_a_colour_and_a_meaning_in_words():
         assert STATUS_COLORS[badge].startswith("#")
         assert STATUS_MEANINGS[badge].endswith(".")
     assert len(set(STATUS_COLORS.values())) == len(PortalStatus)
+    # Register's badges take Streamlit's colour names: one per status there too.
+    assert set(BADGE_NAMES) == set(PortalStatus)
+    assert len(set(BADGE_NAMES.values())) == len(PortalStatus)
 
 
 @pytest.mark.parametrize(("stored", "expires_at"), [

@@ -22,7 +22,7 @@ from models import (
     PatientGuardian,
     Provider,
 )
-from services import importer
+from services import schedule_import
 from services.errors import InvalidInput
 from services.settings import get_settings
 from tests.factories import make_guardian, make_location, make_patient, make_practice, make_provider
@@ -79,8 +79,8 @@ def practice(session):
 
 def _import(session, practice, data: bytes, filename: str = "schedule.csv", **options):
     options.setdefault("today", TODAY)
-    return importer.import_schedule(session, practice_id=practice.id, data=data,
-                                    filename=filename, actor="boss", **options)
+    return schedule_import.import_schedule(session, practice_id=practice.id, data=data,
+                                           filename=filename, actor="boss", **options)
 
 
 def _count(session, table, practice=None) -> int:
@@ -125,7 +125,7 @@ def test_a_schedule_csv_creates_patients_appointments_and_guardians(session, pra
 
 def test_report_csv_lists_every_row_with_its_outcome(session, practice):
     report = _import(session, practice, _csv(SCHEDULE))
-    lines = list(csv.reader(io.StringIO(importer.report_csv(report).decode("utf-8-sig"))))
+    lines = list(csv.reader(io.StringIO(schedule_import.report_csv(report).decode("utf-8-sig"))))
     assert lines[0] == ["Row", "Appointment ID", "Outcome", "Reason"]
     assert lines[1:] == [["2", "A-1", "created", ""], ["3", "A-2", "created", ""],
                          ["4", "A-3", "created", ""]]
@@ -175,7 +175,7 @@ def _odd_csv() -> bytes:
 
 
 def test_standard_headers_are_mapped_without_help():
-    mapping = importer.suggest_mapping(HEADER)
+    mapping = schedule_import.suggest_mapping(HEADER)
     assert mapping["mrn"] == "MRN"
     assert mapping["date_of_birth"] == "Date of Birth"
     assert mapping["guardian_email"] == "Guardian Email"
@@ -197,8 +197,8 @@ def test_a_mapping_is_saved_and_used_for_the_next_file(session, practice):
     assert report.created == 1
     saved = session.exec(select(ImportMapping)).one()
     assert json.loads(saved.mapping_json) == ODD_MAPPING
-    setup = importer.prepare_import(session, practice_id=practice.id, data=_odd_csv(),
-                                    filename="next.csv")
+    setup = schedule_import.prepare_import(session, practice_id=practice.id, data=_odd_csv(),
+                                           filename="next.csv")
     assert setup.saved_mapping and setup.mapping["mrn"] == "Chart #"
     assert setup.rows == 1
     again = _import(session, practice, _odd_csv())  # no mapping given: the saved one
@@ -208,7 +208,7 @@ def test_a_mapping_is_saved_and_used_for_the_next_file(session, practice):
 def test_the_saved_mapping_belongs_to_one_practice(session, practice):
     _import(session, practice, _odd_csv(), mapping=ODD_MAPPING)
     other = make_practice(session)
-    assert importer.load_mapping(session, practice_id=other.id) is None
+    assert schedule_import.load_mapping(session, practice_id=other.id) is None
 
 
 def test_a_guardian_email_without_guardian_names_is_a_mapping_problem(session, practice):
@@ -220,21 +220,22 @@ def test_a_guardian_email_without_guardian_names_is_a_mapping_problem(session, p
 
 
 def test_a_mapped_column_missing_from_the_file_is_named(session, practice):
-    mapping = importer.suggest_mapping(HEADER) | {"visit_type": "Reason For Visit"}
+    mapping = schedule_import.suggest_mapping(HEADER) | {"visit_type": "Reason For Visit"}
     with pytest.raises(InvalidInput, match="Missing columns: 'Reason For Visit'"):
         _import(session, practice, _csv(SCHEDULE), mapping=mapping)
 
 
 def test_one_column_for_two_fields_is_refused(session, practice):
-    mapping = importer.suggest_mapping(HEADER) | {"patient_last_name": "Patient First Name"}
+    mapping = schedule_import.suggest_mapping(HEADER) | {"patient_last_name": "Patient First Name"}
     with pytest.raises(InvalidInput, match="both Patient first name and Patient last name"):
         _import(session, practice, _csv(SCHEDULE), mapping=mapping)
 
 
 def test_preview_shows_mapped_values_and_each_rows_problem():
     rows = [_row(), _row(**{"Appointment ID": "A-2", "Date of Birth": "31/31/2019"})]
-    preview = importer.preview_csv(_csv(rows), mapping=importer.suggest_mapping(HEADER),
-                                   timezone="America/New_York")
+    preview = schedule_import.preview_csv(_csv(rows),
+                                          mapping=schedule_import.suggest_mapping(HEADER),
+                                          timezone="America/New_York")
     assert list(preview["Row"]) == [2, 3]
     assert list(preview["MRN"]) == ["M-100", "M-100"]
     assert preview["Problem"][0] == ""
@@ -341,10 +342,10 @@ def test_an_error_while_writing_leaves_nothing_half_written(database_url, practi
     def fail(*_args, **_kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer, "_upsert_appointments", fail)
+    monkeypatch.setattr(schedule_import.upsert, "upsert_appointments", fail)
     with pytest.raises(RuntimeError), session_scope() as other:
-        importer.import_schedule(other, practice_id=practice.id, data=_csv(SCHEDULE),
-                                 filename="s.csv", actor="boss", today=TODAY)
+        schedule_import.import_schedule(other, practice_id=practice.id, data=_csv(SCHEDULE),
+                                        filename="s.csv", actor="boss", today=TODAY)
     with session_scope(read_only=True) as check:
         assert _count(check, Patient) == 0 and _count(check, Guardian) == 0
 
@@ -456,8 +457,8 @@ def test_practices_do_not_share_patients_or_appointments(session, practice):
     make_provider(session, other, name="Dr. Ada Lee")
     make_location(session, other, name="Main Street")
     _import(session, practice, _csv(SCHEDULE))
-    report = importer.import_schedule(session, practice_id=other.id, data=_csv(SCHEDULE),
-                                      filename="s.csv", actor="boss", today=TODAY)
+    report = schedule_import.import_schedule(session, practice_id=other.id, data=_csv(SCHEDULE),
+                                             filename="s.csv", actor="boss", today=TODAY)
     assert report.created == 3
     assert _count(session, Patient, practice) == 2 and _count(session, Patient, other) == 2
     assert _count(session, Appointment, other) == 3
@@ -501,7 +502,8 @@ def test_an_oversized_upload_is_refused(session, practice, monkeypatch):
     with pytest.raises(InvalidInput, match="largest accepted is 1 MB"):
         _import(session, practice, data)
     with pytest.raises(InvalidInput, match="largest accepted is 1 MB"):
-        importer.prepare_import(session, practice_id=practice.id, data=data, filename="s.csv")
+        schedule_import.prepare_import(session, practice_id=practice.id, data=data,
+                                       filename="s.csv")
 
 
 # --- FHIR ----------------------------------------------------------------------------------------
@@ -589,6 +591,6 @@ def test_bad_fhir_files_get_clear_messages(session, practice, data, message):
 
 
 def test_prepare_import_recognises_a_bundle(session, practice):
-    setup = importer.prepare_import(session, practice_id=practice.id, data=_bundle(),
-                                    filename="export.json")
+    setup = schedule_import.prepare_import(session, practice_id=practice.id, data=_bundle(),
+                                           filename="export.json")
     assert (setup.kind, setup.rows) == ("fhir", 10)

@@ -1,9 +1,9 @@
-"""Welcome emails and texts: built from templates, queued in the outbox, delivered after commit.
+"""The outbox: sealing the PIN, queueing, claiming, delivery with backoff, the admin's list and
+resend, and the one wording of delivery that Register and the Outbox page show.
 
-Building a message and sending it are apart. Bodies in the database hold a placeholder where
-the PIN goes; the PIN itself waits encrypted in `sealed_secret` and is put in only at send time,
-then erased. Delivery claims each message in its own short transaction first, so two senders
-running at once never deliver the same message twice.
+Bodies in the database hold a placeholder where the PIN goes; the PIN itself waits encrypted in
+`sealed_secret` and is put in only at send time, then erased. Delivery claims each message in its
+own short transaction first, so two senders running at once never deliver the same message twice.
 """
 
 from __future__ import annotations
@@ -12,20 +12,11 @@ import base64
 import datetime as dt
 import functools
 import hashlib
-import smtplib
-import ssl
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from enum import StrEnum
-from pathlib import Path
-from typing import Protocol
 
-import jinja2
 import pandas as pd
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import func, or_, update
@@ -34,130 +25,17 @@ from sqlmodel import Session, select
 from models import Enrollment, OutboxMessage, OutboxStatus, Practice, utcnow
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput, NotFound
+from services.messages import PIN_PLACEHOLDER, Channel, OutgoingMessage
 from services.pins import format_pin
-from services.practices import PracticeInfo
-from services.settings import Settings, get_settings, outbox_key
+from services.senders import PermanentFailure, Senders, senders_from_settings
+from services.settings import Settings, outbox_key
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
-PIN_PLACEHOLDER = "[[PIN]]"
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = dt.timedelta(minutes=1)
 BACKOFF_CAP = dt.timedelta(hours=6)
 # A claimed message is not offered again before this; a sender that died mid-send is retried.
 CLAIM_LEASE = dt.timedelta(minutes=10)
 PREVIEW_CHARS = 160
-
-
-class Channel(StrEnum):
-    email = "email"
-    sms_gateway = "sms_gateway"  # a text sent as email to the carrier's gateway
-    sms_api = "sms_api"  # a text sent through a Twilio-compatible HTTP API
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """A message as built from its template, before it is queued."""
-
-    channel: str
-    recipient: str
-    subject: str
-    body_text: str
-    body_html: str | None
-    carries_pin: bool  # the bodies hold PIN_PLACEHOLDER
-
-
-@dataclass(frozen=True)
-class Invitation:
-    """What the welcome email and the text message say."""
-
-    practice: PracticeInfo
-    guardian_name: str
-    patient_first_name: str
-    activation_url: str
-    expires_on: dt.date | None
-    method: str  # pin or question
-    verification_question: str | None = None
-    pin_in_email: bool = False
-    pin_by_text: bool = False
-    pin_on_letter: bool = False  # `Do not send PIN`: staff hand over the letter
-    resend: bool = False
-
-
-# --- building ------------------------------------------------------------------------------
-
-
-@functools.cache
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-
-
-def _secret_step(invitation: Invitation) -> str:
-    child = invitation.patient_first_name
-    if invitation.method == "question":
-        return f'Answer the verification question: "{invitation.verification_question}"'
-    if invitation.pin_in_email:
-        where = "the PIN below"
-    elif invitation.pin_by_text:
-        where = "the PIN we sent to your cell phone by text message"
-    elif invitation.pin_on_letter:
-        where = f"the PIN printed on the letter {invitation.practice.name} gave you"
-    else:
-        where = "your PIN (from our earlier message or letter)"
-    return f"Enter {where} and {child}'s date of birth."
-
-
-def _template_values(invitation: Invitation, subject: str, *, pin: str | None) -> dict:
-    return {
-        "subject": subject,
-        "practice": invitation.practice,
-        "guardian_name": invitation.guardian_name,
-        "patient_first_name": invitation.patient_first_name,
-        "activation_url": invitation.activation_url,
-        "expires_on": (f"{invitation.expires_on:%B} {invitation.expires_on.day}, "
-                       f"{invitation.expires_on.year}" if invitation.expires_on else ""),
-        "method": invitation.method,
-        "secret_step": _secret_step(invitation),
-        "pin": pin,
-        "resend": invitation.resend,
-    }
-
-
-def build_welcome_email(invitation: Invitation, *, recipient: str) -> OutgoingMessage:
-    """The welcome email: the activation link and steps; the PIN only when no other channel
-    carries it and staff did not tick `Do not send PIN`."""
-    subject = f"{invitation.practice.name} patient portal: your invitation for " \
-              f"{invitation.patient_first_name}"
-    pin = PIN_PLACEHOLDER if invitation.pin_in_email else None
-    values = _template_values(invitation, subject, pin=pin)
-    environment = _templates()
-    return OutgoingMessage(
-        channel=Channel.email,
-        recipient=recipient,
-        subject=subject,
-        body_text=environment.get_template("welcome_email.txt").render(values),
-        body_html=environment.get_template("welcome_email.html").render(values),
-        carries_pin=pin is not None,
-    )
-
-
-def build_text_message(invitation: Invitation, *, channel: str, recipient: str) -> OutgoingMessage:
-    """The text message: the PIN when it goes by text, otherwise a pointer to the email."""
-    pin = PIN_PLACEHOLDER if invitation.pin_by_text else None
-    values = _template_values(invitation, "", pin=pin)
-    body = _templates().get_template("text_message.txt").render(values).strip()
-    return OutgoingMessage(
-        channel=channel,
-        recipient=recipient,
-        subject="",
-        body_text=body,
-        body_html=None,
-        carries_pin=pin is not None,
-    )
 
 
 # --- sealing the PIN -----------------------------------------------------------------------
@@ -183,138 +61,6 @@ def unseal_secret(sealed: str, *, settings: Settings | None = None) -> str:
             "The sealed PIN cannot be opened: the outbox key changed since it was queued. "
             "Issue a new PIN."
         ) from None
-
-
-# --- sending adapters ----------------------------------------------------------------------
-
-
-class PermanentFailure(Exception):
-    """A send that retrying cannot fix (refused address, missing PIN)."""
-
-
-class Mailer(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
-
-
-class TextSender(Protocol):
-    def send_text(self, *, to: str, body: str) -> None: ...
-
-
-class SmtpMailer:
-    """Sends over SMTP with STARTTLS, SSL or neither, and a login when one is set."""
-
-    def __init__(self, settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> None:
-        self.settings = settings
-        self.ssl_context = ssl_context or ssl.create_default_context()
-
-    def send(self, message: EmailMessage) -> None:
-        settings = self.settings
-        try:
-            if settings.smtp_security == "ssl":
-                client = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port,
-                                          timeout=settings.smtp_timeout, context=self.ssl_context)
-            else:
-                client = smtplib.SMTP(settings.smtp_host, settings.smtp_port,
-                                      timeout=settings.smtp_timeout)
-            with client:
-                if settings.smtp_security == "starttls":
-                    client.starttls(context=self.ssl_context)
-                if settings.smtp_username:
-                    password = settings.smtp_password.get_secret_value() \
-                        if settings.smtp_password else ""
-                    client.login(settings.smtp_username, password)
-                client.send_message(message)
-        except smtplib.SMTPRecipientsRefused as error:
-            raise PermanentFailure(f"recipient refused: {error.recipients}") from error
-        except smtplib.SMTPResponseException as error:
-            text = f"SMTP {error.smtp_code}: {error.smtp_error!r}"
-            if 500 <= error.smtp_code < 600:
-                raise PermanentFailure(text) from error
-            raise OSError(text) from error
-
-
-class HttpTextSender:
-    """Sends texts through a Twilio-compatible Messages endpoint (form POST, basic auth)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def send_text(self, *, to: str, body: str) -> None:
-        settings = self.settings
-        fields = {"To": to, "Body": body}
-        if settings.sms_from:
-            fields["From"] = settings.sms_from
-        credentials = f"{settings.sms_api_account}:{settings.sms_api_token.get_secret_value()}"
-        request = urllib.request.Request(
-            settings.sms_api_url,
-            data=urllib.parse.urlencode(fields).encode("utf-8"),
-            method="POST",
-            headers={
-                "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=settings.smtp_timeout) as response:
-                response.read()
-        except urllib.error.HTTPError as error:
-            detail = error.read(300).decode("utf-8", "replace")
-            text = f"SMS API HTTP {error.code}: {detail}"
-            if 400 <= error.code < 500 and error.code not in (408, 429):
-                raise PermanentFailure(text) from error
-            raise OSError(text) from error
-
-
-@dataclass
-class RecordingMailer:
-    """A fake mailer for tests: keeps what it was asked to send; fails when told to."""
-
-    sent: list[EmailMessage] = field(default_factory=list)
-    fail_with: Exception | None = None
-
-    def send(self, message: EmailMessage) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
-        self.sent.append(message)
-
-
-@dataclass
-class RecordingTextSender:
-    """A fake text sender for tests."""
-
-    sent: list[tuple[str, str]] = field(default_factory=list)
-    fail_with: Exception | None = None
-
-    def send_text(self, *, to: str, body: str) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
-        self.sent.append((to, body))
-
-
-@dataclass(frozen=True)
-class Senders:
-    """The adapters delivery uses; None means that channel is not configured."""
-
-    mailer: Mailer | None = None
-    texter: TextSender | None = None
-    from_address: str = "Practice Portal <no-reply@localhost>"
-
-    def ready(self, channel: str) -> bool:
-        """True when a message on `channel` can be sent now."""
-        if channel == Channel.sms_api:
-            return self.texter is not None
-        return self.mailer is not None
-
-
-def senders_from_settings(settings: Settings | None = None) -> Senders:
-    """SMTP and the SMS API as configured (either may be absent)."""
-    settings = settings or get_settings()
-    return Senders(
-        mailer=SmtpMailer(settings) if settings.smtp_configured else None,
-        texter=HttpTextSender(settings) if settings.sms_api_configured else None,
-        from_address=settings.smtp_from,
-    )
 
 
 # --- queueing ------------------------------------------------------------------------------
@@ -676,3 +422,60 @@ def resend_message(
                  patient_id=patient_id, message_id=message_id, queued_id=target,
                  status=status.value)
     return target
+
+
+# --- the wording of delivery (Register and the Outbox page) -----------------------------------
+
+CHANNEL_LABELS: dict[str, str] = {
+    Channel.email: "Email",
+    Channel.sms_gateway: "Text via carrier gateway",
+    Channel.sms_api: "Text via SMS service",
+}
+
+STATUS_LABELS: dict[str, str] = {
+    OutboxStatus.held: "Held",
+    OutboxStatus.pending: "Pending",
+    OutboxStatus.sent: "Sent",
+    OutboxStatus.failed: "Failed",
+}
+
+
+def channel_label(channel: str) -> str:
+    """A message's channel in words."""
+    return CHANNEL_LABELS.get(channel, str(channel).replace("_", " ").capitalize())
+
+
+def status_label(status: str) -> str:
+    """A message's status in words."""
+    return STATUS_LABELS.get(status, str(status).replace("_", " ").capitalize())
+
+
+def describe_delivery(report: DeliveryReport | None, count: int) -> str:
+    """What became of `count` messages sent right after their commit (None: the run failed)."""
+    if report is None:
+        return ("The messages are saved in the outbox and will be sent by the next "
+                "send-outbox run.")
+    if report.sent == count:
+        return "Sent."
+    if report.sent == 0 and report.retrying == 0 and report.failed == 0:
+        return ("Waiting in the outbox: no mail server is configured yet. An administrator "
+                "can see it on the Outbox page; it goes out once SMTP is set up.")
+    # The mail server's own words stay on the admin's Outbox page, not on the front desk's.
+    return (f"{report.sent} of {count} sent; the rest could not be sent yet. They "
+            "stay in the outbox and are retried automatically; an administrator can see why "
+            "on the Outbox page.")
+
+
+def describe_resend(report: DeliveryReport, message_id: int) -> str:
+    """What became of one message the admin queued again (the Outbox page's Resend)."""
+    if report.sent:
+        return f"Message {message_id} was sent again."
+    if report.errors:
+        return f"Message {message_id} is queued again but could not be sent yet: {report.errors[0]}"
+    return (f"Message {message_id} is queued again; it is held until a mail server is "
+            "configured.")
+
+
+def describe_run(report: DeliveryReport) -> str:
+    """One line for a send run (the Outbox page's Send due messages now, manage.py send-outbox)."""
+    return f"Sent {report.sent}; will retry {report.retrying}; failed {report.failed}."

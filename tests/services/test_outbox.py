@@ -14,23 +14,18 @@ import pytest
 from sqlmodel import func, select
 
 from models import AuditEvent, OutboxMessage, OutboxStatus
-from services import notifications, registration
+from services import outbox as outbox_service
+from services import registration, registration_context
 from services.db import session_scope
 from services.errors import Conflict, NotFound
-from services.notifications import (
-    MAX_ATTEMPTS,
-    PIN_PLACEHOLDER,
-    RecordingMailer,
-    Senders,
-    SmtpMailer,
-    backoff,
-    send_due_messages,
-    senders_from_settings,
-)
+from services.messages import PIN_PLACEHOLDER, Channel
+from services.outbox import MAX_ATTEMPTS, DeliveryReport, backoff, send_due_messages
 from services.pins import normalize_pin
-from services.registration import RegistrationForm
+from services.registration_form import RegistrationForm
+from services.senders import Senders, SmtpMailer, senders_from_settings
 from services.settings import Settings, get_settings
 from tests.factories import make_guardian, make_patient, make_practice, make_user
+from tests.fakes import RecordingMailer
 from tests.smtp_server import (
     HOST,
     accept_login,
@@ -297,7 +292,7 @@ def test_two_senders_at_once_deliver_each_message_exactly_once(clinic, session):
     senders = Senders(mailer=mailer)
     for patient in patients:
         with session_scope() as s:
-            guardian = registration.get_registration_context(
+            guardian = registration_context.get_registration_context(
                 s, practice_id=practice.id, patient_id=patient.id).guardians[0]
         register(clinic, senders=senders, patient=patient, guardian_id=guardian.id,
                  email=guardian.email, send_text=True, cell_phone="6175550123",
@@ -389,13 +384,13 @@ def test_sms_api_errors_retry_on_5xx_and_fail_on_4xx(clinic, sms_api):
 
 
 def test_sealed_pin_opens_only_with_the_outbox_key(database_url, monkeypatch):
-    sealed = notifications.seal_secret("7KQ4M9TXR2")
+    sealed = outbox_service.seal_secret("7KQ4M9TXR2")
     assert "7KQ4M9TXR2" not in sealed
-    assert notifications.unseal_secret(sealed) == "7KQ4M9TXR2"
+    assert outbox_service.unseal_secret(sealed) == "7KQ4M9TXR2"
     monkeypatch.setenv("PORTAL_OUTBOX_KEY", "x" * 40)
     get_settings.cache_clear()
     with pytest.raises(Exception, match="outbox key changed"):
-        notifications.unseal_secret(sealed)
+        outbox_service.unseal_secret(sealed)
 
 
 def test_outbox_lists_a_page_with_the_placeholder_never_the_pin(clinic, session):
@@ -409,13 +404,13 @@ def test_outbox_lists_a_page_with_the_placeholder_never_the_pin(clinic, session)
     other = make_practice(session)
     session.commit()
     with session_scope(read_only=True) as s:
-        first = notifications.list_outbox(s, practice_id=clinic["practice"].id, page=1,
+        first = outbox_service.list_outbox(s, practice_id=clinic["practice"].id, page=1,
                                           page_size=3)
-        second = notifications.list_outbox(s, practice_id=clinic["practice"].id, page=2,
+        second = outbox_service.list_outbox(s, practice_id=clinic["practice"].id, page=2,
                                            page_size=3)
-        held = notifications.list_outbox(s, practice_id=clinic["practice"].id, status="held")
-        foreign = notifications.list_outbox(s, practice_id=other.id)
-        counts = notifications.count_outbox(s, practice_id=clinic["practice"].id)
+        held = outbox_service.list_outbox(s, practice_id=clinic["practice"].id, status="held")
+        foreign = outbox_service.list_outbox(s, practice_id=other.id)
+        counts = outbox_service.count_outbox(s, practice_id=clinic["practice"].id)
     assert (first.total, first.pages, len(first.rows), len(second.rows)) == (5, 2, 3, 2)
     assert set(first.rows["id"]) | set(second.rows["id"]) == {m.id for m in outbox()}
     assert held.total == 5 and foreign.total == 0
@@ -436,7 +431,7 @@ def test_resend_from_the_outbox(clinic):
 
     mailer.fail_with = None
     with session_scope() as s:
-        target = notifications.resend_message(s, practice_id=clinic["practice"].id,
+        target = outbox_service.resend_message(s, practice_id=clinic["practice"].id,
                                               message_id=message.id, actor="admin",
                                               senders=senders, now=NOW)
     assert target == message.id
@@ -445,10 +440,10 @@ def test_resend_from_the_outbox(clinic):
 
     # Sent, the PIN is gone: a resend of that message would carry a placeholder, so no.
     with session_scope() as s, pytest.raises(Conflict, match="Issue a new PIN"):
-        notifications.resend_message(s, practice_id=clinic["practice"].id,
+        outbox_service.resend_message(s, practice_id=clinic["practice"].id,
                                      message_id=message.id, actor="admin", senders=senders)
     with session_scope() as s, pytest.raises(NotFound):
-        notifications.resend_message(s, practice_id=clinic["practice"].id + 99,
+        outbox_service.resend_message(s, practice_id=clinic["practice"].id + 99,
                                      message_id=message.id, actor="admin", senders=senders)
 
 
@@ -459,7 +454,7 @@ def test_resend_of_a_sent_message_without_a_pin_sends_a_copy(clinic):
     deliver(senders=senders)
     [message] = outbox()
     with session_scope() as s:
-        target = notifications.resend_message(s, practice_id=clinic["practice"].id,
+        target = outbox_service.resend_message(s, practice_id=clinic["practice"].id,
                                               message_id=message.id, actor="admin",
                                               senders=senders)
     assert target != message.id
@@ -473,3 +468,33 @@ def test_settings_without_smtp_build_no_mailer(database_url):
     senders = senders_from_settings(Settings())
     assert senders.mailer is None and senders.texter is None
     assert not senders.ready("email") and not senders.ready("sms_api")
+
+
+@pytest.mark.parametrize(("report", "count", "words"), [
+    (None, 2, "will be sent by the next send-outbox run"),
+    (DeliveryReport(sent=2), 2, "Sent."),
+    (DeliveryReport(), 1, "no mail server is configured yet"),
+    (DeliveryReport(sent=1, retrying=1, errors=("SMTP 451",)), 2, "1 of 2 sent"),
+], ids=["not run", "all sent", "held", "some failed"])
+def test_delivery_is_described_in_one_wording(report, count, words):
+    text = outbox_service.describe_delivery(report, count)
+    assert words in text
+    assert "SMTP 451" not in text  # the server's words stay on the Outbox page
+
+
+def test_resend_and_send_runs_are_described_in_words():
+    assert outbox_service.describe_resend(DeliveryReport(sent=1), 7) == \
+        "Message 7 was sent again."
+    assert "could not be sent yet: boom" in outbox_service.describe_resend(
+        DeliveryReport(retrying=1, errors=("boom",)), 7)
+    assert "held until a mail server" in outbox_service.describe_resend(DeliveryReport(), 7)
+    assert outbox_service.describe_run(DeliveryReport(sent=2, retrying=1)) == \
+        "Sent 2; will retry 1; failed 0."
+
+
+def test_channels_and_statuses_have_words():
+    assert [outbox_service.channel_label(c) for c in Channel] == [
+        "Email", "Text via carrier gateway", "Text via SMS service"]
+    assert [outbox_service.status_label(s) for s in OutboxStatus] == [
+        outbox_service.STATUS_LABELS[s] for s in OutboxStatus]
+    assert not [label for label in outbox_service.STATUS_LABELS.values() if "_" in label]

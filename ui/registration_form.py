@@ -1,0 +1,309 @@
+"""The Register Patient form and its confirmation: the seed's fields, each with its error under
+it; Complete Registration / Issue New PIN; the PIN shown once with the PIN letter, and delivery
+right after the commit in the outbox's words."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, replace
+
+import streamlit as st
+
+from services import carriers, outbox, registration
+from services import registration_form as fields
+from services.db import session_scope
+from services.errors import PortalError
+from services.letters import PinLetter, render_pin_letter
+from services.registration_context import RegistrationContext
+from services.registration_form import NewGuardian, RegistrationForm
+from services.settings import get_settings
+from services.validation import format_phone
+from ui.context import PageContext
+from ui.text import plain
+
+DONE_KEY = "_register_done"  # the last completed registration: the PIN lives only here
+ERRORS_KEY = "_register_errors"  # (field, message) pairs from the last press
+NEW_GUARDIAN = -1
+PIN_LABEL, QUESTION_LABEL = "PIN", "Verification Question"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What the confirmation screen shows once; kept in st.session_state only."""
+
+    practice_id: int
+    patient_id: int
+    enrollment_id: int
+    patient_name: str
+    pin: str | None
+    pin_channel: str
+    email: str
+    text_recipient: str | None
+    expires_at: dt.datetime
+    letter: PinLetter
+    message_ids: tuple[int, ...]
+    letter_pdf: bytes | None = None
+    delivery: str | None = None  # None: not attempted yet
+    delivery_ok: bool = False
+
+
+def local(moment: dt.datetime | None, timezone: str, pattern: str = "%b %d, %Y %I:%M %p") -> str:
+    """A stored UTC moment in the practice's timezone, in words ("" for none)."""
+    if moment is None:
+        return ""
+    return moment.astimezone(zoneinfo.ZoneInfo(timezone)).strftime(pattern)
+
+
+def deliver_now(message_ids: tuple[int, ...]) -> tuple[str, bool]:
+    """Send these messages right after their commit; say what happened, in the outbox's words."""
+    try:
+        with session_scope() as session:
+            report = outbox.send_due_messages(session, message_ids=message_ids)
+    except Exception:  # noqa: BLE001 - the registration is saved; the outbox retries delivery
+        report = None
+    delivered = report is not None and report.sent == len(message_ids)
+    return outbox.describe_delivery(report, len(message_ids)), delivered
+
+
+def record_download(practice_id: int, patient_id: int, enrollment_id: int, actor: str) -> None:
+    """The Print PIN button's callback: audit the letter download."""
+    try:
+        with session_scope() as session:
+            registration.record_letter_download(session, practice_id=practice_id,
+                                                patient_id=patient_id,
+                                                enrollment_id=enrollment_id, actor=actor)
+    except PortalError:
+        return  # the download itself must not fail over its audit line
+    st.cache_data.clear()
+
+
+# --- the confirmation ------------------------------------------------------------------------
+
+
+def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -> None:
+    """The PIN shown once, where it went, how delivery went, and Print PIN."""
+    if done.delivery is None:
+        # Delivery runs here, after the registration's commit, once per registration.
+        delivery, delivered = deliver_now(done.message_ids)
+        done = replace(done, delivery=delivery, delivery_ok=delivered)
+        st.session_state[DONE_KEY] = done
+    if done.letter_pdf is None:
+        done = replace(done, letter_pdf=render_pin_letter(done.letter))
+        st.session_state[DONE_KEY] = done
+    st.success(f"Registration complete for {plain(done.patient_name)}.",
+               icon=":material/check_circle:")
+    if done.pin:
+        st.markdown(f"### PIN: `{done.pin}`")
+        where = {
+            "email": f"It is in the welcome email to {plain(done.email)}.",
+            "text": (f"It goes by text message to {format_phone(done.text_recipient)}; "
+                     f"the welcome email to {plain(done.email)} carries the link."),
+            "letter": "It was sent in no message: hand the parent the PIN letter.",
+        }[done.pin_channel]
+        st.markdown(f"Shown only on this screen. {where} Valid until "
+                    f"**{local(done.expires_at, timezone, '%b %d, %Y')}**.")
+    else:
+        st.markdown(f"The parent answers the verification question to activate. The welcome "
+                    f"email to {plain(done.email)} carries the link.")
+    channels = "Welcome email and text message" if done.text_recipient else "Welcome email"
+    (st.info if done.delivery_ok else st.warning)(f"{channels}: {done.delivery}")
+    left, right = st.columns(2)
+    left.download_button(
+        "Print PIN", data=done.letter_pdf, file_name="pin-letter.pdf", mime="application/pdf",
+        icon=":material/print:", type="primary" if done.pin_channel == "letter" else "secondary",
+        on_click=record_download,
+        args=(done.practice_id, done.patient_id, done.enrollment_id, context.user.username),
+        key="register_print_pin",
+    )
+    if right.button("Done", key="register_done_button"):
+        st.session_state.pop(DONE_KEY, None)  # the PIN leaves memory here
+        st.rerun()
+
+
+# --- the form ----------------------------------------------------------------------------
+#
+# Buttons act in on_click callbacks with the state the user saw bound as arguments: a desk whose
+# page is stale (another desk registered meanwhile) is refused by the service with a clear
+# message, instead of acting on whatever the rerun would load first.
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a press of Complete Registration / Issue New PIN acts on (bound at render time)."""
+
+    practice_id: int
+    staff_user_id: int
+    actor: str
+    patient_id: int
+    appointment_id: int | None
+    replacing_enrollment_id: int | None  # set: Issue New PIN for this enrollment
+    prefix: str
+
+
+def read_form(prefix: str) -> RegistrationForm:
+    """The form's values from the widgets' state (keys under `prefix`)."""
+    state = st.session_state
+    guardian_id = state.get(prefix + "guardian")
+    method = "question" if state.get(prefix + "method") == QUESTION_LABEL else "pin"
+    send_text = bool(state.get(prefix + "text"))
+    new_guardian = None
+    if guardian_id == NEW_GUARDIAN:
+        new_guardian = NewGuardian(first_name=state.get(prefix + "new_first", ""),
+                                   last_name=state.get(prefix + "new_last", ""),
+                                   relationship=state.get(prefix + "new_rel", "Parent"))
+    return RegistrationForm(
+        method=method,
+        email=state.get(f"{prefix}email_{guardian_id}", ""),
+        guardian_id=None if guardian_id in (None, NEW_GUARDIAN) else guardian_id,
+        new_guardian=new_guardian,
+        send_text=send_text,
+        cell_phone=state.get(f"{prefix}phone_{guardian_id}", "") if send_text else "",
+        cell_carrier=state.get(prefix + "carrier") if send_text else None,
+        send_pin=not (method == "pin" and state.get(prefix + "no_pin")),
+        verification_question=state.get(prefix + "question", "") if method == "question" else "",
+        verification_answer=state.get(prefix + "answer", "") if method == "question" else "",
+    )
+
+
+def submit(submission: Submission) -> None:
+    """Complete Registration (or Issue New PIN): validate, write in one transaction, keep the
+    PIN for the confirmation; the confirmation then delivers the messages after the commit."""
+    form = read_form(submission.prefix)
+    problems = fields.check_form(form)
+    if problems:
+        st.session_state[ERRORS_KEY] = [(p.field, p.message) for p in problems]
+        return
+    common = dict(practice_id=submission.practice_id, patient_id=submission.patient_id,
+                  form=form, actor=submission.actor, staff_user_id=submission.staff_user_id,
+                  appointment_id=submission.appointment_id)
+    try:
+        with session_scope() as session:
+            if submission.replacing_enrollment_id is not None:
+                result = registration.issue_new_pin(
+                    session, replacing_enrollment_id=submission.replacing_enrollment_id,
+                    **common)
+            else:
+                result = registration.register_patient(session, **common)
+    except PortalError as error:
+        st.session_state[ERRORS_KEY] = [(error.field or fields.SUBMIT, error.message)]
+        st.cache_data.clear()  # the status shown was stale: show the current one
+        return
+    st.session_state[DONE_KEY] = Confirmation(
+        practice_id=submission.practice_id, patient_id=result.patient_id,
+        enrollment_id=result.enrollment_id, patient_name=result.patient_name, pin=result.pin,
+        pin_channel=result.pin_channel, email=result.email,
+        text_recipient=result.text_recipient, expires_at=result.expires_at,
+        letter=result.letter, message_ids=result.message_ids)
+    st.cache_data.clear()
+
+
+def show_errors(errors: dict[str, str], *fields: str) -> None:
+    for field in fields:
+        if field in errors:
+            st.error(errors[field], icon=":material/error:")
+
+
+def registration_form(context: PageContext, ctx: RegistrationContext, errors: dict[str, str],
+                      *, new_pin: bool) -> None:
+    """The seed's fields, each with its error (from the last press) right under it."""
+    settings = get_settings()
+    live = ctx.live_enrollment
+    prefix = f"register_{ctx.patient.id}_"
+
+    guardians = {guardian.id: guardian for guardian in ctx.guardians}
+    options = list(guardians) + [NEW_GUARDIAN]
+    default = live.guardian_id if live and live.guardian_id in guardians else options[0]
+
+    def guardian_label(guardian_id: int) -> str:
+        if guardian_id == NEW_GUARDIAN:
+            return "Add a new guardian"
+        guardian = guardians[guardian_id]
+        return f"{guardian.name} ({guardian.relationship}) · {guardian.email or 'no email'}"
+
+    guardian_id = st.selectbox(fields.GUARDIAN, options, index=options.index(default),
+                               format_func=guardian_label, key=prefix + "guardian")
+    show_errors(errors, fields.GUARDIAN)
+    if guardian_id == NEW_GUARDIAN:
+        first, last, relation = st.columns(3)
+        with first:
+            st.text_input(fields.GUARDIAN_FIRST, max_chars=100, key=prefix + "new_first")
+            show_errors(errors, fields.GUARDIAN_FIRST)
+        with last:
+            st.text_input(fields.GUARDIAN_LAST, max_chars=100,
+                          value=ctx.patient.last_name, key=prefix + "new_last")
+            show_errors(errors, fields.GUARDIAN_LAST)
+        relation.selectbox("Relationship", fields.RELATIONSHIPS, key=prefix + "new_rel")
+    chosen = guardians.get(guardian_id)
+
+    method_label = st.radio(
+        fields.METHOD, [PIN_LABEL, QUESTION_LABEL],
+        index=1 if live and live.method == "question" else 0, horizontal=True,
+        key=prefix + "method")
+    show_errors(errors, fields.METHOD)
+    method = "question" if method_label == QUESTION_LABEL else "pin"
+    if method == "question":
+        st.text_input(fields.QUESTION, max_chars=fields.MAX_QUESTION,
+                      value=(live.verification_question or "") if live else "",
+                      placeholder="What is the name of your child's school?",
+                      key=prefix + "question",
+                      help="The parent is asked this on the activation page.")
+        show_errors(errors, fields.QUESTION)
+        st.text_input(fields.ANSWER, max_chars=200, key=prefix + "answer",
+                      help="Only a salted hash of the answer is kept; case, spacing and "
+                           "punctuation do not matter.")
+        show_errors(errors, fields.ANSWER)
+
+    prefill_email = (chosen.email if chosen else "") or (live.email if live else "") or ""
+    st.text_input(fields.EMAIL, value=prefill_email, max_chars=254,
+                  key=f"{prefix}email_{guardian_id}",
+                  help="The parent uses this address to sign in to the portal.")
+    show_errors(errors, fields.EMAIL)
+
+    send_text = st.checkbox(fields.TEXT, value=bool(live and live.send_text),
+                            key=prefix + "text", help="Also send the registration by text message.")
+    if send_text:
+        prefill_phone = (chosen.cell_phone if chosen else None) or (
+            live.cell_phone if live else None)
+        st.text_input("Cell phone number",
+                      value=format_phone(prefill_phone, region=settings.phone_region),
+                      max_chars=30, key=f"{prefix}phone_{guardian_id}",
+                      placeholder="(617) 555-0123")
+        show_errors(errors, fields.TEXT)
+        choices = carriers.list_carriers()
+        keys = [choice.key for choice in choices]
+        labels = {choice.key: choice.label for choice in choices}
+        previous = live.cell_carrier if live and live.cell_carrier in labels else None
+        carrier = st.selectbox(
+            fields.CARRIER, keys, index=keys.index(previous) if previous else None,
+            format_func=labels.get, placeholder="Choose the parent's carrier",
+            key=prefix + "carrier",
+            help=("Optional: texts go through the SMS service." if settings.sms_api_configured
+                  else "Required with Text Message: the text goes through the carrier's "
+                       "email-to-text gateway."))
+        if fields.CARRIER in errors:
+            show_errors(errors, fields.CARRIER)
+        elif carriers.carrier_warning(carrier) and not settings.sms_api_configured:
+            st.warning(carriers.carrier_warning(carrier), icon=":material/warning:")
+
+    do_not_send = st.checkbox(
+        "Do not send PIN",
+        value=bool(live and not live.send_pin and live.method == "pin"),
+        disabled=method == "question", key=prefix + "no_pin",
+        help="The PIN goes into no message; hand the parent the PIN letter.")
+    if method == "pin":
+        if do_not_send:
+            st.caption("The PIN goes into no message: print the PIN letter after completing.")
+        elif send_text:
+            st.caption("The PIN goes by text message; the welcome email carries the link.")
+        else:
+            st.caption("The welcome email carries the link and the PIN.")
+
+    submission = Submission(
+        practice_id=context.practice.id, staff_user_id=context.user.id,
+        actor=context.user.username, patient_id=ctx.patient.id,
+        appointment_id=ctx.appointment.id if ctx.appointment else None,
+        replacing_enrollment_id=live.id if new_pin else None, prefix=prefix)
+    st.button("Issue New PIN" if new_pin else fields.SUBMIT, type="primary",
+              key=prefix + "submit", on_click=submit, args=(submission,))
+    show_errors(errors, fields.SUBMIT)
