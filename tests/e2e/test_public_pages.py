@@ -158,10 +158,10 @@ def test_activation_on_a_phone_fits_and_suits_the_keyboard(new_context):
 
 
 def test_the_welcome_email_reads_well_on_a_phone(browser):
-    from services.notifications import Invitation, build_welcome_email
-    from services.practices import PracticeInfo
+    from models.public import PracticePublic
+    from services.messages import Invitation, build_welcome_email
 
-    practice = PracticeInfo(
+    practice = PracticePublic(
         id=1, name="Sunny Peds Pediatrics of the Greater Springfield Area",
         timezone="America/New_York", portal_url="https://portal.sunnypeds.example.org",
         pin_lifetime_days=14, minor_age_limit=18, phone="(617) 555-0100",

@@ -11,8 +11,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from models import Appointment, Enrollment, Guardian, Patient, PatientGuardian, Practice, Role
-from services.admin import update_practice
 from services.demo import seed_demo
+from services.practice_settings import update_practice
 from services.status import PortalStatus, derive_status
 from tests.factories import make_user
 
