@@ -41,7 +41,7 @@ from services.ages import age_in_years
 from services.audit import record_event
 from services.auth import check_password, hash_password
 from services.errors import NotFound
-from services.pins import verify_secret
+from services.pins import legacy_answer, verify_secret
 from services.settings import Settings, get_settings
 from services.status import PortalStatus, derive_status
 
@@ -274,12 +274,13 @@ class _Attempt:
 
 
 def _secret_matches(enrollment: Enrollment, patient: Patient, secret: str,
-                    date_of_birth: dt.date | None) -> bool:
+                    date_of_birth: dt.date | None, answer: str | None) -> bool:
     # Both checks always run, and `&` does not short-circuit: the time taken says nothing
     # about which part was wrong.
     secret_ok = verify_secret(secret, enrollment.secret_hash)
     if enrollment.method == EnrollmentMethod.question:
-        return secret_ok
+        # An answer hashed in its older form (spacing and most punctuation kept) still counts.
+        return secret_ok | verify_secret(legacy_answer(answer), enrollment.secret_hash)
     return secret_ok & (date_of_birth == patient.date_of_birth)
 
 
@@ -404,7 +405,7 @@ def activate_account(
         )
 
     patient = session.get(Patient, enrollment.patient_id)
-    if not _secret_matches(enrollment, patient, secret, date_of_birth):
+    if not _secret_matches(enrollment, patient, secret, date_of_birth, answer):
         return attempt.count_wrong_try(Outcome.wrong_secret, window=window, settings=settings)
 
     # Only now, with the PIN and date of birth proven, may the child's age be spoken of.
