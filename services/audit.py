@@ -48,6 +48,7 @@ ACTION_LABELS: dict[str, str] = {
     "declined": "Declined",
     "demo_loaded": "Demo practice loaded",
     "enrollment_locked": "PIN locked after wrong tries",
+    "guardian_contact_updated": "Guardian contact updated",
     "holiday_added": "Holiday added",
     "holiday_removed": "Holiday removed",
     "invitation_resent": "Invitation resent",

@@ -254,7 +254,10 @@ def registration_form(context: PageContext, ctx: RegistrationContext, errors: di
                            "punctuation do not matter.")
         show_errors(errors, fields.ANSWER)
 
-    prefill_email = (chosen.email if chosen else "") or (live.email if live else "") or ""
+    # Issue New PIN for the same guardian: the address the last invitation went to comes first.
+    own = live if live and live.guardian_id == guardian_id else None
+    prefill_email = (own.email if own else "") or (chosen.email if chosen else "") or (
+        live.email if live else "") or ""
     st.text_input(fields.EMAIL, value=prefill_email, max_chars=254,
                   key=f"{prefix}email_{guardian_id}",
                   help="The parent uses this address to sign in to the portal.")
@@ -263,8 +266,8 @@ def registration_form(context: PageContext, ctx: RegistrationContext, errors: di
     send_text = st.checkbox(fields.TEXT, value=bool(live and live.send_text),
                             key=prefix + "text", help="Also send the registration by text message.")
     if send_text:
-        prefill_phone = (chosen.cell_phone if chosen else None) or (
-            live.cell_phone if live else None)
+        prefill_phone = (own.cell_phone if own else None) or (
+            chosen.cell_phone if chosen else None) or (live.cell_phone if live else None)
         st.text_input("Cell phone number",
                       value=format_phone(prefill_phone, region=settings.phone_region),
                       max_chars=30, key=f"{prefix}phone_{guardian_id}",

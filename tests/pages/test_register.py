@@ -337,3 +337,45 @@ def test_active_patient_gets_no_new_registration(clinic):
     assert "already has portal access" in texts(at)
     assert not [button for button in at.button if button.label == "Complete Registration"]
 
+
+
+def test_the_typed_email_is_kept_and_a_new_pin_after_a_lock_goes_to_it(clinic, monkeypatch):
+    """Register with an address other than the file's, lock the PIN with wrong tries, Issue New
+    PIN as prefilled: the new address receives both emails (a real SMTP server)."""
+    from services.activation import activate_account
+    from services.settings import get_settings
+    from tests.smtp_server import smtp_server
+
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("PORTAL_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("PORTAL_SMTP_PORT", str(port))
+        monkeypatch.setenv("PORTAL_SMTP_SECURITY", "none")
+        get_settings.cache_clear()
+        at = open_register(clinic, appointment=clinic["appointment"].id)
+        email_box(at).input("lan.nguyen@newmail.example")
+        complete(at, clinic)
+        assert not at.exception, at.exception
+        first = the_enrollment()
+        for _ in range(get_settings().activation_max_attempts):
+            with session_scope() as session:
+                activate_account(
+                    session, practice_id=first.practice_id, link_token=first.link_token,
+                    client_key="ip:203.0.113.9", email="lan.nguyen@newmail.example",
+                    password="a-parent-password-1", repeat_password="a-parent-password-1",
+                    pin="AAAAA-AAAAA", date_of_birth=dt.date(2019, 3, 4))
+        assert the_enrollment().status == EnrollmentStatus.locked
+
+        at = open_register(clinic, appointment=clinic["appointment"].id)
+        assert email_box(at).value == "lan.nguyen@newmail.example"
+        at.button(key=key(clinic, "submit")).click().run()
+        assert not at.exception, at.exception
+        assert "### PIN:" in texts(at)
+        recipients = [to for _sender, tos, _message in inbox.received for to in tos]
+
+    assert recipients == ["lan.nguyen@newmail.example", "lan.nguyen@newmail.example"]
+    with session_scope(read_only=True) as session:
+        guardian = session.get(Guardian, clinic["guardian"].id)
+        assert guardian.email == "lan.nguyen@newmail.example"
+        [detail] = session.exec(select(AuditEvent.detail).where(
+            AuditEvent.action == "guardian_contact_updated")).all()
+    assert "lan@example.com" in detail  # the previous address stays in the audit event
