@@ -88,7 +88,7 @@ def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -
         delivery, delivered = deliver_now(done.message_ids)
         done = replace(done, delivery=delivery, delivery_ok=delivered)
         st.session_state[DONE_KEY] = done
-    if done.letter_pdf is None:
+    if done.pin and done.letter_pdf is None:
         done = replace(done, letter_pdf=render_pin_letter(done.letter))
         st.session_state[DONE_KEY] = done
     st.success(f"Registration complete for {plain(done.patient_name)}.",
@@ -109,13 +109,15 @@ def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -
     channels = "Welcome email and text message" if done.text_recipient else "Welcome email"
     (st.info if done.delivery_ok else st.warning)(f"{channels}: {done.delivery}")
     left, right = st.columns(2)
-    left.download_button(
-        "Print PIN", data=done.letter_pdf, file_name="pin-letter.pdf", mime="application/pdf",
-        icon=":material/print:", type="primary" if done.pin_channel == "letter" else "secondary",
-        on_click=record_download,
-        args=(done.practice_id, done.patient_id, done.enrollment_id, context.user.username),
-        key="register_print_pin",
-    )
+    if done.pin:  # a verification question has no PIN to print
+        left.download_button(
+            "Print PIN", data=done.letter_pdf, file_name="pin-letter.pdf",
+            mime="application/pdf", icon=":material/print:",
+            type="primary" if done.pin_channel == "letter" else "secondary",
+            on_click=record_download,
+            args=(done.practice_id, done.patient_id, done.enrollment_id, context.user.username),
+            key="register_print_pin",
+        )
     if right.button("Done", key="register_done_button"):
         st.session_state.pop(DONE_KEY, None)  # the PIN leaves memory here
         st.rerun()

@@ -177,7 +177,8 @@ def test_verification_question_registration(clinic):
     assert enrollment.method == "question"
     assert enrollment.verification_question == "Name of your first pet?"
     assert verify_secret(normalize_answer("mister whiskers"), enrollment.secret_hash)
-    assert at.get("download_button")[0].label == "Print PIN"
+    assert not at.get("download_button")  # no PIN, so no Print PIN
+    assert "Mister Whiskers" not in texts(at)
 
 
 def test_text_message_with_carrier_and_do_not_send_pin(clinic):
