@@ -86,25 +86,25 @@ with practice_tab, st.form(f"practice_{round_}"):
 with holidays_tab:
     st.caption("Days the practice is closed: they do not count as business days.")
     if settings.holidays:
-        st.dataframe(pd.DataFrame({"Date": [h.day for h in settings.holidays],
+        st.dataframe(pd.DataFrame({"Date": [f"{h.day:%m/%d/%Y}" for h in settings.holidays],
                                    "Name": [h.name for h in settings.holidays]}),
                      hide_index=True)
     else:
         st.info("No holidays yet.")
     with st.form(f"add_holiday_{round_}"):
         left, right = st.columns(2)
-        day = left.date_input("Date", value=None, format="YYYY-MM-DD")
+        day = left.date_input("Date", value=None, format="MM/DD/YYYY")
         holiday_name = right.text_input("Holiday name")
         if st.form_submit_button("Add holiday"):
             run(lambda s: practice_settings.add_holiday(
                 s, actor_id=actor_id, practice_id=practice_id, day=day, name=holiday_name),
-                f"Added the holiday on {day}.")
+                f"Added the holiday on {day:%m/%d/%Y}." if day else "")
     if settings.holidays:
         holidays = {h.id: h for h in settings.holidays}
         with st.form(f"remove_holiday_{round_}"):
             chosen = st.selectbox(
                 "Holiday", list(holidays),
-                format_func=lambda i: f"{holidays[i].day:%Y-%m-%d} {holidays[i].name}".strip())
+                format_func=lambda i: f"{holidays[i].day:%m/%d/%Y} {holidays[i].name}".strip())
             if st.form_submit_button("Remove holiday"):
                 run(lambda s: practice_settings.remove_holiday(
                     s, actor_id=actor_id, practice_id=practice_id, holiday_id=chosen),

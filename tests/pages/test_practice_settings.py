@@ -62,10 +62,13 @@ def test_a_bad_portal_url_is_named(practice):
 
 def test_an_admin_adds_a_holiday_a_location_and_renames_a_provider(practice):
     at = _open(practice)
+    assert widget(at, "date_input", "Date").proto.format == "MM/DD/YYYY"
     widget(at, "date_input", "Date").set_value(dt.date(2030, 7, 4))
     widget(at, "text_input", "Holiday name").input("Independence Day")
     widget(at, "button", "Add holiday").click().run()
-    assert "Added the holiday on 2030-07-04." in texts(at)
+    assert "Added the holiday on 07/04/2030." in texts(at)
+    assert "07/04/2030 Independence Day" in [
+        str(option) for option in widget(at, "selectbox", "Holiday").options]
     widget(at, "text_input", "Location name").input("Northside Clinic")
     widget(at, "button", "Add location").click().run()
     assert "Added location Northside Clinic." in texts(at)
