@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 import streamlit as st
@@ -327,6 +328,10 @@ def test_status_badge_and_history_use_the_shared_colours_and_action_words(clinic
     [events] = [table.value for table in at.dataframe if "What" in table.value.columns]
     assert {"Registered", "PIN issued", "Declined"} <= set(events["What"])
     assert not [what for what in events["What"] if "_" in what]  # no codes on screen
+    [history] = [table.value for table in at.dataframe if "Issued" in table.value.columns]
+    moment = r"\d\d/\d\d/\d{4} \d\d:\d\d [AP]M"
+    assert all(re.fullmatch(moment, value) for value in [*history["Issued"], *events["When"]])
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4}", value) for value in history["Expires"])
 
 
 def test_active_patient_gets_no_new_registration(clinic):
