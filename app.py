@@ -18,8 +18,8 @@ from ui.auth import (  # noqa: E402
     logout_button,
     restore_from_cookie,
 )
-from ui.context import USER_KEY, practice_selector  # noqa: E402
-from ui.layout import narrow_page  # noqa: E402
+from ui.context import USER_KEY, practice_selector, practices_of  # noqa: E402
+from ui.layout import narrow_page, public_address_warning  # noqa: E402
 
 ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_path="activate",
                    icon=":material/key:", visibility="hidden")
@@ -100,6 +100,8 @@ if user is None:
 st.session_state[USER_KEY] = user
 keep_login_cookie(authenticator)
 practice_selector(user)
+if user.role == "admin":
+    public_address_warning([practice.id for practice in practices_of(user)])
 allowed = [PAGES[key] for key in permissions.ROLE_PAGES[user.role]]
 navigation = st.navigation(allowed + [ACTIVATE], position="top")
 with st.sidebar:

@@ -100,11 +100,12 @@ def _find_or_add(session: Session, table, *, practice_id: int, name: str) -> int
     return found
 
 
-def _demo_practice(session: Session, *, practice_name: str, timezone: str, actor: str):
+def _demo_practice(session: Session, *, practice_name: str, timezone: str, actor: str,
+                   portal_url: str | None = None):
     """The practice to fill (created if missing), with contact details for its letters."""
     existing = find_practice(session, name=practice_name)
     practice = existing or create_practice(
-        session, name=practice_name, timezone=timezone, actor=actor
+        session, name=practice_name, timezone=timezone, actor=actor, portal_url=portal_url
     )
     record = session.get(Practice, practice.id)
     if not record.phone:
@@ -311,6 +312,7 @@ def seed_demo(
     today: dt.date | None = None,
     progress: Progress | None = None,
     actor: str = "cli",
+    portal_url: str | None = None,
 ) -> DemoSummary:
     """Fill a practice (created if missing) with synthetic patients, guardians, visits and
     enrollments: appointments from 60 days back to 30 days ahead, in clinic hours."""
@@ -325,7 +327,7 @@ def seed_demo(
         raise ValueError("patients must be at least 1")
 
     practice = _demo_practice(session, practice_name=practice_name, timezone=timezone,
-                              actor=actor)
+                              actor=actor, portal_url=portal_url)
     zone = zoneinfo.ZoneInfo(practice.timezone)
     today = today or dt.datetime.now(zone).date()
     progress(0.02, f"Practice {practice.name}")

@@ -9,7 +9,6 @@ event.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -18,7 +17,12 @@ from models import Holiday, Location, Practice, Provider
 from models.public import HolidayRow, NamedRow, PracticePublic, PracticeSettings
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput, NotFound
-from services.practices import get_practice, list_locations, list_providers
+from services.practices import (
+    get_practice,
+    list_locations,
+    list_providers,
+    normalize_portal_url,
+)
 from services.staff_users import acting_admin
 from services.validation import format_phone, normalize_email, normalize_phone, validate_timezone
 
@@ -59,15 +63,7 @@ def _clean_name(value: str | None, field: str) -> str:
 
 
 def _portal_url(value: str | None) -> str:
-    value = (value or "").strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
-        raise InvalidInput(
-            f"Portal URL {value!r} is not a web address: enter the address parents open, "
-            "such as https://portal.example.org.",
-            field="Portal URL",
-        )
-    return value
+    return normalize_portal_url(value)
 
 
 def _whole_number(value, *, field: str, low: int, high: int) -> int:

@@ -32,3 +32,9 @@ def test_load_demo_practice_is_described_as_the_form_has_it():
     ticked = re.search(r'st\.checkbox\("Load demo practice", value=(True|False)', SETUP_PAGE)
     assert ticked and ticked.group(1) == "True"
     assert "**Load demo practice** is already ticked" in README
+
+
+def test_the_public_address_is_documented_as_setup_and_practice_settings_name_it():
+    assert "**Public address of this app**" in README
+    assert 'PUBLIC_ADDRESS = "Public address of this app"' in SETUP_PAGE
+    assert "Practice Settings" in README.split("**Public address.**", 1)[1].split("\n\n")[0]

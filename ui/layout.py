@@ -6,6 +6,9 @@ import json
 
 import streamlit as st
 
+from services.db import session_scope
+from services.practices import practices_on_loopback
+
 # What a phone keyboard should do in a field, by the field's label: PINs and addresses must not
 # be capitalised or "corrected" on the way in.
 KEYBOARD_HINTS: dict[str, dict[str, str]] = {
@@ -48,3 +51,14 @@ def narrow_page() -> None:
 def keyboard_hints() -> None:
     """Phone keyboards that suit the fields (see KEYBOARD_HINTS); call at the page's end."""
     st.html(_HINTS_SCRIPT % json.dumps(KEYBOARD_HINTS), unsafe_allow_javascript=True)
+
+
+def public_address_warning(practice_ids: list[int]) -> None:
+    """For admins: a banner while a practice's links would point at the server itself."""
+    with session_scope(read_only=True) as session:
+        names = practices_on_loopback(session, practice_ids=practice_ids)
+    if names:
+        st.warning(
+            f"Activation links, letters and QR codes of {', '.join(names)} point to this server "
+            "itself (localhost), so parents cannot open them. Enter the app's public address "
+            "as the Portal URL in Practice Settings.", icon=":material/link_off:")
