@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from services import activation
+from services.activation_messages import PIN_SOURCES
 from services.db import session_scope
 from services.errors import PortalError
 from ui.context import show_error
@@ -44,12 +45,15 @@ def client_key() -> str:
 def show_confirmation(done: dict) -> None:
     st.success(plain(done["message"]), icon=":material/check_circle:")
     practice, email = plain(done["practice"]), plain(done["email"])
+    used = ("- This link has now been used and will not work again." if done.get("method")
+            == "question" else "- The PIN has now been used and will not work again; you do "
+            "not need to keep it.")
     st.markdown(
         f"""**What happens next**
 
 - Sign in to the {practice} patient portal with **{email}** and the password
   you just chose.
-- The PIN has now been used and will not work again; you do not need to keep the letter.
+{used}
 - Another child at {practice}? Open the link in that child's own welcome email (or scan
   the QR code on that child's letter) and choose **I already have an account**."""
     )
@@ -91,8 +95,7 @@ if link is not None:
             st.markdown(f"**Verification Question:** {plain(link.question or '')}")
             answer = st.text_input("Answer", key="answer", autocomplete="off")
         else:
-            st.markdown("Enter the PIN from your letter or welcome email, and your child's "
-                        "date of birth.")
+            st.markdown(PIN_SOURCES.get(link.pin_source or "", PIN_SOURCES["email"]))
             pin = st.text_input(
                 "PIN", key="pin", max_chars=24, placeholder="for example 7KQ4M-9TXR2",
                 autocomplete="off",
@@ -142,6 +145,7 @@ if link is not None:
                     "message": result.message,
                     "email": result.account_email,
                     "practice": link.practice_name,
+                    "method": link.method,
                 }
                 st.rerun()
             st.error(result.message, icon=":material/error:")

@@ -33,6 +33,7 @@ from services.activation_form import check_account_form, parse_secret
 from services.activation_messages import (
     UNKNOWN_LINK_MESSAGE,
     Outcome,
+    pin_source,
     refusal_message,
     throttled_message,
     too_old_message,
@@ -63,6 +64,7 @@ class ActivationLink:
     earliest_birth_date: dt.date  # a sensible range for the date-of-birth picker
     latest_birth_date: dt.date
     refusal: str | None  # set when the link can no longer be used, saying what to do
+    pin_source: str | None = None  # where the PIN went: "email", "text" or "letter"
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ def describe_link(
         refusal=(
             refusal_message(refusal, practice, method=enrollment.method) if refusal else None
         ),
+        pin_source=(None if enrollment.method == EnrollmentMethod.question else
+                    pin_source(send_pin=enrollment.send_pin, send_text=enrollment.send_text)),
     )
 
 

@@ -49,19 +49,22 @@ def refusal_message(outcome: Outcome, practice: Practice, *, method: str) -> str
             "your letter or in the welcome email) and try again; after a few wrong tries the PIN "
             f"is locked and you would need to {call} for a new one."
         )
+    # A verification-question link has no PIN: its messages speak of "this link".
+    secret = "link" if method == EnrollmentMethod.question else "PIN"
     return {
         Outcome.locked: (
-            f"This PIN is locked after too many wrong tries. Please {call} and ask for a new PIN."
+            f"This {secret} is locked after too many wrong tries. Please {call} and ask for a "
+            "new PIN."
         ),
-        Outcome.expired: f"This PIN has expired. Please {call} and ask for a new PIN.",
+        Outcome.expired: f"This {secret} has expired. Please {call} and ask for a new PIN.",
         Outcome.voided: (
-            "This PIN was replaced by a newer one. Use the link in the most recent email or "
-            f"letter from {practice.name}, or {call} for help."
+            f"This {secret} was replaced by a newer one. Use the link in the most recent email "
+            f"or letter from {practice.name}, or {call} for help."
         ),
         Outcome.used: (
-            "This PIN has already been used to activate a portal account, so it cannot be used "
-            "again. Sign in to the patient portal with the email and password chosen then; if "
-            f"that was not you, {call}."
+            f"This {secret} has already been used to activate a portal account, so it cannot be "
+            "used again. Sign in to the patient portal with the email and password chosen then; "
+            f"if that was not you, {call}."
         ),
         Outcome.declined: (
             "Portal access for this child was declined at the practice. If you would like it "
@@ -93,3 +96,18 @@ def throttled_message(minutes: int) -> str:
         f"Too many tries from this device. Please wait {minutes} {unit} and try again, "
         "or call the practice for help."
     )
+
+
+PIN_SOURCES = {
+    "email": "Enter the PIN from your welcome email, and your child's date of birth.",
+    "text": "Enter the PIN from the text message we sent you, and your child's date of birth.",
+    "letter": "Enter the PIN printed on the letter the practice gave you, and your child's "
+              "date of birth.",
+}
+
+
+def pin_source(*, send_pin: bool, send_text: bool) -> str:
+    """Where the parent's PIN went, as the registration sent it: email, text or letter."""
+    if not send_pin:
+        return "letter"
+    return "text" if send_text else "email"
