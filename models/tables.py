@@ -66,6 +66,9 @@ class Practice(SQLModel, table=True):
     phone: str = Field(default="", max_length=40)
     email: str = Field(default="", max_length=254)
     address: str = Field(default="", max_length=500)
+    # Where parents sign in to the patient portal itself, shown after activation ("" = unknown).
+    portal_sign_in_url: str = Field(default="", max_length=500,
+                                    sa_column_kwargs={"server_default": ""})
     created_at: dt.datetime = Field(default_factory=utcnow)
 
     __table_args__ = (

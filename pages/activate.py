@@ -45,14 +45,16 @@ def client_key() -> str:
 def show_confirmation(done: dict) -> None:
     st.success(plain(done["message"]), icon=":material/check_circle:")
     practice, email = plain(done["practice"]), plain(done["email"])
+    url = done.get("sign_in_url") or ""
+    at = f" at [{plain(url)}]({url})" if url else ""
     used = ("- This link has now been used and will not work again." if done.get("method")
             == "question" else "- The PIN has now been used and will not work again; you do "
             "not need to keep it.")
     st.markdown(
         f"""**What happens next**
 
-- Sign in to the {practice} patient portal with **{email}** and the password
-  you just chose.
+- Sign in to the {practice} patient portal{at} with **{email}** and the
+  password you just chose.
 {used}
 - Another child at {practice}? Open the link in that child's own welcome email (or scan
   the QR code on that child's letter) and choose **I already have an account**."""
@@ -146,6 +148,7 @@ if link is not None:
                     "email": result.account_email,
                     "practice": link.practice_name,
                     "method": link.method,
+                    "sign_in_url": link.sign_in_url,
                 }
                 st.rerun()
             st.error(result.message, icon=":material/error:")

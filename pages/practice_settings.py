@@ -68,9 +68,13 @@ with practice_tab, st.form(f"practice_{round_}"):
     portal_url = left.text_input(
         "Portal URL", value=practice.portal_url,
         help="The address parents open to activate their account (the link in the letters).")
-    pin_lifetime = right.number_input("PIN lifetime (days)", min_value=1, max_value=365,
+    sign_in_url = right.text_input(
+        practice_settings.SIGN_IN_ADDRESS, value=practice.portal_sign_in_url,
+        help="Where parents sign in to the patient portal once activated; shown to them as "
+             "their next step.")
+    pin_lifetime = left.number_input("PIN lifetime (days)", min_value=1, max_value=365,
                                       value=practice.pin_lifetime_days, step=1)
-    minor_age = left.number_input(
+    minor_age = right.number_input(
         "Minor age limit", min_value=1, max_value=30, value=practice.minor_age_limit, step=1,
         help="Patients younger than this are minors whose parents hold portal access.")
     phone = right.text_input("Phone", value=practice.phone)
@@ -80,7 +84,7 @@ with practice_tab, st.form(f"practice_{round_}"):
         run(lambda s: practice_settings.update_practice(
             s, actor_id=actor_id, practice_id=practice_id, name=name, timezone=timezone,
             portal_url=portal_url, pin_lifetime_days=pin_lifetime, minor_age_limit=minor_age,
-            phone=phone, email=email, address=address,
+            phone=phone, email=email, address=address, portal_sign_in_url=sign_in_url,
             phone_region=get_settings().phone_region), "Saved the practice settings.")
 
 with holidays_tab:

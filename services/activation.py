@@ -65,6 +65,7 @@ class ActivationLink:
     latest_birth_date: dt.date
     refusal: str | None  # set when the link can no longer be used, saying what to do
     pin_source: str | None = None  # where the PIN went: "email", "text" or "letter"
+    sign_in_url: str = ""  # the practice's patient-portal sign-in address ("" = not set)
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def describe_link(
         refusal=(
             refusal_message(refusal, practice, method=enrollment.method) if refusal else None
         ),
+        sign_in_url=practice.portal_sign_in_url,
         pin_source=(None if enrollment.method == EnrollmentMethod.question else
                     pin_source(send_pin=enrollment.send_pin, send_text=enrollment.send_text)),
     )

@@ -62,6 +62,9 @@ def _clean_name(value: str | None, field: str) -> str:
     return value
 
 
+SIGN_IN_ADDRESS = "Patient portal sign-in address"
+
+
 def _portal_url(value: str | None) -> str:
     return normalize_portal_url(value)
 
@@ -90,6 +93,7 @@ def update_practice(
     email: str = "",
     address: str = "",
     phone_region: str = "US",
+    portal_sign_in_url: str = "",
 ) -> PracticePublic:
     """Change a practice's settings; the audit event lists each changed field."""
     actor = acting_admin(session, actor_id=actor_id, practice_id=practice_id)
@@ -98,6 +102,9 @@ def update_practice(
         "name": _clean_name(name, "Practice name"),
         "timezone": validate_timezone(timezone),
         "portal_url": _portal_url(portal_url),
+        "portal_sign_in_url": (
+            normalize_portal_url(portal_sign_in_url, field=SIGN_IN_ADDRESS)
+            if (portal_sign_in_url or "").strip() else ""),
         "pin_lifetime_days": _whole_number(
             pin_lifetime_days, field="PIN lifetime (days)", low=1, high=365
         ),

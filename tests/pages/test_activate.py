@@ -289,3 +289,15 @@ def test_signed_in_staff_can_open_the_page_too(session, practice):
     assert not at.exception
     assert "You do not have access" not in texts(at)
     assert at.text_input(key="pin").label == "PIN"
+
+
+def test_after_activation_the_parent_gets_the_portal_sign_in_address_as_a_link(session,
+                                                                                practice):
+    practice.portal_sign_in_url = "https://mychart.sunnypeds.example/login"
+    session.add(practice)
+    enrollment, pin = new_enrollment(session, practice)
+    at = submit(open_link(practice.id, enrollment.link_token), pin=pin)
+    assert "What happens next" in texts(at)
+    shown = texts(at)
+    assert "patient portal at [" in shown
+    assert "](https://mychart.sunnypeds.example/login) with" in shown

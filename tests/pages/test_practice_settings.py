@@ -85,3 +85,18 @@ def test_adding_a_holiday_without_a_date_names_the_field(practice):
     at = _open(practice)
     widget(at, "button", "Add holiday").click().run()
     assert "Date is empty" in texts(at)
+
+
+def test_the_patient_portal_sign_in_address_is_a_setting(practice):
+    at = _open(practice)
+    widget(at, "text_input", "Patient portal sign-in address").input("mychart dot example")
+    widget(at, "button", "Save practice settings").click().run()
+    assert "Patient portal sign-in address 'mychart dot example' is not a web address" in \
+        texts(at)
+    widget(at, "text_input", "Patient portal sign-in address").input(
+        "https://mychart.sunnypeds.example/login")
+    widget(at, "button", "Save practice settings").click().run()
+    assert "Saved the practice settings." in texts(at)
+    with session_scope(read_only=True) as session:
+        saved = session.exec(select(Practice.portal_sign_in_url)).first()
+    assert saved == "https://mychart.sunnypeds.example/login"
