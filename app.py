@@ -7,7 +7,14 @@ st.set_page_config(page_title="Practice Portal", page_icon=":material/health_and
 
 from services import auth, permissions  # noqa: E402
 from services.db import migrate_once, session_scope  # noqa: E402
-from services.settings import WeakKeyError, cookie_key, get_settings, outbox_key  # noqa: E402
+from services.settings import (  # noqa: E402
+    KeyProblem,
+    UploadLimitMismatch,
+    check_upload_limit,
+    cookie_key,
+    get_settings,
+    outbox_key,
+)
 from services.setup import ensure_setup_token, token_path  # noqa: E402
 from ui.auth import (  # noqa: E402
     build_authenticator,
@@ -46,9 +53,10 @@ PAGES = {
 
 @st.cache_resource(show_spinner=False)
 def start_up(database_url: str) -> None:
-    """Once per process and database: migrate to head and check the keys."""
+    """Once per process and database: migrate to head, check the upload limit and the keys."""
     migrate_once(database_url)
     settings = get_settings()
+    check_upload_limit(st.get_option("server.maxUploadSize"), settings)
     cookie_key(settings)
     outbox_key(settings)
 
@@ -64,7 +72,7 @@ def first_run_token() -> None:
 
 try:
     start_up(get_settings().resolved_database_url)
-except WeakKeyError as error:
+except (KeyProblem, UploadLimitMismatch) as error:
     st.error(str(error))
     st.stop()
 

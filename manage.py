@@ -138,6 +138,45 @@ def send_outbox_command(args: argparse.Namespace) -> int:
     return 1 if report.retrying or report.failed else 0
 
 
+@command("worker")
+def worker_command(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from services.db import migrate
+    from services.senders import senders_from_settings
+    from services.settings import get_settings
+    from services.worker import run_worker
+
+    interval = (get_settings().worker_interval_seconds if args.interval is None
+                else args.interval)
+    if interval <= 0:
+        return _fail("--interval must be more than 0 seconds")
+    if args.batch_size < 1:
+        return _fail("--batch-size must be at least 1")
+    migrate()
+    senders = senders_from_settings()
+    if senders.mailer is None and senders.texter is None:
+        print("warning: no SMTP server or SMS API is configured: messages stay held "
+              "(set PORTAL_SMTP_HOST)", file=sys.stderr, flush=True)
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        stop.set()  # the message in hand is finished; no new one is claimed
+
+    previous = {number: signal.signal(number, request_stop)
+                for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        run_worker(senders=senders, interval=interval, batch_size=args.batch_size, stop=stop,
+                   log=lambda line: print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}",
+                                          flush=True),
+                   max_passes=1 if args.once else None)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 0
+
+
 @command("import-schedule")
 def import_schedule_command(args: argparse.Namespace) -> int:
     import json
@@ -194,6 +233,68 @@ def import_schedule_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("backup")
+def backup_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.backup import KEYS_WARNING, backup_database
+
+    manifest = backup_database(dest=Path(args.dest), with_keys=args.with_keys)
+    if args.with_keys:
+        print(f"warning: {KEYS_WARNING}", file=sys.stderr)
+    print(f"Backed up the {manifest.engine} database (schema {manifest.schema_revision}) "
+          f"to {args.dest}.")
+    return 0
+
+
+@command("restore")
+def restore_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.backup import restore_database
+
+    report = restore_database(source=Path(args.source), force=args.force,
+                              with_keys=args.with_keys)
+    print(f"Restored the backup of {report.manifest.created_at} "
+          f"(schema {report.manifest.schema_revision}).")
+    if report.upgraded_to:
+        print(f"Upgraded the schema to {report.upgraded_to}.")
+    for path in report.keys_written:
+        print(f"Wrote key {path}.")
+    return 0
+
+
+@command("export-audit")
+def export_audit_command(args: argparse.Namespace) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from services.audit_archive import export_audit
+    from services.db import migrate, session_scope
+    from services.errors import NotFound
+    from services.practices import find_practice
+
+    try:
+        before = dt.date.fromisoformat(args.before)
+    except ValueError:
+        return _fail(f"--before must be a date such as 2019-12-31, not {args.before!r}")
+    migrate()
+    with session_scope() as session:
+        practice_id = None
+        if args.practice:
+            practice = find_practice(session, name=args.practice)
+            if practice is None:
+                raise NotFound(f"unknown practice {args.practice!r}")
+            practice_id = practice.id
+        report = export_audit(session, before=before, dest=Path(args.dest), prune=args.prune,
+                              practice_id=practice_id)
+    print(f"Archived {report.exported:,} audit events from before {before} to {report.path}.")
+    if args.prune:
+        print(f"Removed {report.pruned:,} of them from the database; kept "
+              f"{report.kept_by_retention:,} that a practice's longer retention still covers.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="manage.py",
@@ -243,7 +344,53 @@ def build_parser() -> argparse.ArgumentParser:
     outbox = commands.add_parser("send-outbox", help="send the emails and texts that are due")
     outbox.add_argument("--limit", type=int, default=500, help="most messages in one run")
 
+    worker = commands.add_parser(
+        "worker", help="keep sending due emails and texts (stops cleanly on SIGTERM); "
+                       "several may run at once")
+    worker.add_argument("--interval", type=float,
+                        help="seconds between passes (default PORTAL_WORKER_INTERVAL_SECONDS, 15)")
+    worker.add_argument("--batch-size", type=int, default=50,
+                        help="messages claimed per batch (one log line each)")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+
+    audit = commands.add_parser(
+        "export-audit", help="archive audit events older than a date to CSV; --prune then "
+                             "removes those past the retention (at least 6 years)")
+    audit.add_argument("dest", help="the CSV file to create")
+    audit.add_argument("--before", required=True, metavar="DATE",
+                       help="archive events before this day (UTC), e.g. 2019-12-31")
+    audit.add_argument("--practice", help="only this practice's events")
+    audit.add_argument("--prune", action="store_true",
+                       help="after the archive is written, delete the archived events that are "
+                            "older than 6 years and than the practice's retention")
+
+    backup = commands.add_parser(
+        "backup", help="write a backup of the database to a new file (SQLite online backup, "
+                       "PostgreSQL pg_dump)")
+    backup.add_argument("dest", help="the backup file to create, e.g. portal-2026-01-31.tar.gz")
+    backup.add_argument("--with-keys", action="store_true",
+                        help="also put the outbox and cookie keys in the backup (keep it secret)")
+
+    restore = commands.add_parser(
+        "restore", help="restore a backup into the configured database, then migrate it")
+    restore.add_argument("source", help="a file written by the backup command")
+    restore.add_argument("--force", action="store_true",
+                         help="overwrite a database that already holds rows")
+    restore.add_argument("--with-keys", action="store_true",
+                         help="also write the keys the backup holds to their files")
+
     return parser
+
+
+# Commands that must work on a host that does not hold the keys (yet): copying data in and out.
+KEYLESS_COMMANDS = {"migrate", "backup", "restore", "export-audit"}
+
+
+def _check_keys() -> None:
+    """Fail before doing anything when the outbox key is missing but sealed messages wait."""
+    from services.settings import outbox_key
+
+    outbox_key()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command not in KEYLESS_COMMANDS:
+            _check_keys()
         return COMMANDS[args.command](args)
     except PortalError as error:
         return _fail(error.message)

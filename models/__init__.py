@@ -39,6 +39,7 @@ from models.tables import (  # noqa: E402
     Role,
     StaffPractice,
     StaffUser,
+    WorkerHeartbeat,
     utcnow,
 )
 
@@ -66,5 +67,6 @@ __all__ = [
     "SQLModel",
     "StaffPractice",
     "StaffUser",
+    "WorkerHeartbeat",
     "utcnow",
 ]

@@ -28,6 +28,7 @@ class PracticePublic(PublicSchema):
     portal_sign_in_url: str = ""
     pin_lifetime_days: int
     minor_age_limit: int
+    audit_retention_years: int = 6
     phone: str
     email: str
     address: str

@@ -69,11 +69,14 @@ class Practice(SQLModel, table=True):
     # Where parents sign in to the patient portal itself, shown after activation ("" = unknown).
     portal_sign_in_url: str = Field(default="", max_length=500,
                                     sa_column_kwargs={"server_default": ""})
+    # Audit events are kept at least this long (HIPAA documentation retention: 6 years).
+    audit_retention_years: int = Field(default=6, sa_column_kwargs={"server_default": "6"})
     created_at: dt.datetime = Field(default_factory=utcnow)
 
     __table_args__ = (
         CheckConstraint("pin_lifetime_days BETWEEN 1 AND 365", name="pin_lifetime"),
         CheckConstraint("minor_age_limit BETWEEN 1 AND 30", name="minor_age_limit"),
+        CheckConstraint("audit_retention_years BETWEEN 6 AND 100", name="audit_retention"),
     )
 
 
@@ -298,3 +301,12 @@ class ImportMapping(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
     __table_args__ = (UniqueConstraint("practice_id", "kind"),)
+
+
+# WorkerHeartbeat: one row per running `manage.py worker`, touched after every batch, so that
+# the Outbox page can say when a worker was last seen.
+class WorkerHeartbeat(SQLModel, table=True):
+    name: str = Field(primary_key=True, max_length=200)  # host:pid
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow)
+    sent_total: int = Field(default=0)

@@ -8,7 +8,7 @@ import zoneinfo
 import pandas as pd
 import streamlit as st
 
-from services import outbox, permissions
+from services import outbox, permissions, worker
 from services.db import session_scope
 from services.errors import PortalError
 from services.settings import get_settings
@@ -32,6 +32,12 @@ def load_page(practice_id: int, status: str | None, page: int) -> outbox.OutboxP
 def load_counts(practice_id: int) -> dict[str, int]:
     with session_scope(read_only=True) as session:
         return outbox.count_outbox(session, practice_id=practice_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def load_worker_last_seen():
+    with session_scope(read_only=True) as session:
+        return worker.worker_last_seen(session)
 
 
 def resend(practice_id: int, message_id: int, actor: str) -> None:
@@ -90,6 +96,8 @@ if not settings.smtp_configured:
     st.info("No mail server is configured (PORTAL_SMTP_HOST), so emails and gateway texts wait "
             "here as **Held**. Set up SMTP and they go out with the next send.",
             icon=":material/mail_lock:")
+
+st.caption(worker.describe_worker(load_worker_last_seen()))
 
 counts = load_counts(context.practice.id)
 cells = st.columns(4)

@@ -77,6 +77,11 @@ with practice_tab, st.form(f"practice_{round_}"):
     minor_age = right.number_input(
         "Minor age limit", min_value=1, max_value=30, value=practice.minor_age_limit, step=1,
         help="Patients younger than this are minors whose parents hold portal access.")
+    retention = right.number_input(
+        "Audit retention (years)", min_value=6, max_value=100,
+        value=practice.audit_retention_years, step=1,
+        help="Audit events are kept at least this long (HIPAA: 6 years); `manage.py "
+             "export-audit --prune` removes only older ones, after archiving them.")
     phone = right.text_input("Phone", value=practice.phone)
     email = left.text_input("Email", value=practice.email)
     address = right.text_area("Address", value=practice.address, height=80)
@@ -84,7 +89,8 @@ with practice_tab, st.form(f"practice_{round_}"):
         run(lambda s: practice_settings.update_practice(
             s, actor_id=actor_id, practice_id=practice_id, name=name, timezone=timezone,
             portal_url=portal_url, pin_lifetime_days=pin_lifetime, minor_age_limit=minor_age,
-            phone=phone, email=email, address=address, portal_sign_in_url=sign_in_url,
+            audit_retention_years=retention, phone=phone, email=email, address=address,
+            portal_sign_in_url=sign_in_url,
             phone_region=get_settings().phone_region), "Saved the practice settings.")
 
 with holidays_tab:

@@ -46,6 +46,7 @@ def record_event(
 
 ACTION_LABELS: dict[str, str] = {
     "activation_attempt": "Activation attempt",
+    "audit_pruned": "Old audit events archived and removed",
     "declined": "Declined",
     "demo_loaded": "Demo practice loaded",
     "enrollment_locked": "PIN locked after wrong tries",

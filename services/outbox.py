@@ -12,7 +12,8 @@ import base64
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -148,44 +149,38 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
 
 
-def _due_ids(session: Session, *, senders: Senders, now: dt.datetime, limit: int,
-             message_ids: Iterable[int] | None, practice_id: int | None) -> list[int]:
-    channels = [channel.value for channel in Channel if senders.ready(channel)]
-    if not channels:
-        return []
-    query = (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.status.in_([OutboxStatus.held, OutboxStatus.pending]),
-            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
-            OutboxMessage.channel.in_(channels),
-        )
-        .order_by(OutboxMessage.created_at, OutboxMessage.id)
-        .limit(limit)
-    )
+def _due(now: dt.datetime) -> tuple:
+    """Held or pending, and neither leased to a sender nor waiting for a retry at `now`."""
+    return (OutboxMessage.status.in_([OutboxStatus.held, OutboxStatus.pending]),
+            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
+
+
+def _claim_next(session: Session, *, channels: list[str], now: dt.datetime,
+                message_ids: list[int] | None, practice_id: int | None
+                ) -> tuple[_Claimed | None, bool]:
+    """Claim the oldest due message in a transaction of its own: (message, lost a race).
+
+    The lease counts from this claim, never from the start of the run, so a slow run cannot
+    outlive it. PostgreSQL skips rows another worker is claiming (FOR UPDATE SKIP LOCKED);
+    on SQLite the write lock orders claims; the conditional update is the claim on both."""
+    query = (select(OutboxMessage.id).where(*_due(now), OutboxMessage.channel.in_(channels))
+             .order_by(OutboxMessage.created_at, OutboxMessage.id).limit(1))
     if message_ids is not None:
-        query = query.where(OutboxMessage.id.in_(list(message_ids)))
+        query = query.where(OutboxMessage.id.in_(message_ids))
     if practice_id is not None:
         query = query.where(OutboxMessage.practice_id == practice_id)
-    return list(session.exec(query).all())
-
-
-def _claim(session: Session, message_id: int, now: dt.datetime) -> _Claimed | None:
-    # The conditional update is the claim: of two senders, only one sees a row change.
-    claimed = session.exec(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.status.in_([OutboxStatus.held, OutboxStatus.pending]),
-            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
-        )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    message_id = session.exec(query).first()
+    claimed = message_id is not None and session.exec(
+        update(OutboxMessage).where(OutboxMessage.id == message_id, *_due(now))
         .values(status=OutboxStatus.pending, attempts=OutboxMessage.attempts + 1,
                 next_attempt_at=now + CLAIM_LEASE)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
         session.commit()
-        return None
+        return None, message_id is not None
     row = session.exec(
         select(
             OutboxMessage.id, OutboxMessage.practice_id, Enrollment.patient_id,
@@ -198,7 +193,7 @@ def _claim(session: Session, message_id: int, now: dt.datetime) -> _Claimed | No
         .where(OutboxMessage.id == message_id)
     ).one()
     session.commit()
-    return _Claimed(*row[:10], reply_to=row[10] or "")
+    return _Claimed(*row[:10], reply_to=row[10] or ""), False
 
 
 def _fill_pin(body: str | None, message: _Claimed) -> str | None:
@@ -282,38 +277,43 @@ def send_due_messages(
     *,
     senders: Senders | None = None,
     now: dt.datetime | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
     limit: int = 200,
     message_ids: Iterable[int] | None = None,
     practice_id: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
-    """Send every due message (held ones too once their channel is configured), each claimed
-    in its own transaction first; failures are kept with their error and retried later."""
+    """Send up to `limit` due messages (held ones too once their channel is configured), each
+    claimed in its own transaction just before it is sent; failures are kept with their error
+    and retried later. `should_stop` is asked before each claim: the message in hand is always
+    finished. Tests fix the time with `now` or pass a `clock`."""
     senders = senders or senders_from_settings()
-    fixed_now = now  # tests pass a clock; real runs stamp each result with the time it happened
-    now = now or utcnow()
-    ids = _due_ids(session, senders=senders, now=now, limit=limit, message_ids=message_ids,
-                   practice_id=practice_id)
-    session.commit()  # no transaction (nor SQLite write lock) is held while we talk to servers
-    sent = retrying = failed = skipped = 0
+    clock = clock or ((lambda: now) if now is not None else utcnow)
+    channels = [channel.value for channel in Channel if senders.ready(channel)]
+    ids = None if message_ids is None else list(message_ids)
+    counts: Counter[str] = Counter()
     errors: list[str] = []
-    for message_id in ids:
-        message = _claim(session, message_id, now)
+    # No transaction (nor SQLite write lock) is held while we talk to servers.
+    for _ in range(limit if channels else 0):
+        if should_stop is not None and should_stop():
+            break
+        message, raced = _claim_next(session, channels=channels, now=clock(), message_ids=ids,
+                                     practice_id=practice_id)
         if message is None:
-            skipped += 1
+            if not raced:
+                break
+            counts["skipped"] += 1
             continue
         try:
             _deliver(message, senders)
         except Exception as error:  # noqa: BLE001 - any failure is kept on the message
             errors.append(f"message {message.id} to {message.recipient}: {error}")
-            if _record_failure(session, message, error, fixed_now or utcnow()):
-                retrying += 1
-            else:
-                failed += 1
+            counts["retrying" if _record_failure(session, message, error, clock()) else
+                   "failed"] += 1
             continue
-        _record_sent(session, message, fixed_now or utcnow())
-        sent += 1
-    return DeliveryReport(sent=sent, retrying=retrying, failed=failed, skipped=skipped,
-                          errors=tuple(errors))
+        _record_sent(session, message, clock())
+        counts["sent"] += 1
+    return DeliveryReport(**counts, errors=tuple(errors))
 
 
 # --- the admin's outbox --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from models import Holiday, Location, Practice, Provider
 from models.public import HolidayRow, NamedRow, PracticePublic, PracticeSettings
 from services.audit import record_event
+from services.audit_archive import RETENTION_FLOOR_YEARS
 from services.errors import Conflict, InvalidInput, NotFound
 from services.practices import (
     get_practice,
@@ -89,13 +90,15 @@ def update_practice(
     portal_url: str,
     pin_lifetime_days: int,
     minor_age_limit: int,
+    audit_retention_years: int | None = None,
     phone: str = "",
     email: str = "",
     address: str = "",
     phone_region: str = "US",
     portal_sign_in_url: str = "",
 ) -> PracticePublic:
-    """Change a practice's settings; the audit event lists each changed field."""
+    """Change a practice's settings; the audit event lists each changed field. Audit events
+    are kept at least 6 years (HIPAA); `audit_retention_years` may only make that longer."""
     actor = acting_admin(session, actor_id=actor_id, practice_id=practice_id)
     practice = session.get(Practice, practice_id)
     new = {
@@ -111,6 +114,10 @@ def update_practice(
         "minor_age_limit": _whole_number(
             minor_age_limit, field="Minor age limit", low=1, high=30
         ),
+        "audit_retention_years": practice.audit_retention_years
+        if audit_retention_years is None else _whole_number(
+            audit_retention_years, field="Audit retention (years)",
+            low=RETENTION_FLOOR_YEARS, high=100),
         "phone": (
             format_phone(normalize_phone(phone, region=phone_region, field="Phone"),
                          region=phone_region)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -26,9 +27,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     cookie_key: SecretStr | None = None
+    cookie_key_file: Path | None = None  # outside the data folder, so backups of data/ omit it
     cookie_name: str = "practice_portal_auth"
     session_expiry_days: float = Field(default=1.0, gt=0, le=30)
     outbox_key: SecretStr | None = None
+    outbox_key_file: Path | None = None
     login_max_failures: int = Field(default=5, ge=1)
     login_lock_minutes: int = Field(default=15, ge=1)
 
@@ -50,6 +53,7 @@ class Settings(BaseSettings):
     activation_client_limit: int = Field(default=20, ge=1)  # tries per client per window
     activation_client_window_minutes: int = Field(default=15, ge=1)
     max_upload_mb: int = Field(default=50, ge=1)
+    worker_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
 
     @field_validator("smtp_security")
     @classmethod
@@ -81,8 +85,37 @@ def get_settings() -> Settings:
     return Settings()
 
 
-class WeakKeyError(ValueError):
+class UploadLimitMismatch(ValueError):
+    """Streamlit's server.maxUploadSize and PORTAL_MAX_UPLOAD_MB say different things."""
+
+
+def check_upload_limit(streamlit_mb: float, settings: Settings | None = None) -> None:
+    """Refuse to start when Streamlit's upload limit is not PORTAL_MAX_UPLOAD_MB (one number
+    for nginx, Streamlit and the import page)."""
+    settings = settings or get_settings()
+    if int(streamlit_mb) != settings.max_upload_mb:
+        raise UploadLimitMismatch(
+            f"PORTAL_MAX_UPLOAD_MB is {settings.max_upload_mb} but Streamlit's "
+            f"server.maxUploadSize is {int(streamlit_mb)}: start the app with "
+            f"--server.maxUploadSize {settings.max_upload_mb} (or set both to one value)")
+
+
+class KeyProblem(ValueError):
+    """A secret key cannot be used as configured; the message says what to set."""
+
+
+class WeakKeyError(KeyProblem):
     """A configured secret key is too short to be safe."""
+
+
+class KeyWouldChange(KeyProblem):
+    """Making a new key now would lose what the old one sealed."""
+
+
+# Called before a new key is written; raises KeyWouldChange when the new key would orphan rows.
+KeyGuard = Callable[[Settings], None]
+
+_GENERATE_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 def _read_key(path: Path) -> str | None:
@@ -92,13 +125,15 @@ def _read_key(path: Path) -> str | None:
     return key if len(key.encode()) >= MIN_KEY_BYTES else None
 
 
-def _key_from_file_or_new(path: Path) -> str:
+def _key_from_file_or_new(path: Path, *, guard: KeyGuard | None, settings: Settings) -> str:
     key = _read_key(path)
     if key:
         return key
+    if guard is not None:
+        guard(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     new_key = secrets.token_urlsafe(48)  # 48 random bytes, 64 characters
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(new_key, encoding="utf-8")
     tmp.chmod(0o600)
     # A strong key another process wrote meanwhile wins; a missing, empty or short file is
@@ -111,25 +146,41 @@ def _key_from_file_or_new(path: Path) -> str:
     return new_key
 
 
-def _configured_or_generated(value: SecretStr | None, name: str, settings: Settings) -> str:
+def _resolve_key(settings: Settings, name: str, *, guard: KeyGuard | None = None) -> str:
+    """A key by value (PORTAL_<NAME>), else from PORTAL_<NAME>_FILE, else data/<name>.key;
+    a file is created only when missing and `guard` allows it."""
+    value: SecretStr | None = getattr(settings, name)
+    variable = f"PORTAL_{name.upper()}"
     if value is not None:
         key = value.get_secret_value()
         if len(key.encode()) < MIN_KEY_BYTES:
             raise WeakKeyError(
-                f"PORTAL_{name.upper()} must be at least {MIN_KEY_BYTES} bytes; "
-                f"generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-            )
+                f"{variable} must be at least {MIN_KEY_BYTES} bytes; {_GENERATE_HINT}")
         return key
-    return _key_from_file_or_new(settings.data_dir / f"{name}.key")
+    path: Path | None = getattr(settings, f"{name}_file")
+    if path is not None:
+        if path.is_dir():
+            raise KeyProblem(f"{variable}_FILE names a folder ({path}); name a file instead")
+        if path.exists() and _read_key(path) is None:
+            raise WeakKeyError(
+                f"{variable}_FILE ({path}) holds fewer than {MIN_KEY_BYTES} bytes; "
+                f"{_GENERATE_HINT}")
+    else:
+        path = settings.data_dir / f"{name}.key"
+    return _key_from_file_or_new(path, guard=guard, settings=settings)
 
 
 def cookie_key(settings: Settings | None = None) -> str:
-    """The cookie signing key: from settings (≥ 32 bytes) or generated once into the data folder."""
+    """The cookie signing key: PORTAL_COOKIE_KEY, PORTAL_COOKIE_KEY_FILE, or generated once into
+    the data folder. A new one only signs everybody out, so it may be made at any time."""
     settings = settings or get_settings()
-    return _configured_or_generated(settings.cookie_key, "cookie_key", settings)
+    return _resolve_key(settings, "cookie_key")
 
 
 def outbox_key(settings: Settings | None = None) -> str:
-    """The key that seals PINs waiting in the outbox; same rules as the cookie key."""
+    """The key that seals PINs waiting in the outbox; same sources as the cookie key, but a new
+    one is refused while sealed messages wait (it could not open them)."""
+    from services.key_guard import refuse_new_outbox_key  # the guard reads the database
+
     settings = settings or get_settings()
-    return _configured_or_generated(settings.outbox_key, "outbox_key", settings)
+    return _resolve_key(settings, "outbox_key", guard=refuse_new_outbox_key)

@@ -25,7 +25,8 @@ def run(monkeypatch, *argv: str, stdin: str = "") -> int:
 def test_help_lists_every_command():
     result = subprocess.run([sys.executable, "manage.py", "--help"], cwd=ROOT,
                             capture_output=True, text=True, check=True)
-    for name in ("migrate", "setup-token", "create-practice", "create-user", "seed-demo"):
+    for name in ("migrate", "setup-token", "create-practice", "create-user", "seed-demo",
+                 "worker", "backup", "restore", "export-audit"):
         assert name in result.stdout
 
 

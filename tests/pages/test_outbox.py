@@ -88,3 +88,19 @@ def test_status_filter(clinic):
     at = open_outbox(clinic)
     at.selectbox(key="outbox_status").set_value("sent").run()
     assert "No messages here yet" in texts(at)
+
+
+def test_says_when_the_worker_was_last_seen(clinic, session):
+    import datetime as dt
+
+    import streamlit as st
+
+    from services.worker import touch_heartbeat
+
+    assert "No worker has run yet" in texts(open_outbox(clinic))
+    st.cache_data.clear()  # the page caches reads for a few seconds
+    touch_heartbeat(session, name="host:1",
+                    now=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2, seconds=30))
+    session.commit()
+    shown = texts(open_outbox(clinic))
+    assert "Worker last seen 2 minutes ago." in shown

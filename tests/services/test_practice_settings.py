@@ -46,6 +46,15 @@ def test_update_practice_saves_and_audits_each_changed_field(session, clinic):
     assert changes["pin_lifetime_days"] == [14, 21]
 
 
+def test_audit_retention_may_grow_but_never_below_six_years(session, clinic):
+    practice, _, boss, _, _, _ = clinic
+    assert _update(session, practice, boss).audit_retention_years == 6
+    assert _update(session, practice, boss, audit_retention_years=10).audit_retention_years == 10
+    assert _update(session, practice, boss).audit_retention_years == 10  # not given: kept
+    with pytest.raises(InvalidInput, match="Audit retention"):
+        _update(session, practice, boss, audit_retention_years=5)
+
+
 def test_update_practice_without_changes_writes_no_event(session, clinic):
     practice, _, boss, _, _, _ = clinic
     _update(session, practice, boss)
@@ -58,6 +67,7 @@ def test_update_practice_without_changes_writes_no_event(session, clinic):
     ({"portal_url": "portal.example.org"}, "Portal URL"),
     ({"pin_lifetime_days": 0}, "PIN lifetime (days)"),
     ({"minor_age_limit": 31}, "Minor age limit"),
+    ({"audit_retention_years": 5}, "Audit retention (years)"),
     ({"phone": "12"}, "Phone"),
     ({"email": "not-an-address"}, "Email"),
     ({"name": "Other Peds"}, "Practice name"),
