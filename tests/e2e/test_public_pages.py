@@ -41,7 +41,8 @@ SEEDED: dict[str, object] = {}
 @pytest.fixture(scope="module")
 def portal_seed():
     def fill_rows(session):
-        practice = make_practice(session, name="Sunny Peds", phone="(617) 555-0100")
+        practice = make_practice(session, name="Sunny Peds", phone="(617) 555-0100",
+                                 portal_url="https://portal.sunnypeds.example")
         create_user(session, username=ADMIN[0], name=ADMIN[1], email="ada@example.org",
                     role=Role.admin, password=ADMIN[2], actor="e2e",
                     practice_names=["Sunny Peds"])
