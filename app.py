@@ -25,8 +25,14 @@ from ui.auth import (  # noqa: E402
     logout_button,
     restore_from_cookie,
 )
-from ui.context import USER_KEY, practice_selector, practices_of  # noqa: E402
+from ui.context import (  # noqa: E402
+    USER_KEY,
+    forget_run_practices,
+    practice_selector,
+    practices_of,
+)
 from ui.layout import narrow_page, public_address_warning  # noqa: E402
+from ui.startup import freeze_imports  # noqa: E402
 
 ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_path="activate",
                    icon=":material/key:", visibility="hidden")
@@ -53,12 +59,15 @@ PAGES = {
 
 @st.cache_resource(show_spinner=False)
 def start_up(database_url: str) -> None:
-    """Once per process and database: migrate to head, check the upload limit and the keys."""
+    """Once per process and database: migrate to head, check the upload limit and the keys,
+    freeze the imports."""
     migrate_once(database_url)
     settings = get_settings()
     check_upload_limit(st.get_option("server.maxUploadSize"), settings)
     cookie_key(settings)
     outbox_key(settings)
+    if settings.gc_freeze:
+        freeze_imports()
 
 
 def first_run_token() -> None:
@@ -76,8 +85,14 @@ except (KeyProblem, UploadLimitMismatch) as error:
     st.error(str(error))
     st.stop()
 
-with session_scope(read_only=True) as session:
-    user_count = auth.count_users(session)
+forget_run_practices()
+signed_in = bool(st.session_state.get("authentication_status"))
+if not signed_in:
+    # A signed-in session had a user; if it is gone, the sign-out below comes back here.
+    with session_scope(read_only=True) as session:
+        user_count = auth.count_users(session)
+else:
+    user_count = None
 
 if user_count == 0:
     first_run_token()
@@ -85,8 +100,8 @@ if user_count == 0:
                            icon=":material/settings:")], position="hidden").run()
     st.stop()
 
-authenticator = build_authenticator()
-if not st.session_state.get("authentication_status"):
+authenticator = build_authenticator(signed_in=signed_in)
+if not signed_in:
     restore_from_cookie(authenticator)
 
 user = None

@@ -13,6 +13,18 @@ warm-up run); "dashboard_uncached" clears st.cache_data before every rerun, so e
 runs the schedule's SQL (summary and page) again. With --history, "dashboard_history*" repeat
 both on a database of the largest size whose visits spread over years at the 10,000
 database's density: the window holds as much as at 10,000 and only the history grew.
+
+bench "dashboard_new_window" is a filter change to a window never asked before, as a front
+desk makes them all day: every timed rerun sets the filters (through the page's link
+parameters, which the page applies like a changed filter) to new dates of the same length,
+in turn with All locations and all providers ("dates"), with the next location
+("location"), and with a subset of two providers ("providers"); nothing is cleared, and no
+criteria repeat, so the summary and the page are read from the database every time. After
+the timed reruns every figure shown is compared with summarize_schedule's answer.
+
+Each line carries cpu_ms_p50 (the process's CPU time per rerun: on a shared machine the
+wall time includes waiting for a core) and the load average; the last line ("summary") puts
+every figure beside its 10,000-appointment figure and its target.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ import sys
 import tempfile
 import time
 import zoneinfo
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,14 +115,21 @@ def build_database(directory: Path, appointments: int, *, history: bool = False,
     return path
 
 
+TARGETS_MS = {"dashboard": 50, "dashboard_new_window": 250}
+_cpu_ms: list[float] = []
+
+
 def _timed_runs(at, reruns: int, *, before_each=None, check=None) -> list[float]:
     timings = []
-    for _ in range(reruns):
+    _cpu_ms.clear()
+    for index in range(reruns):
         if before_each:
-            before_each()
+            before_each(index)
         started = time.perf_counter()
+        cpu_started = time.process_time()
         at.run()
         timings.append((time.perf_counter() - started) * 1000)
+        _cpu_ms.append((time.process_time() - cpu_started) * 1000)
         if at.exception:
             raise SystemExit(f"the page raised: {at.exception}")
         if check and not check(at):
@@ -117,7 +137,8 @@ def _timed_runs(at, reruns: int, *, before_each=None, check=None) -> list[float]
     return timings
 
 
-def _report(bench: str, appointments: int, window_days: int, timings: list[float]) -> None:
+def _report(bench: str, appointments: int, window_days: int, timings: list[float],
+            **extra) -> None:
     ordered = sorted(timings)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     print(json.dumps({
@@ -126,7 +147,11 @@ def _report(bench: str, appointments: int, window_days: int, timings: list[float
         "window_days": window_days,
         "p50_ms": round(statistics.median(ordered), 1),
         "p95_ms": round(p95, 1),
+        "cpu_ms_p50": round(statistics.median(_cpu_ms), 1) if _cpu_ms else None,
+        "target_p50_ms": TARGETS_MS.get(bench),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        **extra,
     }), flush=True)
 
 
@@ -165,11 +190,129 @@ def measure_dashboard(path: Path, appointments: int, window_days: int, reruns: i
         raise SystemExit("the Dashboard showed no summary: is the user signed in?")
     print(f"# {appointments} appointments, {window_days} days: metrics {shown}",
           file=sys.stderr, flush=True)
-    timings = _timed_runs(at, reruns, before_each=st.cache_data.clear if uncached else None,
+    clear = (lambda _: st.cache_data.clear()) if uncached else None
+    timings = _timed_runs(at, reruns, before_each=clear,
                           check=lambda at: [m.value for m in at.metric] == shown
                           and len(at.dataframe) == 1 and len(at.sidebar.selectbox) == 2)
     bench = "dashboard" + ("_history" if history else "") + ("_uncached" if uncached else "")
     _report(bench, appointments, window_days, timings)
+
+
+@dataclass(frozen=True)
+class NewWindow:
+    kind: str  # dates, location or providers
+    start: dt.date
+    end: dt.date
+    location_id: int | None
+    provider_ids: tuple[int, ...] | None
+
+
+def _new_windows(path: Path, window_days: int, reruns: int) -> list[NewWindow]:
+    """reruns + 1 windows (the first warms up) of window_days, no two alike."""
+    from sqlalchemy import select
+
+    from models import Location, Provider
+    from services import db
+
+    practice_id = json.loads(path.with_suffix(".json").read_text())["practice_id"]
+    with db.session_scope(read_only=True, engine=db.get_engine(f"sqlite:///{path}")) as session:
+        locations = list(session.execute(select(Location.id).where(
+            Location.practice_id == practice_id).order_by(Location.id)).scalars())
+        providers = list(session.execute(select(Provider.id).where(
+            Provider.practice_id == practice_id).order_by(Provider.id)).scalars())
+    today = dt.datetime.now(zoneinfo.ZoneInfo(TIMEZONE)).date()
+    windows = []
+    for index in range(reruns + 1):
+        end = today + dt.timedelta(days=29 - index)  # seed-demo: 60 days back to 30 ahead
+        start = end - dt.timedelta(days=window_days - 1)
+        kind = ("dates", "location", "providers")[index % 3]
+        windows.append(NewWindow(
+            kind, start, end,
+            locations[index % len(locations)] if kind == "location" else None,
+            tuple(sorted({providers[index % len(providers)],
+                          providers[(index + 1) % len(providers)]}))
+            if kind == "providers" else None))
+    return windows
+
+
+def _link(at, window: NewWindow) -> None:
+    for name in ("start", "end", "location", "providers"):
+        at.query_params.pop(name, None)
+    at.query_params["start"] = window.start.isoformat()
+    at.query_params["end"] = window.end.isoformat()
+    if window.location_id is not None:
+        at.query_params["location"] = str(window.location_id)
+    if window.provider_ids is not None:
+        at.query_params["providers"] = ",".join(str(p) for p in window.provider_ids)
+
+
+def _expected(path: Path, window: NewWindow) -> list[str]:
+    from services import db
+    from services.schedule import ScheduleCriteria, summarize_schedule
+
+    practice_id = json.loads(path.with_suffix(".json").read_text())["practice_id"]
+    with db.session_scope(read_only=True, engine=db.get_engine(f"sqlite:///{path}")) as session:
+        summary = summarize_schedule(session, practice_id=practice_id, criteria=ScheduleCriteria(
+            start=window.start, end=window.end, location_id=window.location_id,
+            provider_ids=window.provider_ids))
+    return [f"{summary.appointments:,}", f"{summary.patients:,}"]
+
+
+def measure_new_window(path: Path, appointments: int, window_days: int, reruns: int) -> None:
+    os.environ["PORTAL_DATABASE_URL"] = f"sqlite:///{path}"
+    os.environ["PORTAL_DATA_DIR"] = str(path.parent / "data")
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages.helpers import rerun_app_script_every_run
+
+    rerun_app_script_every_run()
+    windows = _new_windows(path, window_days, reruns)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = USERNAME
+    at.session_state["name"] = USERNAME
+    _link(at, windows[0])
+    at.run()  # the warm-up: migrations checked, engine and choices cached
+    if at.exception or not at.metric:
+        raise SystemExit(f"the Dashboard did not show its summary: {at.exception}")
+    shown: list[list[str]] = []
+    timings = _timed_runs(
+        at, reruns, before_each=lambda index: _link(at, windows[index + 1]),
+        check=lambda at: bool(shown.append([m.value for m in at.metric][:2]) or True)
+        and len(at.metric) == 6 and len(at.dataframe) == (shown[-1][0] != "0"))
+    mismatches = [(window, got) for window, got in zip(windows[1:], shown, strict=True)
+                  if got != _expected(path, window)]
+    if mismatches:
+        raise SystemExit(f"shown figures differ from the service's: {mismatches[:3]}")
+    by_kind = {kind: round(statistics.median(
+        t for t, w in zip(timings, windows[1:], strict=True) if w.kind == kind), 1)
+        for kind in ("dates", "location", "providers")}
+    _report("dashboard_new_window", appointments, window_days, timings,
+            p50_ms_by_change=by_kind, figures_checked=len(shown))
+
+
+def _summary(lines: list[dict]) -> None:
+    """Every figure beside its 10,000-appointment figure and its target."""
+    rows = []
+    for line in lines:
+        if line["bench"] not in TARGETS_MS or line["appointments"] == 10_000:
+            continue
+        small = next((other for other in lines if other["bench"] == line["bench"]
+                      and other["window_days"] == line["window_days"]
+                      and other["appointments"] == 10_000), None)
+        rows.append({
+            "bench": line["bench"], "window_days": line["window_days"],
+            "appointments": line["appointments"], "p50_ms": line["p50_ms"],
+            "cpu_ms_p50": line.get("cpu_ms_p50"),
+            "p50_ms_at_10000": small and small["p50_ms"],
+            "target_p50_ms": TARGETS_MS[line["bench"]],
+            "met": line["p50_ms"] <= TARGETS_MS[line["bench"]],
+            "load": line.get("load"),
+        })
+    print(json.dumps({"bench": "summary", "rows": rows}), flush=True)
+
+
+_lines: list[dict] = []
 
 
 def _child(args: list[str]) -> None:
@@ -180,6 +323,7 @@ def _child(args: list[str]) -> None:
         raise SystemExit(f"measurement {args} failed with exit {result.returncode}")
     sys.stdout.write(result.stdout)
     sys.stdout.flush()
+    _lines.extend(json.loads(line) for line in result.stdout.splitlines() if line.strip())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         kind, size, days, cached = args.measure
         if kind == "floor":
             measure_floor(args.dir, args.reruns)
+        elif kind == "new":
+            measure_new_window(database_path(args.dir, int(size)), int(size), int(days),
+                               args.reruns)
         else:
             history = kind == "history"
             measure_dashboard(database_path(args.dir, int(size), history=history), int(size),
@@ -221,8 +368,11 @@ def main(argv: list[str] | None = None) -> int:
     for kind, size in targets:
         for days in args.windows:
             _child(["--measure", kind, str(size), str(days), "cached", *common])
+            if kind == "dashboard":
+                _child(["--measure", "new", str(size), str(days), "uncached", *common])
             if not args.no_uncached:
                 _child(["--measure", kind, str(size), str(days), "uncached", *common])
+    _summary(_lines)
     return 0
 
 

@@ -116,6 +116,13 @@ class Patient(SQLModel, table=True):
     first_name: str = Field(max_length=100)
     last_name: str = Field(max_length=100)
     date_of_birth: dt.date
+    # The live (not voided) enrollment's id, stored status and PIN expiry, copied by database
+    # triggers in the same transaction as every enrollment change (migration
+    # 0003_patient_live_enrollment), so the schedule reads a patient's status in one join.
+    # "PIN expired" is still derived at read time from live_enrollment_expires_at.
+    live_enrollment_id: int | None = Field(default=None)
+    live_enrollment_status: str | None = Field(default=None, max_length=16)
+    live_enrollment_expires_at: dt.datetime | None = None
 
     __table_args__ = (
         UniqueConstraint("practice_id", "mrn"),
@@ -144,7 +151,7 @@ class PatientGuardian(SQLModel, table=True):
 class Appointment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     practice_id: int = Field(foreign_key="practice.id")
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")  # ix_appointment_patient_window
     provider_id: int = Field(foreign_key="provider.id")
     location_id: int = Field(foreign_key="location.id")
     start_at: dt.datetime  # UTC
@@ -154,8 +161,14 @@ class Appointment(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("practice_id", "source_id"),
-        Index("ix_appointment_practice_start", "practice_id", "start_at"),
-        Index("ix_appointment_practice_provider_start", "practice_id", "provider_id", "start_at"),
+        # Covering: the schedule's summary reads a window from the index alone.
+        Index("ix_appointment_window", "practice_id", "start_at", "status", "location_id",
+              "provider_id", "patient_id"),
+        Index("ix_appointment_provider_window", "practice_id", "provider_id", "start_at",
+              "status", "location_id", "patient_id"),
+        # Has this patient a visit in the window? (a large window's summary probes it)
+        Index("ix_appointment_patient_window", "patient_id", "start_at", "status",
+              "location_id", "provider_id", "practice_id"),
         CheckConstraint(_in("status", AppointmentStatus), name="status"),
     )
 

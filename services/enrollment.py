@@ -76,7 +76,7 @@ from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from models import Enrollment, EnrollmentStatus, Location, Patient, Provider
+from models import Enrollment, Location, Patient, Provider
 from services.enrollment_cohort import (
     ACCESS_BUSINESS_DAYS,
     Cohort,
@@ -87,7 +87,7 @@ from services.enrollment_cohort import (
     open_cohort,
     resolve_period,
 )
-from services.status import status_sql
+from services.status import patient_status_sql
 
 __all__ = [
     "ACCESS_BUSINESS_DAYS", "AccessMeasure", "EnrollmentHeadline", "EnrollmentReport",
@@ -332,7 +332,7 @@ def _missing(session: Session, period: Period, cohort: Cohort, *, limit: int | N
             patients.c.deadline,
             patients.c.deadline_end,
             patients.c.access_at,
-            status_sql(period.now).label("portal_status"),
+            patient_status_sql(period.now).label("portal_status"),
         )
         .select_from(patients)
         .join(first_groups, and_(first_groups.c.patient_id == patients.c.patient_id,
@@ -340,9 +340,7 @@ def _missing(session: Session, period: Period, cohort: Cohort, *, limit: int | N
         .join(Patient, Patient.id == patients.c.patient_id)
         .join(Provider, Provider.id == first_groups.c.provider_id)
         .join(Location, Location.id == first_groups.c.location_id)
-        # The live enrollment (at most one per patient) gives today's portal status.
-        .outerjoin(Enrollment, and_(Enrollment.patient_id == patients.c.patient_id,
-                                    Enrollment.status != EnrollmentStatus.voided.value))
+        # Today's portal status from the patient row's copy of its live enrollment.
         .where(patients.c.timely == 0)
         .order_by(patients.c.first_day, Patient.last_name, Patient.first_name, Patient.mrn)
     )

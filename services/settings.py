@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     activation_client_window_minutes: int = Field(default=15, ge=1)
     max_upload_mb: int = Field(default=50, ge=1)
     worker_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # gc.freeze() once the server's modules are imported (ui/startup.py; bench/concurrency.py)
+    gc_freeze: bool = True
 
     @field_validator("smtp_security")
     @classmethod

@@ -33,11 +33,17 @@ def _check_credentials_in_database(username: str, password: str) -> bool:
     raise refused
 
 
-def build_authenticator() -> stauth.Authenticate:
-    """The authenticator for this run, built from the enabled StaffUser rows (hashes only)."""
+def build_authenticator(*, signed_in: bool = False) -> stauth.Authenticate:
+    """The authenticator for this run, built from the enabled StaffUser rows (hashes only).
+
+    A signed-in run never logs in (the form and the cookie login are for signed-out runs),
+    and logging out needs no credentials: it gets none, and no user is read for it.
+    """
     settings = get_settings()
-    with session_scope(read_only=True) as session:
-        credentials = auth.load_credentials(session)
+    credentials: dict = {"usernames": {}}
+    if not signed_in:
+        with session_scope(read_only=True) as session:
+            credentials = auth.load_credentials(session)
     authenticator = stauth.Authenticate(
         credentials,
         cookie_name=settings.cookie_name,

@@ -14,6 +14,8 @@ from services.permissions import can_open
 from ui.text import flash
 
 USER_KEY = "_portal_user"
+# The user's practices as app.py read them for this run (the page reuses them, not a 2nd query).
+PRACTICES_KEY = "_portal_run_practices"
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,19 @@ def current_user() -> StaffUserPublic | None:
 
 
 def practices_of(user: StaffUserPublic) -> list[PracticeOption]:
-    """The practices the user belongs to, fresh from the database."""
+    """The practices the user belongs to, fresh from the database this run."""
+    known = st.session_state.get(PRACTICES_KEY)
+    if known is not None and known[0] == user.id:
+        return known[1]
     with session_scope(read_only=True) as session:
-        return auth.user_practices(session, user_id=user.id)
+        options = auth.user_practices(session, user_id=user.id)
+    st.session_state[PRACTICES_KEY] = (user.id, options)
+    return options
+
+
+def forget_run_practices() -> None:
+    """Called by app.py first thing in every run: the next read goes to the database."""
+    st.session_state.pop(PRACTICES_KEY, None)
 
 
 def practice_selector(user: StaffUserPublic) -> PracticeOption | None:
