@@ -8,22 +8,25 @@ st.set_page_config(page_title="Practice Portal", page_icon=":material/health_and
 from services import auth, permissions  # noqa: E402
 from services.db import migrate_once, session_scope  # noqa: E402
 from services.settings import (  # noqa: E402
-    KeyProblem,
+    StartUpProblem,
     UploadLimitMismatch,
     check_upload_limit,
     cookie_key,
     get_settings,
     outbox_key,
+    pin_pepper,
 )
 from services.setup import ensure_setup_token, token_path  # noqa: E402
 from ui.auth import (  # noqa: E402
     build_authenticator,
+    current_username,
     drop_login_cookie,
     end_session,
     keep_login_cookie,
     login_form,
     logout_button,
     restore_from_cookie,
+    watch_session,
 )
 from ui.context import (  # noqa: E402
     USER_KEY,
@@ -66,6 +69,7 @@ def start_up(database_url: str) -> None:
     check_upload_limit(st.get_option("server.maxUploadSize"), settings)
     cookie_key(settings)
     outbox_key(settings)
+    pin_pepper(settings)
     if settings.gc_freeze:
         freeze_imports()
 
@@ -81,7 +85,7 @@ def first_run_token() -> None:
 
 try:
     start_up(get_settings().resolved_database_url)
-except (KeyProblem, UploadLimitMismatch) as error:
+except (StartUpProblem, UploadLimitMismatch) as error:
     st.error(str(error))
     st.stop()
 
@@ -105,11 +109,12 @@ if not signed_in:
     restore_from_cookie(authenticator)
 
 user = None
-if st.session_state.get("authentication_status"):
+username = current_username(authenticator)  # the server-side session decides, on every run
+if username:
     with session_scope(read_only=True) as session:
-        user = auth.get_active_user(session, username=st.session_state.get("username", ""))
+        user = auth.get_active_user(session, username=username)
     if user is None:
-        end_session(authenticator)  # disabled or deleted since the login
+        end_session(authenticator, reason="user disabled")  # disabled or deleted since
 
 if user is None:
     st.session_state.pop(USER_KEY, None)
@@ -131,4 +136,5 @@ with st.sidebar:
     st.divider()
     st.caption(f"Signed in as **{user.name}** ({user.role})")
 logout_button(authenticator)
+watch_session()
 navigation.run()

@@ -233,6 +233,53 @@ def import_schedule_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("register-bulk")
+def register_bulk_command(args: argparse.Namespace) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from services.bulk_registration import plan_bulk, render_bulk_letters, run_bulk
+    from services.db import migrate, session_scope
+    from services.errors import NotFound
+    from services.practices import find_practice, list_locations
+    from services.schedule import ScheduleCriteria
+
+    try:
+        start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    except ValueError:
+        return _fail("--start and --end must be dates as YYYY-MM-DD")
+    migrate()
+    with session_scope(read_only=True) as session:
+        practice = find_practice(session, name=args.practice)
+        if practice is None:
+            raise NotFound(f"unknown practice {args.practice!r}: check the name")
+        location_id = None
+        if args.location:
+            found = [row.id for row in list_locations(session, practice_id=practice.id)
+                     if row.name.lower() == args.location.strip().lower()]
+            if not found:
+                raise NotFound(f"unknown location {args.location!r} in {practice.name}")
+            location_id = found[0]
+        plan = plan_bulk(session, practice_id=practice.id, criteria=ScheduleCriteria(
+            start=start, end=end, location_id=location_id))
+    print(f"{len(plan.candidates):,} to invite; {plan.already_invited:,} already invited or "
+          f"active; {len(plan.skipped):,} skipped.")
+    for reason, count in plan.skipped_by_reason.items():
+        print(f"  skipped {count:,}: {reason}")
+    print(plan.delivery)
+    if args.dry_run:
+        print("Dry run: nothing registered.")
+        return 0
+    outcome = run_bulk(plan, practice_id=practice.id, actor="cli")
+    for failed in outcome.failed:
+        print(f"  failed: {failed.patient_name}: {failed.reason}", file=sys.stderr)
+    if args.letters and outcome.registered:
+        Path(args.letters).write_bytes(render_bulk_letters(outcome))
+        print(f"Letters: {args.letters} ({len(outcome.families):,} families)")
+    print(outcome.summary)
+    return 1 if outcome.failed else 0
+
+
 @command("backup")
 def backup_command(args: argparse.Namespace) -> int:
     from pathlib import Path
@@ -344,6 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
     outbox = commands.add_parser("send-outbox", help="send the emails and texts that are due")
     outbox.add_argument("--limit", type=int, default=500, help="most messages in one run")
 
+    bulk = commands.add_parser(
+        "register-bulk", help="invite every patient of a date range who has no invitation yet")
+    bulk.add_argument("--practice", required=True, help="practice name")
+    bulk.add_argument("--start", required=True, help="first visit day, YYYY-MM-DD")
+    bulk.add_argument("--end", required=True, help="last visit day, YYYY-MM-DD")
+    bulk.add_argument("--location", help="location name (default: every location)")
+    bulk.add_argument("--dry-run", action="store_true", help="say who would be invited; change "
+                                                             "nothing")
+    bulk.add_argument("--letters", metavar="FILE", help="write the letters PDF (one page per "
+                                                        "family)")
+
     worker = commands.add_parser(
         "worker", help="keep sending due emails and texts (stops cleanly on SIGTERM); "
                        "several may run at once")
@@ -387,10 +445,12 @@ KEYLESS_COMMANDS = {"migrate", "backup", "restore", "export-audit"}
 
 
 def _check_keys() -> None:
-    """Fail before doing anything when the outbox key is missing but sealed messages wait."""
-    from services.settings import outbox_key
+    """Fail before doing anything when the outbox key or the PIN pepper is missing but rows
+    made with it wait."""
+    from services.settings import outbox_key, pin_pepper
 
     outbox_key()
+    pin_pepper()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,6 +465,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(error.message)
     except ValueError as error:
         return _fail(str(error))
+    except RecursionError:
+        return _fail("the file is nested too deeply to read (more levels than any schedule "
+                     "export has): check that it is the right file")
+    except OSError as error:
+        return _fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
     except KeyboardInterrupt:
         return _fail("interrupted")
 

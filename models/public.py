@@ -32,6 +32,7 @@ class PracticePublic(PublicSchema):
     phone: str
     email: str
     address: str
+    confidential_age: int | None = 12  # None: off
 
 
 class PracticeOption(PublicSchema):

@@ -23,6 +23,7 @@ class Role(StrEnum):
 
 class AppointmentStatus(StrEnum):
     scheduled = "scheduled"
+    arrived = "arrived"  # checked in at the desk, not seen yet
     completed = "completed"
     cancelled = "cancelled"
     no_show = "no_show"
@@ -63,6 +64,7 @@ class Practice(SQLModel, table=True):
     portal_url: str = Field(default="http://localhost:8501", max_length=500)
     pin_lifetime_days: int = Field(default=14)
     minor_age_limit: int = Field(default=18)
+    confidential_age: int | None = Field(default=12)  # None: off (parent access stays full)
     phone: str = Field(default="", max_length=40)
     email: str = Field(default="", max_length=254)
     address: str = Field(default="", max_length=500)
@@ -76,6 +78,8 @@ class Practice(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("pin_lifetime_days BETWEEN 1 AND 365", name="pin_lifetime"),
         CheckConstraint("minor_age_limit BETWEEN 1 AND 30", name="minor_age_limit"),
+        CheckConstraint("confidential_age IS NULL OR confidential_age BETWEEN 1 AND 30",
+                        name="confidential_age"),
         CheckConstraint("audit_retention_years BETWEEN 6 AND 100", name="audit_retention"),
     )
 
@@ -193,6 +197,20 @@ class StaffUser(SQLModel, table=True):
 class StaffPractice(SQLModel, table=True):
     staff_user_id: int = Field(foreign_key="staffuser.id", primary_key=True)
     practice_id: int = Field(foreign_key="practice.id", primary_key=True, index=True)
+
+
+# StaffSession: one signed-in browser. The cookie carries a random id; only its hash is stored,
+# so a copy of the database cannot sign anyone in.
+class StaffSession(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)  # SHA-256 hex of the cookie's session id
+    staff_user_id: int = Field(foreign_key="staffuser.id", index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime  # the absolute end, however active the session is
+    revoked_at: dt.datetime | None = None
+    revoked_reason: str | None = Field(default=None, max_length=40)
+    client: str = Field(default="", max_length=200)  # the address it signed in from
 
 
 # Enrollment: one invitation of a guardian to the portal for one patient. Secrets are hashes only.

@@ -2,15 +2,13 @@
 
 Public on purpose: it never calls require_page, and works signed out or signed in."""
 
-import ipaddress
-
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from services import activation
 from services.activation_messages import PIN_SOURCES
 from services.db import session_scope
 from services.errors import PortalError
+from ui.client import client_key
 from ui.context import show_error
 from ui.layout import keyboard_hints, narrow_page
 from ui.text import plain
@@ -21,25 +19,6 @@ NO_LINK = (
     "scan the QR code on your PIN letter. If you have neither, call your practice and ask for "
     "a PIN."
 )
-
-
-def client_key() -> str:
-    """Who is trying, for the per-client throttle: an address, or this browser session."""
-    peer = st.context.ip_address  # None for a connection from this machine, e.g. a local proxy
-    peer = peer if isinstance(peer, str) and peer else None
-    header = st.context.headers.get("X-Forwarded-For") or ""
-    forwarded = [part.strip() for part in str(header).split(",") if part.strip()]
-    try:
-        behind_proxy = peer is None or ipaddress.ip_address(peer).is_private
-    except ValueError:
-        behind_proxy = False
-    if forwarded and behind_proxy:
-        # The last entry is the one our own proxy added; earlier ones are the client's to forge.
-        return f"ip:{forwarded[-1]}"
-    if peer:
-        return f"ip:{peer}"
-    context = get_script_run_ctx()
-    return f"session:{context.session_id if context else 'unknown'}"
 
 
 def show_confirmation(done: dict) -> None:
@@ -103,11 +82,11 @@ if link is not None:
                 autocomplete="off",
                 help="Upper or lower case, with or without the dash: both work.",
             )
-            date_of_birth = st.date_input(
-                "Child's date of birth", key="date_of_birth", value=None,
-                min_value=link.earliest_birth_date, max_value=link.latest_birth_date,
-                format="MM/DD/YYYY",
-            )
+        date_of_birth = st.date_input(
+            "Child's date of birth", key="date_of_birth", value=None,
+            min_value=link.earliest_birth_date, max_value=link.latest_birth_date,
+            format="MM/DD/YYYY",
+        )
         st.markdown("**Your existing portal account**" if existing
                     else "**Your portal login**")
         email = st.text_input("Email address", key="email", autocomplete="email")

@@ -4,6 +4,7 @@ whose patient is not Active."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -21,8 +22,12 @@ from services.schedule import (
 )
 from services.status import STATUS_COLORS, STATUS_MEANINGS, PortalStatus
 from services.validation import format_phone
+from ui.access_due import access_due_filter
+from ui.arrivals import arrivals_panel
+from ui.birthdays import show_birthdays
+from ui.bulk_register import register_all
 from ui.context import require_page, show_error
-from ui.filters import schedule_filters
+from ui.filters import practice_today, schedule_filters
 
 CACHE_TTL_SECONDS = 30
 # The Register Patient page (url_path "register" in app.py) reads the appointment from here.
@@ -77,6 +82,8 @@ def schedule_frame(page: SchedulePage, *, practice_id: int) -> pd.DataFrame:
         "Location": [row.location for row in rows],
         "Visit type": [row.visit_type for row in rows],
         "Visit status": [row.appointment_status.replace("_", " ").capitalize() for row in rows],
+        "Access due by": [row.access.due_by if row.access else None for row in rows],
+        "Access": [row.access.label if row.access else "" for row in rows],
     })
 
 
@@ -107,6 +114,10 @@ def show_schedule(frame: pd.DataFrame, *, one_day: bool) -> None:
                 "Portal status", options=BADGES, color=[STATUS_COLORS[b] for b in BADGES],
                 help="See the legend below the list."),
             "Date of birth": st.column_config.DateColumn("Date of birth", format="MM/DD/YYYY"),
+            "Access due by": st.column_config.DateColumn(
+                "Access due by", format="ddd MM/DD",
+                help="Completed or arrived visits: the last day for portal access under the "
+                     "4-business-day measure (the Enrollment page's calendar and holidays)."),
         },
     )
 
@@ -129,7 +140,7 @@ filters = schedule_filters(context)
 if not filters.valid:
     st.warning(filters.error, icon=":material/event_busy:")
     st.stop()
-criteria = filters.criteria
+criteria = replace(filters.criteria, access_due=access_due_filter())
 
 try:
     summary = load_summary(context.practice.id, criteria)
@@ -147,6 +158,12 @@ if summary.appointments == 0:
     )
     show_legend()
     st.stop()
+
+if criteria.start <= practice_today(context.practice.timezone) <= criteria.end:
+    arrivals_panel(context, location_id=criteria.location_id, register_url=REGISTER_URL,
+                   on_change=lambda: (load_summary.clear(), load_page.clear()))
+if permissions.can_open(context.user.role, permissions.REGISTER):
+    register_all(context, criteria, on_done=lambda: (load_summary.clear(), load_page.clear()))
 
 pages = summary.pages(PAGE_SIZE)
 caption, table, pager = st.container(), st.container(), st.container()
@@ -169,3 +186,4 @@ if not permissions.can_open(context.user.role, permissions.REGISTER):
 with table:
     show_schedule(frame, one_day=filters.days == 1)
 show_legend()
+show_birthdays(context)

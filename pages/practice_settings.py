@@ -82,6 +82,10 @@ with practice_tab, st.form(f"practice_{round_}"):
         value=practice.audit_retention_years, step=1,
         help="Audit events are kept at least this long (HIPAA: 6 years); `manage.py "
              "export-audit --prune` removes only older ones, after archiving them.")
+    confidential = left.number_input(
+        "Confidential age", min_value=0, max_value=30, value=practice.confidential_age or 0,
+        step=1, help="From this age parent access is limited and the adolescent may be invited "
+                     "in their own name; 0 turns it off.")
     phone = right.text_input("Phone", value=practice.phone)
     email = left.text_input("Email", value=practice.email)
     address = right.text_area("Address", value=practice.address, height=80)
@@ -90,6 +94,7 @@ with practice_tab, st.form(f"practice_{round_}"):
             s, actor_id=actor_id, practice_id=practice_id, name=name, timezone=timezone,
             portal_url=portal_url, pin_lifetime_days=pin_lifetime, minor_age_limit=minor_age,
             audit_retention_years=retention, phone=phone, email=email, address=address,
+            confidential_age=confidential or None,
             portal_sign_in_url=sign_in_url,
             phone_region=get_settings().phone_region), "Saved the practice settings.")
 

@@ -21,6 +21,7 @@ from services.errors import InvalidInput, NotFound, PortalError
 from services.registration_context import RegistrationContext
 from services.status import BADGE_NAMES, STATUS_MEANINGS, PortalStatus
 from ui.context import PageContext, require_page, show_error
+from ui.family import show_family
 from ui.registration_form import (
     DONE_KEY,
     ERRORS_KEY,
@@ -218,6 +219,7 @@ st.divider()
 done = st.session_state.get(DONE_KEY)
 if done is not None and done.patient_id == ctx.patient.id and \
         done.practice_id == context.practice.id:
+    show_family(done.patient_id)
     show_confirmation(done, context, ctx.practice.timezone)
     st.stop()
 if done is not None:

@@ -1,9 +1,12 @@
 """Staff Users (admins): who signs in to this practice and with which role. Add a user, change
-a role or practices, disable or enable, reset a password, lift a login lock. The service checks
+a role or practices, disable or enable, reset a password, lift a login lock, see and end a
+user's open sessions. The service checks
 the rules (the last administrator, yourself, your own practices) and audits every change:
 services/staff_users.py."""
 
 from __future__ import annotations
+
+import zoneinfo
 
 import pandas as pd
 import streamlit as st
@@ -32,6 +35,12 @@ def load_directory(user_id: int, practice_id: int) -> StaffDirectory:
 def run(action, success: str) -> None:
     """Run one change through the shared unit-of-work helper."""
     apply_change(action, success, page_key="staff")
+
+
+def when(moment, zone: str) -> str:
+    """A moment in the practice's timezone, e.g. `11/30/2026 2:05 PM`."""
+    local = moment.astimezone(zoneinfo.ZoneInfo(zone))
+    return f"{local:%m/%d/%Y} {local:%I:%M %p}".replace(" 0", " ")
 
 
 def status_of(user: StaffUserPublic) -> str:
@@ -121,6 +130,29 @@ if right.button("Unlock user", disabled=not (chosen.locked or chosen.failed_logi
                 help="Clear the lock after too many failed sign-ins."):
     run(lambda s: staff_users.unlock_user(s, actor_id=actor_id, practice_id=practice_id,
                                           user_id=chosen.id), f"Unlocked {chosen.username}.")
+
+st.markdown(f"**Open sessions of {chosen.username}**")
+try:
+    with session_scope(read_only=True) as session:
+        open_sessions = staff_users.list_user_sessions(
+            session, actor_id=actor_id, practice_id=practice_id, user_id=chosen.id)
+except PortalError as error:
+    show_error(error)
+    open_sessions = []
+if open_sessions:
+    zone = context.practice.timezone
+    st.dataframe(pd.DataFrame(
+        [[when(s.created_at, zone), when(s.last_seen_at, zone), when(s.expires_at, zone),
+          s.client.removeprefix("ip:") or "unknown"] for s in open_sessions],
+        columns=["Signed in", "Last activity", "Ends at the latest", "Address"]),
+        hide_index=True, width="stretch")
+else:
+    st.caption("No open sessions.")
+if st.button("End sessions", disabled=not open_sessions,
+             help="Sign this user out everywhere; open tabs show the sign-in form."):
+    run(lambda s: staff_users.end_user_sessions(
+        s, actor_id=actor_id, practice_id=practice_id, user_id=chosen.id),
+        f"Ended the sessions of {chosen.username}.")
 
 with st.form(f"password_{chosen.id}_{round_}"):
     st.markdown(f"**Reset the password of {chosen.username}**")

@@ -1,4 +1,4 @@
-"""Parent activation: the PIN (or verification answer) and the child's date of birth open a
+"""Parent activation: the PIN (or verification answer), with the child's date of birth, opens a
 portal account, with guess limits per enrollment and per client, and every try audited.
 
 Whether a link can still be used follows the patient's portal status (status.derive_status):
@@ -286,7 +286,7 @@ def _secret_matches(enrollment: Enrollment, patient: Patient, secret: str,
     secret_ok = verify_secret(secret, enrollment.secret_hash)
     if enrollment.method == EnrollmentMethod.question:
         # An answer hashed in its older form (spacing and most punctuation kept) still counts.
-        return secret_ok | verify_secret(legacy_answer(answer), enrollment.secret_hash)
+        secret_ok = secret_ok | verify_secret(legacy_answer(answer), enrollment.secret_hash)
     return secret_ok & (date_of_birth == patient.date_of_birth)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 
 from models import EnrollmentMethod
 from services.errors import InvalidInput
+from services.passwords import check_password_rules
 from services.pins import PIN_LENGTH, normalize_answer, normalize_pin
 from services.validation import normalize_email
 
@@ -37,6 +38,7 @@ def _validate_password(password: str, *, email: str, repeat: str | None) -> None
             "Password must not contain your email address: choose something else.",
             field="password",
         )
+    check_password_rules(password)
     if repeat is not None and repeat != password:
         raise InvalidInput(
             "Repeat password does not match Password: type the same password twice.",
@@ -54,6 +56,7 @@ def parse_secret(
             raise InvalidInput(
                 "Answer is empty: type the answer to the question above.", field="answer"
             )
+        _require_date_of_birth(date_of_birth)  # an answer alone is often guessable
         return secret
     secret = normalize_pin(pin)
     if not secret:
@@ -66,12 +69,16 @@ def parse_secret(
             "check it against your letter or email.",
             field="pin",
         )
+    _require_date_of_birth(date_of_birth)
+    return secret
+
+
+def _require_date_of_birth(date_of_birth: dt.date | None) -> None:
     if date_of_birth is None:
         raise InvalidInput(
             "Child's date of birth is empty: pick it in the calendar or type it as MM/DD/YYYY.",
             field="date_of_birth",
         )
-    return secret
 
 
 def check_account_form(email: str, password: str, *, repeat_password: str | None,

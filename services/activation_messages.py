@@ -41,7 +41,8 @@ def refusal_message(outcome: Outcome, practice: Practice, *, method: str) -> str
     if outcome == Outcome.wrong_secret:
         if method == EnrollmentMethod.question:
             return (
-                "That answer does not match our records. Check it and try again; after a few "
+                "That answer and date of birth do not match our records. Check both and try "
+                "again; after a few "
                 f"wrong tries the link is locked and you would need to {call} for a new one."
             )
         return (

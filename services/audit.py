@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -17,6 +16,7 @@ from sqlmodel import Session
 
 from models import AuditEvent, Patient, StaffPractice, StaffUser, utcnow
 from services.audit_details import describe_detail
+from services.spreadsheet import SafeWriter
 from services.validation import escape_like
 
 
@@ -46,11 +46,15 @@ def record_event(
 
 ACTION_LABELS: dict[str, str] = {
     "activation_attempt": "Activation attempt",
+    "appointment_arrived": "Marked arrived",
     "audit_pruned": "Old audit events archived and removed",
+    "bulk_invited": "Invited in a bulk batch",
+    "bulk_registration": "Bulk invitations run",
     "declined": "Declined",
     "demo_loaded": "Demo practice loaded",
     "enrollment_locked": "PIN locked after wrong tries",
     "guardian_contact_updated": "Guardian contact updated",
+    "family_registered": "Family registered together",
     "holiday_added": "Holiday added",
     "holiday_removed": "Holiday removed",
     "invitation_resent": "Invitation resent",
@@ -61,6 +65,8 @@ ACTION_LABELS: dict[str, str] = {
     "login_locked": "Sign-in locked",
     "login_refused_locked": "Sign-in refused (locked)",
     "login_succeeded": "Signed in",
+    "login_throttled": "Sign-in refused (too many tries from one computer)",
+    "logout": "Signed out",
     "message_failed": "Message failed",
     "message_requeued": "Message queued again",
     "message_sent": "Message sent",
@@ -72,6 +78,7 @@ ACTION_LABELS: dict[str, str] = {
     "provider_renamed": "Provider renamed",
     "registration": "Registered",
     "schedule_imported": "Schedule imported",
+    "sessions_ended": "Sessions ended",
     "user_created": "Staff user created",
     "user_disabled": "Staff user disabled",
     "user_enabled": "Staff user enabled",
@@ -236,7 +243,7 @@ def export_audit_csv(
     filters = filters or AuditFilter()
     zone = zoneinfo.ZoneInfo(timezone)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)  # names and details come from imports and forms
     writer.writerow(["When (UTC)", f"When ({timezone})", "User", "Action", "MRN",
                      "Patient", "Details"])
     result = session.execute(

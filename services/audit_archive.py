@@ -20,10 +20,10 @@ from sqlmodel import Session
 from models import AuditEvent, Practice, utcnow
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput
+from services.spreadsheet import SafeWriter
 
 RETENTION_FLOOR_YEARS = 6
 ARCHIVE_HEADER = ["id", "at_utc", "actor", "action", "practice_id", "patient_id", "detail"]
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,6 @@ class ArchiveReport:
     pruned: int
     kept_by_retention: int  # exported but younger than their practice's retention
     path: Path
-
-
-def neutralise(value: object) -> str:
-    """A cell a spreadsheet shows as text, never runs (OWASP's CSV injection advice)."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
 def years_before(moment: dt.datetime, years: int) -> dt.datetime:
@@ -65,14 +59,14 @@ def _write_archive(session: Session, *, cutoff: dt.datetime, practice_id: int | 
     written, highest = 0, None
     partial = dest.with_name(f".{dest.name}.partial")
     with partial.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = SafeWriter(handle)
         writer.writerow(ARCHIVE_HEADER)
         result = session.execute(query.execution_options(yield_per=5_000))
         for rows in result.partitions():
             writer.writerows(
-                [row.id, row.at.astimezone(dt.UTC).isoformat(), neutralise(row.actor),
-                 neutralise(row.action), row.practice_id or "", row.patient_id or "",
-                 neutralise(row.detail)] for row in rows)
+                [row.id, row.at.astimezone(dt.UTC).isoformat(), row.actor,
+                 row.action, row.practice_id or "", row.patient_id or "",
+                 row.detail] for row in rows)
             written += len(rows)
             highest = rows[-1].id
         handle.flush()

@@ -1,21 +1,18 @@
-"""Staff accounts: password hashes, login checks with a time-based lock, memberships."""
+"""Staff accounts: password hashes and rules, credentials for the sign-in form, memberships.
+The sign-in itself (throttles, sessions) is services/signin.py."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import bcrypt
 from sqlmodel import Session, func, select
 
-from models import Practice, Role, StaffPractice, StaffUser, utcnow
+from models import Practice, Role, StaffPractice, StaffUser
 from models.public import PracticeOption, StaffUserPublic
 from services.audit import record_event
-from services.errors import AccountLocked, Conflict, InvalidInput, NotFound
-from services.settings import get_settings
+from services.errors import Conflict, InvalidInput, NotFound
+from services.passwords import check_password_rules
 
 MIN_STAFF_PASSWORD = 10
-# Checked against when the username is unknown, so that a miss costs the same time as a hit.
-_DUMMY_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt(rounds=12)).decode()
 
 
 def hash_password(password: str) -> str:
@@ -44,6 +41,7 @@ def validate_staff_password(password: str, *, username: str = "") -> None:
         )
     if username and username.lower() in password.lower():
         raise InvalidInput("Password must not contain the username.", field="password")
+    check_password_rules(password)
 
 
 def count_users(session: Session) -> int:
@@ -145,56 +143,6 @@ def load_credentials(session: Session) -> dict:
             for user in users
         }
     }
-
-
-def verify_login(
-    session: Session, *, username: str, password: str, now: dt.datetime | None = None
-) -> bool:
-    """Check a login against the database, counting failures and locking for a while.
-
-    Raises AccountLocked while the user is locked out. `now` is injectable for tests.
-    """
-    settings = get_settings()
-    now = now or utcnow()
-    username = (username or "").strip().lower()
-    user = session.exec(
-        select(StaffUser).where(StaffUser.username == username).with_for_update()
-    ).first()
-    if user is None:
-        check_password(password or "", _DUMMY_HASH)
-        # Not the typed name: people type passwords into the username field.
-        record_event(session, actor="?", action="login_failed", reason="unknown user")
-        return False
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        record_event(session, actor=username, action="login_refused_locked")
-        raise AccountLocked(
-            f"This account is locked after too many failed logins. Try again in {minutes} "
-            "minute(s), or ask an administrator to unlock it."
-        )
-    if user.disabled:
-        check_password(password or "", user.password_hash)
-        record_event(session, actor=username, action="login_failed", reason="disabled")
-        return False
-    if check_password(password or "", user.password_hash):
-        user.failed_logins = 0
-        user.locked_until = None
-        session.add(user)
-        record_event(session, actor=username, action="login_succeeded")
-        return True
-    user.failed_logins += 1
-    record_event(
-        session, actor=username, action="login_failed", reason="wrong password",
-        consecutive=user.failed_logins,
-    )
-    if user.failed_logins >= settings.login_max_failures:
-        user.failed_logins = 0
-        user.locked_until = now + dt.timedelta(minutes=settings.login_lock_minutes)
-        record_event(
-            session, actor=username, action="login_locked", until=user.locked_until.isoformat()
-        )
-    session.add(user)
-    return False
 
 
 def user_practices(session: Session, *, user_id: int) -> list[PracticeOption]:

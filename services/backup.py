@@ -28,15 +28,16 @@ from sqlalchemy.engine import Engine, make_url
 
 from services.db import alembic_config, dispose_engines, get_engine, migrate
 from services.errors import Conflict, InvalidInput
-from services.settings import Settings, cookie_key, get_settings, outbox_key
+from services.settings import Settings, cookie_key, get_settings, outbox_key, pin_pepper
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SQLITE_MEMBER = "portal.sqlite3"
 PGDUMP_MEMBER = "portal.pgdump"
-KEY_NAMES = ("outbox_key", "cookie_key")
-KEYS_WARNING = ("this backup holds the outbox and cookie keys: anyone with it can open the "
-                "PINs waiting in the outbox and sign cookies; keep it as safe as the keys")
+KEY_NAMES = ("outbox_key", "cookie_key", "pin_pepper")
+KEYS_WARNING = ("this backup holds the outbox and cookie keys and the PIN pepper: anyone with it "
+                "can open the PINs waiting in the outbox, sign cookies and try PINs offline; keep "
+                "it as safe as the keys")
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,8 @@ def backup_database(*, dest: Path, with_keys: bool = False, database_url: str | 
             _add_bytes(archive, MANIFEST, json.dumps(manifest.__dict__, indent=2).encode())
             archive.add(dumped, arcname=member)
             if with_keys:
-                keys = {"outbox_key": outbox_key(settings), "cookie_key": cookie_key(settings)}
+                keys = {"outbox_key": outbox_key(settings), "cookie_key": cookie_key(settings),
+                        "pin_pepper": pin_pepper(settings)}
                 for name, value in keys.items():
                     _add_bytes(archive, f"keys/{name}", value.encode())
         partial.chmod(0o600)
@@ -240,7 +242,11 @@ def _key_path(settings: Settings, name: str) -> Path:
 def _restore_keys(archive: tarfile.TarFile, settings: Settings) -> tuple[str, ...]:
     written = []
     for name in KEY_NAMES:
-        value = archive.extractfile(f"keys/{name}").read().decode().strip()
+        try:
+            member = archive.extractfile(f"keys/{name}")
+        except KeyError:
+            continue  # a backup made before this key existed
+        value = member.read().decode().strip()
         path = _key_path(settings, name)
         if getattr(settings, name) is not None:
             continue  # given by value in the settings: that one wins

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +13,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
-from services.settings import get_settings
+from services.settings import DataFolderError, data_folder_problem, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -43,13 +45,28 @@ def _prepare_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _private_sqlite_files(path: Path) -> None:
+    """Create the database file owner-only (SQLite gives its WAL and shared-memory files the
+    database file's mode) and tighten files an earlier version left readable by others."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as error:
+        raise data_folder_problem(path.parent, error) from None
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(OSError):
+            if name.stat().st_mode & 0o077:
+                name.chmod(0o600)
+
+
 def build_engine(url: str) -> Engine:
     """A new engine for `url`, with SQLite set up for safe concurrent writes."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_files(Path(database))
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -128,10 +145,19 @@ def migrate(url: str | None = None) -> None:
                 connection.execute(text("SELECT pg_advisory_unlock(74210531)"))
                 connection.commit()
     else:
-        with engine.connect() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-            connection.commit()
+        try:
+            with engine.connect() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                connection.commit()
+        except OperationalError as error:
+            # A read-only folder or file: SQLite cannot write its journal or the tables.
+            folder = Path(make_url(url).database or ".").parent
+            raise DataFolderError(
+                f"The database in {folder} cannot be written ({error.orig}): make the folder "
+                "and its files writable by the user running Practice Portal, or point "
+                "PORTAL_DATA_DIR elsewhere."
+            ) from None
 
 
 @functools.cache

@@ -87,6 +87,7 @@ from services.enrollment_cohort import (
     open_cohort,
     resolve_period,
 )
+from services.spreadsheet import frame_csv
 from services.status import patient_status_sql
 
 __all__ = [
@@ -425,4 +426,4 @@ def export_patients_missing_access_csv(
     """The patients missing the measure as CSV text, every one of them."""
     frame = list_patients_missing_access(session, scope=scope, now=now)
     frame["Still in time"] = frame["Still in time"].map({True: "yes", False: "no"})
-    return frame.to_csv(index=False)
+    return frame_csv(frame)  # names come from imports and forms: no formulas

@@ -22,9 +22,5 @@ class Conflict(PortalError):
     """The request clashes with the current state (a duplicate, a race lost)."""
 
 
-class AccountLocked(PortalError):
-    """Too many failed logins; the account opens again later."""
-
-
 class PermissionDenied(PortalError):
     """The user's role or practices do not allow this."""

@@ -1,17 +1,41 @@
-"""PINs and verification answers: generation, normalisation, salted hashes."""
+"""PINs and verification answers: generation, normalisation, keyed slow hashes.
+
+A PIN or answer is first keyed with HMAC-SHA256 and the pepper (a key kept outside the
+database, like the outbox key), then hashed with Argon2id. A copy of the database alone is
+not enough to try PINs offline. Hashes written before this (PBKDF2, no pepper) keep
+verifying until their enrollments expire."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
 import unicodedata
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from services.settings import pin_pepper
+
 # No 0/O, 1/I/L: a PIN read off paper or a phone screen cannot be misread.
 PIN_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 PIN_LENGTH = 10
-_ITERATIONS = 20_000  # PBKDF2-SHA256; the PIN's ~50 bits plus guess limits carry the rest
+_ITERATIONS = 20_000  # PBKDF2-SHA256: hashes written before Argon2id, verified until they expire
 _SCHEME = "pbkdf2_sha256"
+PEPPERED = "hmac-argon2id"  # prefix of the current scheme: HMAC with the pepper, then Argon2id
+# OWASP's Argon2id minimum (19 MiB, 2 passes, 1 lane): tens of milliseconds, and fifty
+# registrations at once stay within a small server's memory.
+_ARGON2 = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+@functools.cache
+def _pepper_key(pepper: str) -> bytes:
+    return hashlib.sha256(pepper.encode("utf-8")).digest()
+
+
+def _keyed(secret: str) -> str:
+    return hmac.new(_pepper_key(pin_pepper()), secret.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def generate_pin() -> str:
@@ -43,17 +67,19 @@ def legacy_answer(value: str | None) -> str:
     return " ".join(text.replace(".", " ").replace(",", " ").split())
 
 
-def hash_secret(secret: str, *, iterations: int = _ITERATIONS) -> str:
-    """A salted PBKDF2 hash of an already normalised secret."""
+def hash_secret(secret: str) -> str:
+    """An Argon2id hash of an already normalised secret, keyed with the pepper."""
+    return f"{PEPPERED}${_ARGON2.hash(_keyed(secret))}"
+
+
+def hash_secret_pbkdf2(secret: str, *, iterations: int = _ITERATIONS) -> str:
+    """The former scheme (salted PBKDF2, no pepper); only to test that old rows still verify."""
     salt = secrets.token_bytes(16)
     digest = hashlib.pbkdf2_hmac("sha256", secret.encode("utf-8"), salt, iterations)
     return f"{_SCHEME}${iterations}${salt.hex()}${digest.hex()}"
 
 
-def verify_secret(secret: str, secret_hash: str | None) -> bool:
-    """Constant-time check of a normalised secret against its stored hash."""
-    if not secret_hash:
-        return False
+def _verify_pbkdf2(secret: str, secret_hash: str) -> bool:
     try:
         scheme, iterations, salt_hex, digest_hex = secret_hash.split("$")
         if scheme != _SCHEME:
@@ -64,3 +90,15 @@ def verify_secret(secret: str, secret_hash: str | None) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+def verify_secret(secret: str, secret_hash: str | None) -> bool:
+    """Check a normalised secret against its stored hash (either scheme)."""
+    if not secret_hash:
+        return False
+    if secret_hash.startswith(f"{PEPPERED}$"):
+        try:
+            return _ARGON2.verify(secret_hash.removeprefix(f"{PEPPERED}$"), _keyed(secret))
+        except (VerificationError, InvalidHashError):
+            return False
+    return _verify_pbkdf2(secret, secret_hash)

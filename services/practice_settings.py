@@ -33,6 +33,8 @@ MAX_NAME = 200
 # --- practice settings ---------------------------------------------------------------------------
 
 
+KEEP = -1  # update_practice: leave the Confidential age as it is
+
 def _holidays(session: Session, practice_id: int) -> list[HolidayRow]:
     rows = session.exec(
         select(Holiday).where(Holiday.practice_id == practice_id).order_by(Holiday.day)
@@ -95,6 +97,7 @@ def update_practice(
     email: str = "",
     address: str = "",
     phone_region: str = "US",
+    confidential_age: int | None = KEEP,
     portal_sign_in_url: str = "",
 ) -> PracticePublic:
     """Change a practice's settings; the audit event lists each changed field. Audit events
@@ -125,7 +128,15 @@ def update_practice(
         ),
         "email": normalize_email(email, field="Email") if (email or "").strip() else "",
         "address": " ".join((address or "").split()),
+        "confidential_age": (
+            practice.confidential_age if confidential_age == KEEP
+            else None if confidential_age is None
+            else _whole_number(confidential_age, field="Confidential age", low=1, high=30)),
     }
+    if confidential_age != KEEP and new["confidential_age"] is not None \
+            and new["confidential_age"] >= new["minor_age_limit"]:
+        raise InvalidInput("Confidential age must be below the Minor age limit (or off).",
+                           field="Confidential age")
     if len(new["address"]) > 500:
         raise InvalidInput("Address is too long: use at most 500 characters.", field="Address")
     if new["name"] != practice.name and session.exec(

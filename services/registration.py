@@ -187,6 +187,7 @@ def _enroll(
     settings: Settings | None,
     senders: Senders | None,
     now: dt.datetime | None,
+    send_messages: bool = True,
 ) -> RegistrationResult:
     settings = settings or get_settings()
     senders = senders or senders_from_settings(settings)
@@ -265,8 +266,9 @@ def _enroll(
         pin_by_text=pin_by_text,
         pin_on_letter=bool(pin and not form.send_pin),
     )
-    messages = [build_welcome_email(invitation, recipient=checked.email)]
-    if checked.text_channel:
+    # A family registration (services/family.py) sends one email for every child instead.
+    messages = [build_welcome_email(invitation, recipient=checked.email)] if send_messages else []
+    if send_messages and checked.text_channel:
         messages.append(build_text_message(invitation, channel=checked.text_channel,
                                            recipient=checked.text_recipient))
     rows = [queue_message(session, practice_id=practice_id, enrollment_id=enrollment.id,
@@ -327,12 +329,14 @@ def register_patient(
     settings: Settings | None = None,
     senders: Senders | None = None,
     now: dt.datetime | None = None,
+    send_messages: bool = True,
 ) -> RegistrationResult:
     """Complete Registration: a new invitation with a fresh PIN (or question), its messages
     queued and audited; refused when the patient already has a live invitation or access."""
     return _enroll(session, practice_id=practice_id, patient_id=patient_id, form=form,
                    actor=actor, staff_user_id=staff_user_id, appointment_id=appointment_id,
-                   replacing=None, new_pin=False, settings=settings, senders=senders, now=now)
+                   replacing=None, new_pin=False, settings=settings, senders=senders, now=now,
+                   send_messages=send_messages)
 
 
 def issue_new_pin(

@@ -25,6 +25,7 @@ from models import (
     Provider,
     utcnow,
 )
+from services.access_deadline import AccessDue, AccessMark, access_due_terms, with_access_marks
 from services.ages import describe_age
 from services.errors import InvalidInput, NotFound
 from services.status import PortalStatus, patient_status_sql
@@ -45,6 +46,7 @@ class ScheduleCriteria:
     provider_ids: tuple[int, ...] | None = None  # None: all providers
     search: str = ""  # patient name or MRN
     include_cancelled: bool = False
+    access_due: AccessDue | None = None  # None: every visit, whatever its access deadline
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class ScheduleRow:
     provider: str
     location: str
     portal_status: PortalStatus
+    access: AccessMark | None = None  # completed or arrived visits: the access deadline
 
     @property
     def patient_name(self) -> str:
@@ -147,7 +150,7 @@ def _timezone(session: Session, practice_id: int) -> str:
 
 
 def _window(
-    session: Session, practice_id: int, criteria: ScheduleCriteria
+    session: Session, practice_id: int, criteria: ScheduleCriteria, now: dt.datetime
 ) -> tuple[list[ColumnElement[bool]], bool, str]:
     """The WHERE terms for the criteria, whether they need the patient joined, the timezone."""
     timezone = _timezone(session, practice_id)
@@ -164,6 +167,9 @@ def _window(
         terms.append(Appointment.location_id == criteria.location_id)
     if not criteria.include_cancelled:
         terms.append(Appointment.status != AppointmentStatus.cancelled.value)
+    if criteria.access_due is not None:
+        terms += access_due_terms(session, practice_id=practice_id, due=criteria.access_due,
+                                  timezone=timezone, now=now)
     words = search_terms(criteria.search)
     for word in words:
         pattern = _like(word)
@@ -196,7 +202,7 @@ def summarize_schedule(
     """Appointments, unique patients and unique patients per portal status for the criteria."""
     criteria = _validated(criteria)
     now = now or utcnow()
-    terms, needs_patient, _ = _window(session, practice_id, criteria)
+    terms, needs_patient, _ = _window(session, practice_id, criteria, now)
     appointments = session.execute(_appointments(terms, needs_patient, func.count())).scalar()
     if not appointments:
         return ScheduleSummary(appointments=0, patients=0)
@@ -293,7 +299,7 @@ def list_schedule(
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"Page size must be 1 to {MAX_PAGE_SIZE}.", field="page_size")
     now = now or utcnow()
-    terms, needs_patient, timezone = _window(session, practice_id, criteria)
+    terms, needs_patient, timezone = _window(session, practice_id, criteria, now)
     # Page the bare appointments on the index first; everything else is joined to the page only.
     visits = (
         _appointments(terms, needs_patient, Appointment.id, Appointment.start_at,
@@ -351,4 +357,5 @@ def list_schedule(
              last_name, date_of_birth, g_first, g_last, relationship, email, cell_phone,
              provider, location, portal_status) in session.execute(statement).all()
     ]
+    rows = with_access_marks(session, practice_id=practice_id, rows=rows, now=now)
     return SchedulePage(rows=rows, page=page, page_size=page_size)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -29,11 +31,18 @@ class Settings(BaseSettings):
     cookie_key: SecretStr | None = None
     cookie_key_file: Path | None = None  # outside the data folder, so backups of data/ omit it
     cookie_name: str = "practice_portal_auth"
-    session_expiry_days: float = Field(default=1.0, gt=0, le=30)
+    session_expiry_days: float = Field(default=1.0, gt=0, le=30)  # absolute session lifetime
+    session_idle_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
     outbox_key: SecretStr | None = None
     outbox_key_file: Path | None = None
-    login_max_failures: int = Field(default=5, ge=1)
-    login_lock_minutes: int = Field(default=15, ge=1)
+    pin_pepper: SecretStr | None = None  # keys the PIN and answer hashes; never in the database
+    pin_pepper_file: Path | None = None
+    login_max_failures: int = Field(default=5, ge=1)  # per username, then a growing pause
+    login_lock_minutes: int = Field(default=15, ge=1)  # the first pause; doubles after each miss
+    login_client_limit: int = Field(default=30, ge=1)  # failed sign-ins per address per window
+    login_client_window_minutes: int = Field(default=15, ge=1)
+    # Proxies whose X-Forwarded-For is believed: addresses or networks, comma-separated.
+    trusted_proxies: str = ""
 
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -73,6 +82,25 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'portal.db').as_posix()}"
 
     @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """PORTAL_TRUSTED_PROXIES as networks (a bare address is a network of one)."""
+        return [ipaddress.ip_network(part.strip(), strict=False)
+                for part in self.trusted_proxies.split(",") if part.strip()]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError as error:
+                    raise ValueError(
+                        f"PORTAL_TRUSTED_PROXIES: {part.strip()!r} is not an address or network"
+                    ) from error
+        return value
+
+    @property
     def smtp_configured(self) -> bool:
         return bool(self.smtp_host)
 
@@ -102,7 +130,11 @@ def check_upload_limit(streamlit_mb: float, settings: Settings | None = None) ->
             f"--server.maxUploadSize {settings.max_upload_mb} (or set both to one value)")
 
 
-class KeyProblem(ValueError):
+class StartUpProblem(ValueError):
+    """Something the operator must fix before the app can start; the message says what."""
+
+
+class KeyProblem(StartUpProblem):
     """A secret key cannot be used as configured; the message says what to set."""
 
 
@@ -112,6 +144,19 @@ class WeakKeyError(KeyProblem):
 
 class KeyWouldChange(KeyProblem):
     """Making a new key now would lose what the old one sealed."""
+
+
+class DataFolderError(StartUpProblem):
+    """The data folder is missing and cannot be made, or cannot be written."""
+
+
+def data_folder_problem(folder: Path, error: OSError) -> DataFolderError:
+    """The one-line message for a data folder the app cannot use."""
+    reason = error.strerror or type(error).__name__
+    return DataFolderError(
+        f"The data folder {folder} cannot be used ({reason.lower()}): create it, make it "
+        "writable by the user running Practice Portal, or point PORTAL_DATA_DIR elsewhere."
+    )
 
 
 # Called before a new key is written; raises KeyWouldChange when the new key would orphan rows.
@@ -127,25 +172,45 @@ def _read_key(path: Path) -> str | None:
     return key if len(key.encode()) >= MIN_KEY_BYTES else None
 
 
+def _private_file(near: Path, content: str) -> Path:
+    """A new file beside `near`, created exclusively and owner-only before any byte is written."""
+    tmp = near.with_name(f".{near.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return tmp
+
+
 def _key_from_file_or_new(path: Path, *, guard: KeyGuard | None, settings: Settings) -> str:
     key = _read_key(path)
     if key:
         return key
     if guard is not None:
         guard(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new_key = secrets.token_urlsafe(48)  # 48 random bytes, 64 characters
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(new_key, encoding="utf-8")
-    tmp.chmod(0o600)
-    # A strong key another process wrote meanwhile wins; a missing, empty or short file is
-    # replaced (atomically, so nobody ever reads half a key).
-    key = _read_key(path)
-    if key:
-        tmp.unlink()
-        return key
-    tmp.replace(path)
-    return new_key
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _private_file(path, secrets.token_urlsafe(48))  # 48 random bytes
+        try:
+            if path.exists():
+                key = _read_key(path)  # another process may have just put a strong key there
+                if key:
+                    return key
+                os.replace(tmp, path)  # an empty or short file (the operator's) is replaced
+            else:
+                # link() fails if the name exists: of many processes or threads starting at
+                # once, exactly one key is put in place, whole, and everyone reads that one.
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        key = _read_key(path)
+    except OSError as error:
+        raise data_folder_problem(path.parent, error) from None
+    if not key:
+        raise DataFolderError(f"The key file {path} could not be written; check the data folder.")
+    return key
 
 
 def _resolve_key(settings: Settings, name: str, *, guard: KeyGuard | None = None) -> str:
@@ -186,3 +251,17 @@ def outbox_key(settings: Settings | None = None) -> str:
 
     settings = settings or get_settings()
     return _resolve_key(settings, "outbox_key", guard=refuse_new_outbox_key)
+
+
+def pin_pepper(settings: Settings | None = None) -> str:
+    """The pepper for PIN and answer hashes: PORTAL_PIN_PEPPER, PORTAL_PIN_PEPPER_FILE, or
+    generated once into the data folder.
+
+    Losing it makes every PIN and answer still waiting unusable (the parents need new ones), so
+    a new one is refused while such hashes wait; keep it with the other keys, outside the
+    database and its backups.
+    """
+    from services.key_guard import refuse_new_pin_pepper  # the guard reads the database
+
+    settings = settings or get_settings()
+    return _resolve_key(settings, "pin_pepper", guard=refuse_new_pin_pepper)

@@ -1,6 +1,9 @@
 """Staff Users (the page of that name): the practice's staff directory; adding a user, changing
-a role or practices, disabling, resetting a password, lifting a login lock; and the checks of
-who may act, which Practice Settings uses too.
+a role or practices, disabling, resetting a password, lifting a login lock, seeing and ending a
+user's sessions; and the checks of who may act, which Practice Settings uses too.
+
+A password reset, a role change, disabling and removing a membership end all of that user's
+sessions: whatever they had open signs in again under the new rules.
 
 Every change is made for an enabled administrator (`actor_id`, checked against the database,
 never trusted from the page) inside a practice that administrator belongs to, and records an
@@ -21,6 +24,7 @@ from services.auth import (
     validate_staff_password,
 )
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from services.sessions import SessionInfo, active_sessions, revoke_all_for_user
 from services.validation import normalize_email
 
 ROLE_LABELS = {Role.admin: "Administrator", Role.supervisor: "Supervisor", Role.staff: "Staff"}
@@ -227,6 +231,8 @@ def update_staff_user(
         )
         user.role = role
         session.add(user)
+        revoke_all_for_user(session, user_id=user.id, reason="role changed",
+                            actor=actor.username)
     for pid in sorted(to_add):
         session.add(StaffPractice(staff_user_id=user.id, practice_id=pid))
         record_event(
@@ -239,6 +245,9 @@ def update_staff_user(
             session, actor=actor.username, action="user_practice_removed", practice_id=pid,
             username=user.username,
         )
+    if to_remove:
+        revoke_all_for_user(session, user_id=user.id, reason="removed from a practice",
+                            actor=actor.username)
     session.flush()
     return StaffUserPublic.model_validate(user)
 
@@ -272,6 +281,8 @@ def set_user_disabled(
             _ensure_another_admin_remains(session, user)
         _refuse_self(actor, user, "disable", "disabled")
     user.disabled = disabled
+    if disabled:
+        revoke_all_for_user(session, user_id=user.id, reason="disabled", actor=actor.username)
     return _saved(session, actor, user, action="user_disabled" if disabled else "user_enabled",
                   practice_id=practice_id)
 
@@ -289,6 +300,7 @@ def reset_user_password(
         raise InvalidInput(f"New password: {error.message}", field="New password") from None
     user.password_hash = hash_password(password)
     _lift_lock(user)
+    revoke_all_for_user(session, user_id=user.id, reason="password reset", actor=actor.username)
     return _saved(session, actor, user, action="user_password_reset", practice_id=practice_id)
 
 
@@ -300,3 +312,22 @@ def unlock_user(
                                   user_id=user_id)
     _lift_lock(user)
     return _saved(session, actor, user, action="user_unlocked", practice_id=practice_id)
+
+
+def list_user_sessions(
+    session: Session, *, actor_id: int, practice_id: int, user_id: int
+) -> list[SessionInfo]:
+    """The user's open sessions (when signed in, last activity, address), for an admin."""
+    _actor_and_user(session, actor_id=actor_id, practice_id=practice_id, user_id=user_id)
+    return active_sessions(session, user_id=user_id)
+
+
+def end_user_sessions(
+    session: Session, *, actor_id: int, practice_id: int, user_id: int
+) -> int:
+    """Sign a user out everywhere (their open tabs show the sign-in form); how many ended."""
+    actor, user = _actor_and_user(session, actor_id=actor_id, practice_id=practice_id,
+                                  user_id=user_id)
+    _refuse_beyond_reach(session, actor, user, "end their sessions", "Sessions")
+    return revoke_all_for_user(session, user_id=user.id, reason="ended by an administrator",
+                               actor=actor.username)

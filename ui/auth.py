@@ -1,5 +1,5 @@
 """The login gate: streamlit-authenticator for the form and the cookie, our database for the
-password check, the failure count and the time-based lock."""
+password check, the throttles and the server-side session the cookie points to."""
 
 from __future__ import annotations
 
@@ -11,26 +11,54 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
-from services import auth
+from models import utcnow
+from services import auth, sessions, signin
 from services.db import session_scope
-from services.errors import AccountLocked
 from services.settings import cookie_key, get_settings
+from ui.client import client_key
 
 LOGIN_FIELDS = {"Form name": "Sign in", "Username": "Username", "Password": "Password",
                 "Login": "Sign in"}
+SESSION_KEY = "_portal_session_id"  # the random id the cookie carries; its hash is in the database
 _COOKIE_EXP = "_portal_cookie_exp"
+_REFUSAL = "_portal_sign_in_refusal"
+SESSION_ENDED = ("Your session ended (no activity for a while, or signed out elsewhere). "
+                 "Sign in again to continue.")
+_NOTICE = "_portal_sign_out_notice"
 
 
 def _check_credentials_in_database(username: str, password: str) -> bool:
-    # Replaces the library's in-memory check: failures are counted in the database and
-    # lock the user for a while (the library's own permanent lock is not used).
-    refused = None
+    # Replaces the library's in-memory check: our sign-in throttles and opens a server-side
+    # session; the library then only fills in its session-state keys.
+    result = signin.sign_in(username=username, password=password, client=client_key())
+    if result.ok:
+        st.session_state[SESSION_KEY] = result.session_id
+    else:
+        st.session_state[_REFUSAL] = result.message
+    return result.ok
+
+
+def _cookie_of_live_session() -> dict | None:
+    # Replaces the library's cookie reader: a well-signed cookie signs in only while the
+    # session it names is live in the database (not revoked, idle or expired).
+    settings = get_settings()
+    token = st.context.cookies.get(settings.cookie_name) if st.context.cookies else None
+    if not token:
+        return None
+    try:
+        payload = jwt.decode(token, cookie_key(settings), algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+    session_id = payload.get("sid")
+    if not isinstance(session_id, str) or float(payload.get("exp_date", 0)) <= utcnow().timestamp():
+        return None  # a cookie from before server-side sessions, or past its date
     with session_scope() as session:
-        try:
-            return auth.verify_login(session, username=username, password=password)
-        except AccountLocked as error:
-            refused = error  # raised after the commit, so the refusal's audit event is kept
-    raise refused
+        username = sessions.touch_session(session, session_id=session_id)
+    if username is None or username != payload.get("username"):
+        return None
+    st.session_state[SESSION_KEY] = session_id
+    st.session_state[_COOKIE_EXP] = float(payload["exp_date"])
+    return payload
 
 
 def build_authenticator(*, signed_in: bool = False) -> stauth.Authenticate:
@@ -55,21 +83,43 @@ def build_authenticator(*, signed_in: bool = False) -> stauth.Authenticate:
     authenticator.authentication_controller.authentication_model.check_credentials = (
         _check_credentials_in_database
     )
+    cookies = authenticator.cookie_controller
+    cookies.get_cookie = _cookie_of_live_session
+    cookies.set_cookie = lambda: None  # keep_login_cookie writes it, with the session id
     return authenticator
 
 
 def _forget_login() -> None:
-    for key in ("authentication_status", "username", "name", "email", "roles", _COOKIE_EXP):
+    for key in ("authentication_status", "username", "name", "email", "roles", _COOKIE_EXP,
+                SESSION_KEY):
         st.session_state.pop(key, None)
 
 
 def restore_from_cookie(authenticator: stauth.Authenticate) -> None:
-    """Log in from a valid cookie; a cookie of a disabled or deleted user is refused."""
+    """Log in from a cookie whose session is live; any other cookie is dropped."""
     try:
         authenticator.login(location="unrendered")
     except LoginError:
         _forget_login()
         st.session_state["_portal_drop_cookie"] = True
+        return
+    if not st.session_state.get("authentication_status") and (
+        get_settings().cookie_name in (st.context.cookies or {})
+    ):
+        st.session_state["_portal_drop_cookie"] = True
+
+
+def current_username(authenticator: stauth.Authenticate) -> str | None:
+    """The signed-in username once this run's session check passed (activity extends it)."""
+    if not st.session_state.get("authentication_status"):
+        return None
+    with session_scope() as session:
+        username = sessions.touch_session(session, session_id=st.session_state.get(SESSION_KEY))
+    if username is None or username != st.session_state.get("username"):
+        st.session_state[_NOTICE] = SESSION_ENDED
+        end_session(authenticator, reason="ended")
+        return None
+    return username
 
 
 def keep_login_cookie(authenticator: stauth.Authenticate) -> None:
@@ -79,11 +129,12 @@ def keep_login_cookie(authenticator: stauth.Authenticate) -> None:
     cookie even when the login's own run is cut short by the rerun that follows it.
     """
     expires = st.session_state.get(_COOKIE_EXP)
-    if not expires or not st.session_state.get("username"):
+    session_id = st.session_state.get(SESSION_KEY)
+    if not expires or not session_id or not st.session_state.get("username"):
         return
     settings = get_settings()
     token = jwt.encode(
-        {"username": st.session_state["username"], "exp_date": expires},
+        {"username": st.session_state["username"], "exp_date": expires, "sid": session_id},
         cookie_key(settings),
         algorithm="HS256",
     )
@@ -112,29 +163,35 @@ def drop_login_cookie(authenticator: stauth.Authenticate) -> None:
 def login_form(authenticator: stauth.Authenticate) -> None:
     """The sign-in form; on success the app reruns into the signed-in navigation."""
     st.title("Practice Portal")
+    notice = st.session_state.pop(_NOTICE, None)
+    if notice:
+        st.info(notice, icon=":material/timer_off:")
+    st.session_state.pop(_REFUSAL, None)
     try:
         authenticator.login(location="main", fields=LOGIN_FIELDS, key="portal_login")
-    except AccountLocked as error:
-        st.error(error.message, icon=":material/lock:")
-        return
     except LoginError:
         st.error("Sign-in failed. Check your username and password.")
         return
     status = st.session_state.get("authentication_status")
-    if status:
-        settings = get_settings()
-        st.session_state[_COOKIE_EXP] = (
-            dt.datetime.now() + dt.timedelta(days=settings.session_expiry_days)
-        ).timestamp()
+    if status and st.session_state.get(SESSION_KEY):
+        with session_scope(read_only=True) as session:
+            ends = sessions.session_expires_at(session, session_id=st.session_state[SESSION_KEY])
+        st.session_state[_COOKIE_EXP] = ends.timestamp() if ends else 0
         st.session_state.pop("_portal_drop_cookie", None)
         st.session_state.pop("logout", None)
         st.rerun()
     elif status is False:
-        st.error("Username or password is incorrect.")
+        st.error(st.session_state.pop(_REFUSAL, None) or signin.REFUSED)
 
 
-def end_session(authenticator: stauth.Authenticate) -> None:
-    """Sign the user out of this session and have the browser drop the cookie."""
+def end_session(authenticator: stauth.Authenticate, *, reason: str = "signed out") -> None:
+    """Sign the user out of this session, end it in the database, have the browser drop the
+    cookie."""
+    session_id = st.session_state.get(SESSION_KEY)
+    if session_id:
+        with session_scope() as session:
+            sessions.revoke_session(session, session_id=session_id, reason=reason,
+                                    actor=st.session_state.get("username") or "?")
     authenticator.authentication_controller.logout()
     _forget_login()
     st.session_state["_portal_drop_cookie"] = True
@@ -146,3 +203,25 @@ def logout_button(authenticator: stauth.Authenticate) -> None:
         end_session(authenticator)
         st.session_state.pop("practice_id", None)
         st.rerun()
+
+
+def idle_check_seconds() -> float:
+    """How often an open tab asks whether its session still lives."""
+    idle = get_settings().session_idle_minutes * 60
+    return min(30.0, max(1.0, idle / 6))
+
+
+def _check_still_signed_in() -> None:
+    # Reads only: a check is not activity. When the session has ended, the whole app reruns,
+    # which signs out and replaces the page with the sign-in form.
+    with session_scope(read_only=True) as session:
+        username = sessions.session_username(
+            session, session_id=st.session_state.get(SESSION_KEY))
+    if username is None or username != st.session_state.get("username"):
+        st.rerun(scope="app")
+
+
+def watch_session() -> None:
+    """Have this open tab check its session every few seconds, even with nobody at it."""
+    with st.sidebar:
+        st.fragment(run_every=idle_check_seconds())(_check_still_signed_in)()

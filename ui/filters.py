@@ -24,6 +24,7 @@ from services.db import session_scope
 from services.practices import list_locations, list_providers
 from services.schedule import MAX_SEARCH_LENGTH, ScheduleCriteria
 from ui.context import PageContext
+from ui.text import plain
 
 # Query-string names; a page that opts out of a field neither reads nor writes its name.
 START, END, LOCATION, PROVIDERS, SEARCH, CANCELLED = (
@@ -325,7 +326,8 @@ def schedule_filters(
     if chosen == replace(stored, notices=()):
         chosen = replace(chosen, notices=stored.notices)
     for notice in chosen.notices:
-        st.warning(notice, icon=":material/link_off:")
+        # A notice quotes what the link said: shown as text, never as a link or an image.
+        st.warning(plain(notice), icon=":material/link_off:")
     st.session_state[store_key] = chosen
     _mirror_in_url(filters_to_query(chosen, defaults=defaults), names, url_key)
     return chosen

@@ -5,6 +5,7 @@ right after the commit in the outbox's words."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from dataclasses import dataclass, replace
 
@@ -14,12 +15,14 @@ from services import carriers, outbox, registration
 from services import registration_form as fields
 from services.db import session_scope
 from services.errors import PortalError
+from services.family import SIBLINGS
 from services.letters import PinLetter, render_pin_letter
 from services.registration_context import RegistrationContext
 from services.registration_form import NewGuardian, RegistrationForm
 from services.settings import get_settings
 from services.validation import format_phone
 from ui.context import PageContext
+from ui.family import FAMILY_KEY, chosen_siblings, register_with_siblings, siblings_picker
 from ui.text import plain
 
 DONE_KEY = "_register_done"  # the last completed registration: the PIN lives only here
@@ -43,7 +46,6 @@ class Confirmation:
     expires_at: dt.datetime
     letter: PinLetter
     message_ids: tuple[int, ...]
-    letter_pdf: bytes | None = None
     delivery: str | None = None  # None: not attempted yet
     delivery_ok: bool = False
 
@@ -88,9 +90,6 @@ def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -
         delivery, delivered = deliver_now(done.message_ids)
         done = replace(done, delivery=delivery, delivery_ok=delivered)
         st.session_state[DONE_KEY] = done
-    if done.pin and done.letter_pdf is None:
-        done = replace(done, letter_pdf=render_pin_letter(done.letter))
-        st.session_state[DONE_KEY] = done
     st.success(f"Registration complete for {plain(done.patient_name)}.",
                icon=":material/check_circle:")
     if done.pin:
@@ -109,10 +108,13 @@ def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -
     channels = "Welcome email and text message" if done.text_recipient else "Welcome email"
     (st.info if done.delivery_ok else st.warning)(f"{channels}: {done.delivery}")
     left, right = st.columns(2)
+    # The letter is made when the button is clicked, over this staff session's connection:
+    # no PDF with the PIN waits at a media URL, and none is served once Done is pressed.
     if done.pin:  # a verification question has no PIN to print
         left.download_button(
-            "Print PIN", data=done.letter_pdf, file_name="pin-letter.pdf",
-            mime="application/pdf", icon=":material/print:",
+            "Print PIN", data=functools.partial(render_pin_letter, done.letter),
+            file_name="pin-letter.pdf", mime="application/pdf",
+            icon=":material/print:",
             type="primary" if done.pin_channel == "letter" else "secondary",
             on_click=record_download,
             args=(done.practice_id, done.patient_id, done.enrollment_id, context.user.username),
@@ -176,6 +178,12 @@ def submit(submission: Submission) -> None:
     if problems:
         st.session_state[ERRORS_KEY] = [(p.field, p.message) for p in problems]
         return
+    siblings = chosen_siblings(submission.prefix)
+    if siblings and submission.replacing_enrollment_id is None:
+        register_with_siblings(submission, form, siblings, Confirmation, DONE_KEY, ERRORS_KEY,
+                               fields.SUBMIT)
+        return
+    st.session_state.pop(FAMILY_KEY, None)
     common = dict(practice_id=submission.practice_id, patient_id=submission.patient_id,
                   form=form, actor=submission.actor, staff_user_id=submission.staff_user_id,
                   appointment_id=submission.appointment_id)
@@ -303,6 +311,9 @@ def registration_form(context: PageContext, ctx: RegistrationContext, errors: di
             st.caption("The PIN goes by text message; the welcome email carries the link.")
         else:
             st.caption("The welcome email carries the link and the PIN.")
+    if not new_pin:
+        siblings_picker(context, ctx.patient.id, prefix)
+        show_errors(errors, SIBLINGS)
 
     submission = Submission(
         practice_id=context.practice.id, staff_user_id=context.user.id,

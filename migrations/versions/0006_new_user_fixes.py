@@ -1,7 +1,7 @@
 """issue 16: the practice's patient-portal sign-in address
 
 Revision ID: 0006_new_user_fixes
-Revises: 0003_patient_live
+Revises: 0005_front_desk
 Create Date: 2026-11-30 19:50:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006_new_user_fixes"
-down_revision: str | None = "0003_patient_live"
+down_revision: str | None = "0005_front_desk"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

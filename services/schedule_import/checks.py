@@ -20,9 +20,10 @@ from services.validation import normalize_email, normalize_phone
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%Y/%m/%d", "%Y%m%d")
 TIME_FORMATS = ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M%p", "%I:%M:%S %p", "%I %p")
 STATUS_WORDS = {
-    **dict.fromkeys(("scheduled", "booked", "confirmed", "pending", "arrived", "checked in",
-                     "checked-in", "proposed", "waitlist", "rescheduled"),
-                    AppointmentStatus.scheduled.value),
+    **dict.fromkeys(("scheduled", "booked", "confirmed", "pending", "proposed", "waitlist",
+                     "rescheduled"), AppointmentStatus.scheduled.value),
+    **dict.fromkeys(("arrived", "checked in", "checked-in", "checkedin", "here"),
+                    AppointmentStatus.arrived.value),
     **dict.fromkeys(("completed", "complete", "fulfilled", "checked out", "checked-out",
                      "seen", "done"), AppointmentStatus.completed.value),
     **dict.fromkeys(("cancelled", "canceled", "cancel", "entered-in-error"),

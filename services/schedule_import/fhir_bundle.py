@@ -60,6 +60,10 @@ def read_bundle(data: bytes) -> list:
         raise InvalidInput(
             f"The file is not valid JSON (line {error.lineno}, column {error.colno}: "
             f"{error.msg}). Export the FHIR Bundle again.", field="file") from None
+    except RecursionError:
+        raise InvalidInput(
+            "The file is nested too deeply to read (more levels than any FHIR Bundle has): "
+            "check that it is the right file.", field="file") from None
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         found = bundle.get("resourceType") if isinstance(bundle, dict) else type(bundle).__name__
         raise InvalidInput(

@@ -3,10 +3,11 @@ the counts and outcomes of a finished import, and the downloadable report (CSV).
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from services.spreadsheet import SafeWriter
 
 Progress = Callable[[float, str], None]
 CSV_KIND = "csv"
@@ -96,7 +97,7 @@ class ImportReport:
 def report_csv(report: ImportReport) -> bytes:
     """The import report as CSV: one line per row read, with its outcome and reason."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)  # row values come from the uploaded file
     writer.writerow([report.row_label, "Appointment ID", "Outcome", "Reason"])
     writer.writerows(sorted(report.outcomes))
     return buffer.getvalue().encode("utf-8-sig")

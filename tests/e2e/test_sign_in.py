@@ -114,7 +114,7 @@ def test_lockout_message_after_five_wrong_passwords(page):
         expect(main_area(page).get_by_text("Username or password is incorrect.")).to_be_visible()
     # Even the right password is refused now, with a message that says why.
     sign_in(page, "lee.locked", USERS["lee.locked"][2])
-    expect(main_area(page).get_by_text("This account is locked after too many failed logins")
+    expect(main_area(page).get_by_text("Too many failed sign-ins for this username")
            ).to_be_visible()
     support.screenshot(page, "sign-in-locked")
     expect_signed_out(page)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlmodel import select
 from streamlit.testing.v1 import AppTest
+
+from models import StaffUser
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -33,12 +36,27 @@ def app_test() -> AppTest:
     return AppTest.from_file(APP, default_timeout=30)
 
 
-def signed_in(username: str, *, practice_id: int | None = None, page: str | None = None) -> AppTest:
-    """app.py, run once as `username` (as a valid cookie would sign them in)."""
-    at = app_test()
+def open_session(at: AppTest, username: str) -> AppTest:
+    """Put `username`'s sign-in into the AppTest's session state, as a sign-in would: the
+    library's keys plus a live server-side session."""
+    from services.db import session_scope
+    from services.sessions import create_session
+    from ui.auth import SESSION_KEY
+
+    with session_scope() as session:
+        user_id = session.exec(
+            select(StaffUser.id).where(StaffUser.username == username)).first()
+        if user_id is not None:
+            at.session_state[SESSION_KEY] = create_session(session, user_id=user_id)
     at.session_state["authentication_status"] = True
     at.session_state["username"] = username
     at.session_state["name"] = username
+    return at
+
+
+def signed_in(username: str, *, practice_id: int | None = None, page: str | None = None) -> AppTest:
+    """app.py, run once as `username` (as a valid cookie would sign them in)."""
+    at = open_session(app_test(), username)
     if practice_id is not None:
         at.session_state["practice_id"] = practice_id
     at.run()

@@ -7,7 +7,7 @@ import pytest
 from models import Role
 from services import setup
 from tests.factories import make_practice, make_user
-from tests.pages.helpers import app_test, signed_in, texts
+from tests.pages.helpers import app_test, open_session, signed_in, texts
 
 ALL_PAGES = {
     "Dashboard", "Register Patient", "Enrollment", "Import Schedule", "Outbox", "Staff Users",
@@ -89,7 +89,7 @@ def test_lockout_message_after_five_failures(practice_and_users):
     at.text_input[0].input("u-staff")
     at.text_input[1].input("correct-horse-battery")
     at.button[0].click().run()
-    assert "locked" in texts(at)
+    assert "Too many failed sign-ins for this username" in texts(at)
     assert not _signed_in(at)
 
 
@@ -144,9 +144,7 @@ def test_every_page_renders_without_exception(practice_and_users, title):
 
 
 def _signed_in_with_query(username: str, **query: str):
-    at = app_test()
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
+    at = open_session(app_test(), username)
     for name, value in query.items():
         at.query_params[name] = value
     return at.run()
@@ -178,7 +176,7 @@ def test_the_locked_refusal_is_audited(practice_and_users):
         at.text_input[0].input("u-staff")
         at.text_input[1].input(password)
         at.button[0].click().run()
-    assert "locked" in texts(at)
+    assert "Too many failed sign-ins for this username" in texts(at)
     with session_scope(read_only=True) as session:
         actions = session.exec(select(AuditEvent.action).where(AuditEvent.actor == "u-staff")).all()
     assert "login_refused_locked" in actions

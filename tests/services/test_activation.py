@@ -380,14 +380,23 @@ def test_bad_input_names_the_field_and_writes_nothing(invited, change, field):
     assert count(AuditEvent) == 0 and count(RateLimit) == 0
 
 
-def test_verification_question_enrollment_takes_the_answer(session, practice):
-    enrollment = make_enrollment(session, practice, answer="Mr. Whiskers")
+def test_verification_question_enrollment_takes_the_answer_and_the_date_of_birth(
+        session, practice):
+    patient = make_patient(session, practice, date_of_birth=DOB)
+    enrollment = make_enrollment(session, practice, patient=patient, answer="Mr. Whiskers")
     session.commit()
-    wrong = attempt(enrollment, answer="Rex", date_of_birth=None)
-    assert wrong.outcome == Outcome.wrong_secret and "answer does not match" in wrong.message
-    right = attempt(enrollment, answer="  mr whiskers ", date_of_birth=None)
+    wrong = attempt(enrollment, answer="Rex", date_of_birth=DOB)
+    assert wrong.outcome == Outcome.wrong_secret
+    assert "answer and date of birth do not match" in wrong.message
+    # The right answer with another birth date is refused alike: an answer is often guessable.
+    wrong_birth = attempt(enrollment, answer="mr whiskers", date_of_birth=DOB.replace(day=1))
+    assert wrong_birth.outcome == Outcome.wrong_secret and wrong_birth.message == wrong.message
+    with pytest.raises(InvalidInput) as missing:
+        attempt(enrollment, answer="mr whiskers", date_of_birth=None)
+    assert missing.value.field == "date_of_birth"
+    right = attempt(enrollment, answer="  mr whiskers ", date_of_birth=DOB)
     assert right.activated
-    assert reload(enrollment).attempts == 1
+    assert reload(enrollment).attempts == 2
 
 
 def test_an_answer_with_other_case_spacing_and_punctuation_is_right_at_no_cost(session,

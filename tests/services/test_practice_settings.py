@@ -160,3 +160,13 @@ def test_an_empty_provider_name_names_the_field(session, clinic):
         practice_settings.add_provider(session, actor_id=boss.id, practice_id=practice.id,
                                        name="  ")
     assert error.value.field == "Provider name"
+
+
+def test_confidential_age_is_saved_turned_off_and_checked(session, clinic):
+    practice, _, boss, _, _, _ = clinic
+    assert _update(session, practice, boss, confidential_age=13).confidential_age == 13
+    assert _update(session, practice, boss).confidential_age == 13  # not given: kept
+    assert _update(session, practice, boss, confidential_age=None).confidential_age is None
+    with pytest.raises(InvalidInput) as error:
+        _update(session, practice, boss, confidential_age=18)  # the minor age limit
+    assert error.value.field == "Confidential age"

@@ -142,3 +142,41 @@ def test_the_app_refuses_to_start_when_the_upload_limits_disagree(database_url, 
     at.run()
     assert not at.exception
     assert "PORTAL_MAX_UPLOAD_MB is 7 but Streamlit's server.maxUploadSize is 50" in texts(at)
+
+
+def test_a_lost_pin_pepper_is_not_replaced_while_peppered_pins_wait(session, data_dir,
+                                                                    monkeypatch, capsys):
+    from services.pins import generate_pin, verify_secret
+    from services.settings import pin_pepper
+    from tests.factories import make_enrollment
+
+    pin = generate_pin()
+    enrollment = make_enrollment(session, make_practice(session), pin=pin)
+    session.commit()
+    old_pepper = (data_dir / "pin_pepper.key").read_text()
+    (data_dir / "pin_pepper.key").unlink()
+
+    with pytest.raises(KeyWouldChange) as refused:
+        pin_pepper()
+    message = str(refused.value)
+    assert "PORTAL_PIN_PEPPER" in message and "1 PIN(s)" in message and "\n" not in message
+    assert not (data_dir / "pin_pepper.key").exists()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert manage.main(["send-outbox"]) == 2
+    assert "PORTAL_PIN_PEPPER" in capsys.readouterr().err
+    assert not (data_dir / "pin_pepper.key").exists()
+
+    # The old pepper back in place: the waiting PIN matches again.
+    (data_dir / "pin_pepper.key").write_text(old_pepper)
+    assert verify_secret(pin, session.get(type(enrollment), enrollment.id).secret_hash)
+
+
+def test_a_new_pin_pepper_is_made_once_no_peppered_hash_waits(session, data_dir):
+    from services.settings import pin_pepper
+    from tests.factories import make_enrollment
+
+    enrollment = make_enrollment(session, make_practice(session), pin="7KQ4M9TXR2")
+    (data_dir / "pin_pepper.key").unlink()
+    enrollment.secret_hash = None  # used: the hash is erased on activation
+    session.commit()
+    assert len(pin_pepper()) >= 32

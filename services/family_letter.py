@@ -1,0 +1,115 @@
+"""The family letter: one page per family listing each child's name with its own PIN, expiry,
+web address and QR code. Register Patient prints one for siblings registered together; bulk
+invitations print one PDF with a page per family.
+
+    pdf_bytes = render_family_letters([[letter_for_ana, letter_for_sam], [letter_for_lee]])
+"""
+
+from __future__ import annotations
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from services.letters import FONT, FONT_DIR, PinLetter, _long_date, _nfc, _qr_image
+
+QR_SIZE = 30
+URL_MIN_SIZE = 5.5
+_LINE = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+
+
+def _header(pdf: FPDF, first: PinLetter, children: list[PinLetter]) -> None:
+    width = pdf.epw
+    pdf.set_font(FONT, "B", 15)
+    pdf.multi_cell(width, 7, _nfc(first.practice_name), **_LINE)
+    pdf.set_font(FONT, "", 9)
+    contact = [part for part in (first.practice_address, first.practice_phone,
+                                 first.practice_email) if part]
+    if contact:
+        pdf.multi_cell(width, 4.5, _nfc(" · ".join(contact)), **_LINE)
+    pdf.cell(width, 4.5, f"Date: {_long_date(first.issued_on)}", **_LINE)
+    pdf.ln(3)
+    names = ", ".join(child.patient_name for child in children)
+    title = ("Patient portal invitation for " + names if len(children) == 1
+             else f"Patient portal invitations for {len(children)} children: {names}")
+    pdf.set_font(FONT, "B", 12)
+    pdf.multi_cell(width, 6, _nfc(title), **_LINE)
+    pdf.set_font(FONT, "", 9.5)
+    pdf.multi_cell(
+        width, 5,
+        _nfc("Each child has a PIN of their own. Open the web address or scan the QR code next "
+             "to a child's name, enter that child's PIN and date of birth, and choose your "
+             "login; for the next child, sign in with the same login (I already have an "
+             "account) and enter that child's PIN."),
+        **_LINE,
+    )
+    pdf.ln(2)
+
+
+def _child(pdf: FPDF, child: PinLetter) -> None:
+    width = pdf.epw
+    top = pdf.get_y()
+    text_width = width - QR_SIZE - 6
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(text_width, 6, _nfc(child.patient_name), **_LINE)
+    if child.pin:
+        pdf.set_font(FONT, "", 9)
+        pdf.cell(22, 7, "PIN")
+        pdf.set_font(FONT, "B", 18)
+        pdf.cell(text_width - 22, 7, child.pin, **_LINE)
+    else:
+        pdf.set_font(FONT, "", 9)
+        pdf.multi_cell(text_width, 5, _nfc("Verification question: "
+                                           f"{child.verification_question or ''}"), **_LINE)
+    pdf.set_font(FONT, "", 9)
+    if child.expires_on:
+        pdf.cell(text_width, 5, f"Valid until {_long_date(child.expires_on)}", **_LINE)
+    size = 8.0
+    pdf.set_font(FONT, "", size)
+    while pdf.get_string_width(child.activation_url) > text_width and size > URL_MIN_SIZE:
+        size -= 0.5
+        pdf.set_font(FONT, "", size)
+    pdf.cell(text_width, 5, child.activation_url, link=child.activation_url, **_LINE)
+    pdf.image(_qr_image(child.activation_url), x=pdf.l_margin + width - QR_SIZE, y=top,
+              w=QR_SIZE, h=QR_SIZE)
+    pdf.set_y(max(pdf.get_y(), top + QR_SIZE) + 3)
+    pdf.set_draw_color(200, 200, 200)
+    pdf.line(pdf.l_margin, pdf.get_y() - 1.5, pdf.l_margin + width, pdf.get_y() - 1.5)
+
+
+def _footer(pdf: FPDF, first: PinLetter) -> None:
+    pdf.ln(1)
+    pdf.set_font(FONT, "", 8.5)
+    notes = ["Keep this letter private: anyone with a PIN and the child's details could sign "
+             "up. Each PIN works once and only until the date beside it."]
+    if first.practice_phone:
+        notes.append(f"Questions, or a PIN expired? Call {first.practice_phone}.")
+    for note in notes:
+        pdf.multi_cell(pdf.epw, 4.5, _nfc(note), **_LINE)
+
+
+def render_family_letters(families: list[list[PinLetter]]) -> bytes:
+    """One PDF, one page per family (a family of many children runs onto further pages)."""
+    pdf = FPDF(format="Letter", unit="mm")
+    pdf.set_margins(18, 15, 18)
+    pdf.set_auto_page_break(auto=True, margin=12)
+    pdf.set_creator("Practice Portal")
+    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    first_family = next((family for family in families if family), None)
+    if first_family:
+        pdf.set_title(f"Patient portal invitations - {_nfc(first_family[0].practice_name)}")
+    for family in families:
+        if not family:
+            continue
+        pdf.add_page()
+        _header(pdf, family[0], family)
+        for child in family:
+            if pdf.get_y() + QR_SIZE + 4 > pdf.page_break_trigger:
+                pdf.add_page()
+            _child(pdf, child)
+        _footer(pdf, family[0])
+    if not first_family:
+        pdf.add_page()
+        pdf.set_font(FONT, "", 11)
+        pdf.cell(pdf.epw, 8, "No letters: nobody was registered.", **_LINE)
+    return bytes(pdf.output())

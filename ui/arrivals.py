@@ -1,0 +1,81 @@
+"""The Dashboard's arrivals panel: today's arrived patients with no portal invitation first, each
+with a Register link, and one click per visit to mark a family Arrived. It refreshes itself every
+minute and reruns the whole page when arrivals or activations changed, so the desk sees them
+without reloading."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from services import permissions
+from services.arrivals import (
+    arrived_not_registered,
+    changes_signature,
+    expected_today,
+    mark_arrived,
+)
+from services.db import session_scope
+from services.errors import PortalError
+from ui.context import PageContext
+from ui.filters import practice_today
+from ui.text import plain
+
+REFRESH_SECONDS = 60
+PICK = "_arrivals_pick"
+SIGNATURE = "_arrivals_signature"
+NOTICE = "_arrivals_notice"
+
+
+def _arrive(context: PageContext, on_change: Callable[[], None]) -> None:
+    appointment_id = st.session_state.get(PICK)
+    st.session_state[PICK] = None
+    if appointment_id is None:
+        return
+    try:
+        with session_scope() as session:
+            mark_arrived(session, practice_id=context.practice.id,
+                         appointment_id=appointment_id, actor=context.user.username)
+    except PortalError as error:
+        st.session_state[NOTICE] = ("error", error.message)
+        return
+    st.session_state[NOTICE] = ("success", "Marked Arrived.")
+    on_change()
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def arrivals_panel(context: PageContext, *, location_id: int | None, register_url: str,
+                   on_change: Callable[[], None]) -> None:
+    """Arrived-not-registered first with a prompt, then today's visits to mark Arrived."""
+    practice = context.practice
+    today = practice_today(practice.timezone)
+    with session_scope(read_only=True) as session:
+        waiting = arrived_not_registered(session, practice_id=practice.id, day=today,
+                                         location_id=location_id)
+        expected = expected_today(session, practice_id=practice.id, day=today,
+                                  location_id=location_id)
+        signature = changes_signature(session, practice_id=practice.id, day=today)
+    previous = st.session_state.get(SIGNATURE)
+    st.session_state[SIGNATURE] = signature
+    if previous is not None and previous != signature:
+        on_change()
+        st.rerun(scope="app")
+
+    can_register = permissions.can_open(context.user.role, permissions.REGISTER)
+    if waiting:
+        links = {visit.appointment_id: register_url.format(
+            appointment_id=visit.appointment_id, practice_id=practice.id) for visit in waiting}
+        lines = [f"- {plain(visit.label)}"
+                 + (f" · [Register]({links[visit.appointment_id]})" if can_register else "")
+                 for visit in waiting]
+        st.warning(f"**{len(waiting)} arrived and not registered**: register them while the "
+                   "family is here.\n" + "\n".join(lines), icon=":material/directions_walk:")
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        getattr(st, notice[0])(notice[1])
+    if can_register and expected:
+        by_id = {visit.appointment_id: visit.label for visit in expected}
+        st.pills("Mark arrived (one click per family at the desk)", list(by_id), key=PICK,
+                 format_func=by_id.get, selection_mode="single",
+                 on_change=_arrive, args=(context, on_change))
