@@ -401,9 +401,10 @@ def test_verification_question_enrollment_takes_the_answer_and_the_date_of_birth
 
 def test_an_answer_with_other_case_spacing_and_punctuation_is_right_at_no_cost(session,
                                                                                practice):
-    enrollment = make_enrollment(session, practice, answer="Lincoln Elementary")
+    patient = make_patient(session, practice, date_of_birth=DOB)
+    enrollment = make_enrollment(session, practice, patient=patient, answer="Lincoln Elementary")
     session.commit()
-    right = attempt(enrollment, answer="lincoln elementary!", date_of_birth=None)
+    right = attempt(enrollment, answer="lincoln elementary!", date_of_birth=DOB)
     assert right.activated
     assert reload(enrollment).attempts == 0
 
@@ -411,11 +412,12 @@ def test_an_answer_with_other_case_spacing_and_punctuation_is_right_at_no_cost(s
 def test_an_answer_hashed_in_its_older_form_still_activates(session, practice):
     from services.pins import hash_secret, legacy_answer
 
+    patient = make_patient(session, practice, date_of_birth=DOB)
     enrollment = make_enrollment(
-        session, practice, answer="x",
+        session, practice, patient=patient, answer="x",
         secret_hash=hash_secret(legacy_answer("O'Brien Elementary")))
     session.commit()
-    right = attempt(enrollment, answer="o'brien elementary", date_of_birth=None)
+    right = attempt(enrollment, answer="o'brien elementary", date_of_birth=DOB)
     assert right.activated
 
 
