@@ -4,6 +4,7 @@ the activation page on a phone, and no serious or critical axe-core violation.""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -11,6 +12,7 @@ from playwright.sync_api import expect
 
 from models import Role
 from services.auth import create_user
+from services.settings import get_settings
 from tests.e2e import support
 from tests.e2e.support import click_button, expect_signed_in, fill, main_area, open_app, sign_in
 from tests.factories import (
@@ -38,9 +40,27 @@ DESK = {"viewport": {"width": 1366, "height": 768}}
 SEEDED: dict[str, object] = {}
 
 
+# The server and this process must hash PINs with the same pepper (issue 12's keyed hashes).
+PEPPER = "e2e-public-pages-pepper-0123456789abcdefghijklmnop"
+
+
+@pytest.fixture(scope="module")
+def portal_env():
+    return {"PORTAL_PIN_PEPPER": PEPPER}
+
+
 @pytest.fixture(scope="module")
 def portal_seed():
     def fill_rows(session):
+        os.environ["PORTAL_PIN_PEPPER"] = PEPPER
+        get_settings.cache_clear()
+        try:
+            _fill(session)
+        finally:
+            os.environ.pop("PORTAL_PIN_PEPPER", None)
+            get_settings.cache_clear()
+
+    def _fill(session):
         practice = make_practice(session, name="Sunny Peds", phone="(617) 555-0100",
                                  portal_url="https://portal.sunnypeds.example")
         create_user(session, username=ADMIN[0], name=ADMIN[1], email="ada@example.org",
