@@ -28,7 +28,13 @@ from ui.auth import (  # noqa: E402
     restore_from_cookie,
     watch_session,
 )
-from ui.context import USER_KEY, forget_run_practices, practice_selector  # noqa: E402
+from ui.context import (  # noqa: E402
+    USER_KEY,
+    forget_run_practices,
+    practice_selector,
+    practices_of,
+)
+from ui.layout import narrow_page, public_address_warning  # noqa: E402
 from ui.startup import freeze_imports  # noqa: E402
 
 ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_path="activate",
@@ -115,6 +121,7 @@ if username:
 if user is None:
     st.session_state.pop(USER_KEY, None)
     drop_login_cookie(authenticator)
+    narrow_page()
     login_page = st.Page(lambda: login_form(authenticator), title="Sign in", url_path="login",
                          icon=":material/login:", default=True)
     st.navigation([login_page, ACTIVATE], position="hidden").run()
@@ -123,6 +130,8 @@ if user is None:
 st.session_state[USER_KEY] = user
 keep_login_cookie(authenticator)
 practice_selector(user)
+if user.role == "admin":
+    public_address_warning([practice.id for practice in practices_of(user)])
 allowed = [PAGES[key] for key in permissions.ROLE_PAGES[user.role]]
 navigation = st.navigation(allowed + [ACTIVATE], position="top")
 with st.sidebar:

@@ -67,6 +67,21 @@ def create_user_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("setup-token")
+def setup_token_command(_args: argparse.Namespace) -> int:
+    from services.auth import count_users
+    from services.db import migrate, session_scope
+    from services.setup import ensure_setup_token, token_path
+
+    migrate()
+    with session_scope(read_only=True) as session:
+        if count_users(session):
+            return _fail("setup is done: staff users exist; sign in, or add one with create-user")
+    print(f"Practice Portal first-run setup token: {ensure_setup_token()} "
+          f"(also in {token_path()})")
+    return 0
+
+
 @command("seed-demo")
 def seed_demo_command(args: argparse.Namespace) -> int:
     from services.db import migrate, session_scope
@@ -381,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--practice", action="append", help="practice name (repeatable)")
     user.add_argument("--password-stdin", action="store_true",
                       help="read the password from standard input")
+
+    commands.add_parser("setup-token", help="print the first-run setup token (before any "
+                                            "browser has opened the app)")
 
     demo = commands.add_parser("seed-demo", help="create or fill a synthetic demo practice")
     demo.add_argument("--practice", help="practice name (created when missing)")

@@ -25,6 +25,7 @@ class PracticePublic(PublicSchema):
     name: str
     timezone: str
     portal_url: str
+    portal_sign_in_url: str = ""
     pin_lifetime_days: int
     minor_age_limit: int
     audit_retention_years: int = 6

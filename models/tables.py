@@ -73,6 +73,9 @@ class Practice(SQLModel, table=True):
     remind_after_days: str = Field(default="3,10", max_length=40,
                                    sa_column_kwargs={"server_default": "3,10"})
     remind_before_expiry_days: int = Field(default=2, sa_column_kwargs={"server_default": "2"})
+    # Where parents sign in to the patient portal itself, shown after activation ("" = unknown).
+    portal_sign_in_url: str = Field(default="", max_length=500,
+                                    sa_column_kwargs={"server_default": ""})
     # Audit events are kept at least this long (HIPAA documentation retention: 6 years).
     audit_retention_years: int = Field(default=6, sa_column_kwargs={"server_default": "6"})
     created_at: dt.datetime = Field(default_factory=utcnow)

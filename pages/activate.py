@@ -6,6 +6,7 @@ Public on purpose: it never calls require_page, and works signed out or signed i
 import streamlit as st
 
 from services import activation
+from services.activation_messages import pin_source_instruction
 from services.db import session_scope
 from services.errors import PortalError
 from services.i18n import (
@@ -17,6 +18,7 @@ from services.i18n import (
 )
 from ui.client import client_key
 from ui.context import show_error
+from ui.layout import keyboard_hints, narrow_page
 from ui.text import plain
 
 DONE_KEY = "_activation_done"  # token -> the confirmation to show after a success
@@ -44,12 +46,22 @@ def choose_language() -> str:
 def show_confirmation(done: dict) -> None:
     st.success(plain(done["message"]), icon=":material/check_circle:")
     values = {"practice": plain(done["practice"]), "email": plain(done["email"])}
+    url = done.get("sign_in_url") or ""
+    if url:
+        values["link"] = f"[{plain(url)}]({url})"
+        sign_in = _("Sign in to the %(practice)s patient portal at %(link)s with **%(email)s** "
+                    "and the password you just chose.") % values
+    else:
+        sign_in = _("Sign in to the %(practice)s patient portal with **%(email)s** and the "
+                    "password you just chose.") % values
+    used = (_("This link has now been used and will not work again.")
+            if done.get("method") == "question" else
+            _("The PIN has now been used and will not work again; you do not need to keep "
+              "the letter."))
     st.markdown(
         _("**What happens next**") + "\n\n"
-        + "- " + _("Sign in to the %(practice)s patient portal with **%(email)s** and the "
-                   "password you just chose.") % values + "\n"
-        + "- " + _("The PIN has now been used and will not work again; you do not need to keep "
-                   "the letter.") + "\n"
+        + "- " + sign_in + "\n"
+        + "- " + used + "\n"
         + "- " + _("Another child at %(practice)s? Open the link in that child's own welcome "
                    "email (or scan the QR code on that child's letter) and choose **I already "
                    "have an account**.") % values
@@ -58,6 +70,7 @@ def show_confirmation(done: dict) -> None:
 
 language = choose_language()
 _ = gettext_for(language)
+narrow_page()
 st.title(_("Activate Portal Account"))
 
 practice_param = str(st.query_params.get("practice", "")).strip()
@@ -96,8 +109,7 @@ if link is not None:
             st.markdown(f"**{label}:** {plain(link.question or '')}")
             answer = st.text_input(_("Answer"), key="answer", autocomplete="off")
         else:
-            st.markdown(_("Enter the PIN from your letter or welcome email, and your child's "
-                          "date of birth."))
+            st.markdown(pin_source_instruction(link.pin_source, language))
             pin = st.text_input(
                 "PIN", key="pin", max_chars=24,
                 placeholder=_("for example %(pin)s") % {"pin": "7KQ4M-9TXR2"},
@@ -148,6 +160,10 @@ if link is not None:
                     "message": result.message,
                     "email": result.account_email,
                     "practice": link.practice_name,
+                    "method": link.method,
+                    "sign_in_url": link.sign_in_url,
                 }
                 st.rerun()
             st.error(result.message, icon=":material/error:")
+
+keyboard_hints()

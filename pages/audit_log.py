@@ -54,8 +54,8 @@ choices = load_choices(practice.id)
 with st.form("audit_filter"):
     cells = st.columns([1, 1, 1.2, 1.5, 1.3])
     start = cells[0].date_input("From", value=today - dt.timedelta(days=DEFAULT_DAYS),
-                                format="YYYY-MM-DD")
-    end = cells[1].date_input("To", value=today, format="YYYY-MM-DD")
+                                format="MM/DD/YYYY")
+    end = cells[1].date_input("To", value=today, format="MM/DD/YYYY")
     user = cells[2].selectbox("User", [ANY_USER, *choices.users])
     patient = cells[3].text_input("Patient", placeholder="MRN or name")
     action = cells[4].selectbox("Action", [ANY_ACTION, *choices.actions],

@@ -67,16 +67,24 @@ def send_due(practice_id: int) -> None:
     flash(FLASH, outbox.describe_run(report), "success" if not report.errors else "warning")
 
 
+# The table's headers as staff read them (the service's columns are codes).
+HEADERS = {"id": "Message", "created": "Created", "channel": "Sent by", "recipient": "To",
+           "subject": "Subject", "status": "Status", "attempts": "Tries", "error": "Error",
+           "next try": "Next try", "sent": "Sent", "body preview": "Body preview"}
+
+
 def in_words(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
-    """The page's table as staff read it: channels and statuses in words, local times."""
+    """The page's table as staff read it: headers, channels and statuses in words, local
+    times as MM/DD/YYYY 12-hour."""
+    frame["id"] = [f"#{value}" for value in frame["id"]]
     frame["channel"] = frame["channel"].map(outbox.channel_label)
     frame["status"] = frame["status"].map(outbox.status_label)
     zone = zoneinfo.ZoneInfo(timezone)
     for column in ("created", "next try", "sent"):
-        frame[column] = [value.astimezone(zone).strftime("%b %d %I:%M %p")
+        frame[column] = [value.astimezone(zone).strftime("%m/%d/%Y %I:%M %p")
                          if value is not None and not pd.isna(value) else ""
                          for value in frame[column]]
-    return frame
+    return frame.rename(columns=HEADERS)
 
 
 context = require_page(permissions.OUTBOX)
@@ -116,8 +124,8 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
-        "body preview": st.column_config.TextColumn("Body preview", width="large"),
-        "error": st.column_config.TextColumn("Error", width="medium"),
+        "Body preview": st.column_config.TextColumn("Body preview", width="large"),
+        "Error": st.column_config.TextColumn("Error", width="medium"),
     },
 )
 st.caption(f"Page {result.page} of {result.pages} · {result.total:,} messages · newest first. "

@@ -68,9 +68,13 @@ with practice_tab, st.form(f"practice_{round_}"):
     portal_url = left.text_input(
         "Portal URL", value=practice.portal_url,
         help="The address parents open to activate their account (the link in the letters).")
-    pin_lifetime = right.number_input("PIN lifetime (days)", min_value=1, max_value=365,
+    sign_in_url = right.text_input(
+        practice_settings.SIGN_IN_ADDRESS, value=practice.portal_sign_in_url,
+        help="Where parents sign in to the patient portal once activated; shown to them as "
+             "their next step.")
+    pin_lifetime = left.number_input("PIN lifetime (days)", min_value=1, max_value=365,
                                       value=practice.pin_lifetime_days, step=1)
-    minor_age = left.number_input(
+    minor_age = right.number_input(
         "Minor age limit", min_value=1, max_value=30, value=practice.minor_age_limit, step=1,
         help="Patients younger than this are minors whose parents hold portal access.")
     retention = right.number_input(
@@ -91,6 +95,7 @@ with practice_tab, st.form(f"practice_{round_}"):
             portal_url=portal_url, pin_lifetime_days=pin_lifetime, minor_age_limit=minor_age,
             audit_retention_years=retention, phone=phone, email=email, address=address,
             confidential_age=confidential or None,
+            portal_sign_in_url=sign_in_url,
             phone_region=get_settings().phone_region), "Saved the practice settings.")
 
 with reminders_tab, st.form(f"reminders_{round_}"):
@@ -112,25 +117,25 @@ with reminders_tab, st.form(f"reminders_{round_}"):
 with holidays_tab:
     st.caption("Days the practice is closed: they do not count as business days.")
     if settings.holidays:
-        st.dataframe(pd.DataFrame({"Date": [h.day for h in settings.holidays],
+        st.dataframe(pd.DataFrame({"Date": [f"{h.day:%m/%d/%Y}" for h in settings.holidays],
                                    "Name": [h.name for h in settings.holidays]}),
                      hide_index=True)
     else:
         st.info("No holidays yet.")
     with st.form(f"add_holiday_{round_}"):
         left, right = st.columns(2)
-        day = left.date_input("Date", value=None, format="YYYY-MM-DD")
+        day = left.date_input("Date", value=None, format="MM/DD/YYYY")
         holiday_name = right.text_input("Holiday name")
         if st.form_submit_button("Add holiday"):
             run(lambda s: practice_settings.add_holiday(
                 s, actor_id=actor_id, practice_id=practice_id, day=day, name=holiday_name),
-                f"Added the holiday on {day}.")
+                f"Added the holiday on {day:%m/%d/%Y}." if day else "")
     if settings.holidays:
         holidays = {h.id: h for h in settings.holidays}
         with st.form(f"remove_holiday_{round_}"):
             chosen = st.selectbox(
                 "Holiday", list(holidays),
-                format_func=lambda i: f"{holidays[i].day:%Y-%m-%d} {holidays[i].name}".strip())
+                format_func=lambda i: f"{holidays[i].day:%m/%d/%Y} {holidays[i].name}".strip())
             if st.form_submit_button("Remove holiday"):
                 run(lambda s: practice_settings.remove_holiday(
                     s, actor_id=actor_id, practice_id=practice_id, holiday_id=chosen),

@@ -38,6 +38,7 @@ from ui.text import flash, plain, show_flash
 
 CACHE_TTL_SECONDS = 10
 FLASH = "register"
+WHEN = "%m/%d/%Y %I:%M %p"  # the practice's way of writing a moment
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
@@ -104,18 +105,18 @@ def show_patient(ctx: RegistrationContext) -> None:
         with st.expander("Portal history"):
             if ctx.history:
                 st.dataframe(pd.DataFrame([{
-                    "Issued": local(item.issued_at, tz),
+                    "Issued": local(item.issued_at, tz, WHEN),
                     "By": item.issued_by or "",
                     "Method": PIN_LABEL if item.method == "pin" else QUESTION_LABEL,
                     "Status": item.portal_status,
                     "Email": item.email or "",
-                    "Expires": local(item.expires_at, tz, "%b %d, %Y"),
+                    "Expires": local(item.expires_at, tz, "%m/%d/%Y"),
                     "Note": item.declined_reason or (
-                        f"voided {local(item.voided_at, tz)}" if item.voided_at else ""),
+                        f"Voided {local(item.voided_at, tz, WHEN)}" if item.voided_at else ""),
                 } for item in ctx.history]), hide_index=True, width="stretch")
             if ctx.events:
                 st.dataframe(pd.DataFrame([{
-                    "When": local(event.at, tz),
+                    "When": local(event.at, tz, WHEN),
                     "Who": event.actor,
                     "What": action_label(event.action),
                 } for event in ctx.events]), hide_index=True, width="stretch")

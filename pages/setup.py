@@ -1,6 +1,7 @@
 """First-run setup: the terminal's token, the first administrator, then the demo practice."""
 
 import zoneinfo
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -9,7 +10,19 @@ from services.auth import add_membership
 from services.db import session_scope
 from services.demo import DEFAULT_PRACTICE, seed_demo
 from services.errors import PortalError
+from services.practices import normalize_portal_url
+from ui.layout import narrow_page
 
+PUBLIC_ADDRESS = "Public address of this app"
+
+
+def browser_address() -> str:
+    """The address this browser reached setup at (scheme and host), for the public address."""
+    parts = urlsplit(str(st.context.url or ""))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+narrow_page()
 st.title("Welcome to Practice Portal")
 st.write(
     "No one can sign in yet. Create the first administrator with the one-time **setup token** "
@@ -26,6 +39,11 @@ with st.form("first_admin", enter_to_submit=True):
     practice_name = st.text_input(
         "Practice name", help="Your practice. May stay empty when you load the demo practice."
     )
+    public_address = st.text_input(
+        PUBLIC_ADDRESS, value=browser_address(),
+        help="Where parents reach this app: activation links, PIN letters and QR codes use "
+             "it. Prefilled with the address this browser used; change it to the public one "
+             "if that is localhost.")
     zones = sorted(zoneinfo.available_timezones())
     timezone = st.selectbox("Timezone", zones, index=zones.index("America/New_York"),
                             help="The practice's timezone, for the schedule and dates.")
@@ -36,6 +54,8 @@ with st.form("first_admin", enter_to_submit=True):
 
 if submitted:
     try:
+        portal_url = (normalize_portal_url(public_address, field=PUBLIC_ADDRESS)
+                      if public_address.strip() else None)
         with session_scope() as session:
             admin = setup.create_first_admin(
                 session, token=token, username=username, name=name, email=email,
@@ -45,7 +65,7 @@ if submitted:
             # work, so a bad practice name leaves nothing behind.
             if practice_name.strip() or not load_demo:
                 setup.create_first_practice(session, admin=admin, name=practice_name,
-                                            timezone=timezone)
+                                            timezone=timezone, portal_url=portal_url)
     except PortalError as error:
         st.error(error.message)
         st.stop()
@@ -56,7 +76,7 @@ if submitted:
             summary = seed_demo(
                 session, practice_name=DEFAULT_PRACTICE, appointments=6000,
                 progress=lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
-                actor=admin.username,
+                actor=admin.username, portal_url=portal_url,
             )
             add_membership(session, user_id=admin.id, practice_id=summary.practice_id)
         bar.progress(1.0, text=f"Demo practice ready: {summary.patients:,} patients, "

@@ -33,6 +33,7 @@ from services.activation_form import check_account_form, parse_secret
 from services.activation_messages import (
     Outcome,
     activated_message,
+    pin_source,
     refusal_message,
     throttled_message,
     too_old_message,
@@ -43,7 +44,7 @@ from services.audit import record_event
 from services.auth import check_password, hash_password
 from services.errors import NotFound
 from services.i18n import DEFAULT_LANGUAGE
-from services.pins import verify_secret
+from services.pins import legacy_answer, verify_secret
 from services.settings import Settings, get_settings
 from services.status import PortalStatus, derive_status
 
@@ -65,6 +66,8 @@ class ActivationLink:
     earliest_birth_date: dt.date  # a sensible range for the date-of-birth picker
     latest_birth_date: dt.date
     refusal: str | None  # set when the link can no longer be used, saying what to do
+    pin_source: str | None = None  # where the PIN went: "email", "text" or "letter"
+    sign_in_url: str = ""  # the practice's patient-portal sign-in address ("" = not set)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,9 @@ def describe_link(
             refusal_message(refusal, practice, method=enrollment.method, language=language)
             if refusal else None
         ),
+        sign_in_url=practice.portal_sign_in_url,
+        pin_source=(None if enrollment.method == EnrollmentMethod.question else
+                    pin_source(send_pin=enrollment.send_pin, send_text=enrollment.send_text)),
     )
 
 
@@ -284,10 +290,13 @@ class _Attempt:
 
 
 def _secret_matches(enrollment: Enrollment, patient: Patient, secret: str,
-                    date_of_birth: dt.date | None) -> bool:
+                    date_of_birth: dt.date | None, answer: str | None) -> bool:
     # Both checks always run, and `&` does not short-circuit: the time taken says nothing
     # about which part was wrong.
     secret_ok = verify_secret(secret, enrollment.secret_hash)
+    if enrollment.method == EnrollmentMethod.question:
+        # An answer hashed in its older form (spacing and most punctuation kept) still counts.
+        secret_ok = secret_ok | verify_secret(legacy_answer(answer), enrollment.secret_hash)
     return secret_ok & (date_of_birth == patient.date_of_birth)
 
 
@@ -410,7 +419,7 @@ def activate_account(
         )
 
     patient = session.get(Patient, enrollment.patient_id)
-    if not _secret_matches(enrollment, patient, secret, date_of_birth):
+    if not _secret_matches(enrollment, patient, secret, date_of_birth, answer):
         return attempt.count_wrong_try(Outcome.wrong_secret, window=window, settings=settings)
 
     # Only now, with the PIN and date of birth proven, may the child's age be spoken of.

@@ -45,20 +45,39 @@ def contact(practice: Practice, language: str = DEFAULT_LANGUAGE) -> str:
     return practice.name
 
 
-def _messages(practice: Practice, language: str) -> dict[Outcome, str]:
+def _messages(practice: Practice, language: str, method: str) -> dict[Outcome, str]:
     _ = gettext_for(language)
     values = {"contact": contact(practice, language), "practice": practice.name}
+    if method == EnrollmentMethod.question:  # a question link has no PIN: speak of the link
+        secret_refusals = {
+            Outcome.locked: _("This link is locked after too many wrong tries. Please call "
+                              "%(contact)s and ask for a new invitation.") % values,
+            Outcome.expired: _("This link has expired. Please call %(contact)s and ask for a new "
+                               "invitation.") % values,
+            Outcome.voided: _("This link was replaced by a newer one. Use the link in the most "
+                              "recent email from %(practice)s, or call %(contact)s for help.")
+            % values,
+            Outcome.used: _("This link has already been used to activate a portal account, so "
+                            "it cannot be used again. Sign in to the patient portal with the "
+                            "email and password chosen then; if that was not you, call "
+                            "%(contact)s.") % values,
+        }
+    else:
+        secret_refusals = {
+            Outcome.locked: _("This PIN is locked after too many wrong tries. Please call "
+                              "%(contact)s and ask for a new PIN.") % values,
+            Outcome.expired: _("This PIN has expired. Please call %(contact)s and ask for a new "
+                               "PIN.") % values,
+            Outcome.voided: _("This PIN was replaced by a newer one. Use the link in the most "
+                              "recent email or letter from %(practice)s, or call %(contact)s for "
+                              "help.") % values,
+            Outcome.used: _("This PIN has already been used to activate a portal account, so it "
+                            "cannot be used again. Sign in to the patient portal with the email "
+                            "and password chosen then; if that was not you, call %(contact)s.")
+            % values,
+        }
     return {
-        Outcome.locked: _("This PIN is locked after too many wrong tries. Please call "
-                          "%(contact)s and ask for a new PIN.") % values,
-        Outcome.expired: _("This PIN has expired. Please call %(contact)s and ask for a new "
-                           "PIN.") % values,
-        Outcome.voided: _("This PIN was replaced by a newer one. Use the link in the most recent "
-                          "email or letter from %(practice)s, or call %(contact)s for help.")
-        % values,
-        Outcome.used: _("This PIN has already been used to activate a portal account, so it "
-                        "cannot be used again. Sign in to the patient portal with the email and "
-                        "password chosen then; if that was not you, call %(contact)s.") % values,
+        **secret_refusals,
         Outcome.declined: _("Portal access for this child was declined at the practice. If you "
                             "would like it now, call %(contact)s and ask for a PIN.") % values,
         Outcome.account_exists: _("A portal account with this email address already exists. "
@@ -85,7 +104,7 @@ def refusal_message(outcome: Outcome, practice: Practice, *, method: str,
                  "on your letter or in the welcome email) and try again; after a few wrong tries "
                  "the PIN is locked and you would need to call %(contact)s for a new one."
                  ) % values
-    return _messages(practice, language)[outcome]
+    return _messages(practice, language, method)[outcome]
 
 
 def too_old_message(practice: Practice, first_name: str,
@@ -116,3 +135,22 @@ def activated_message(*, first_name: str, email: str, existing_account: bool,
         return _("%(child)s is now linked to the portal account %(email)s.") % values
     return _("Your portal account %(email)s is active, with access to %(child)s's records."
              ) % values
+
+
+def pin_source(*, send_pin: bool, send_text: bool) -> str:
+    """Where the parent's PIN went, as the registration sent it: email, text or letter."""
+    if not send_pin:
+        return "letter"
+    return "text" if send_text else "email"
+
+
+def pin_source_instruction(source: str | None, language: str = DEFAULT_LANGUAGE) -> str:
+    """What the activation page asks for, naming where the PIN went as it was sent."""
+    _ = gettext_for(language)
+    if source == "text":
+        return _("Enter the PIN from the text message we sent you, and your child's date of "
+                 "birth.")
+    if source == "letter":
+        return _("Enter the PIN printed on the letter the practice gave you, and your child's "
+                 "date of birth.")
+    return _("Enter the PIN from your welcome email, and your child's date of birth.")

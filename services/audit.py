@@ -15,6 +15,7 @@ from sqlalchemy import and_, distinct, func, or_, select
 from sqlmodel import Session
 
 from models import AuditEvent, Patient, StaffPractice, StaffUser, utcnow
+from services.audit_details import describe_detail
 from services.spreadsheet import SafeWriter
 from services.validation import escape_like
 
@@ -54,6 +55,7 @@ ACTION_LABELS: dict[str, str] = {
     "email_corrected": "Email address corrected",
     "demo_loaded": "Demo practice loaded",
     "enrollment_locked": "PIN locked after wrong tries",
+    "guardian_contact_updated": "Guardian contact updated",
     "family_registered": "Family registered together",
     "holiday_added": "Holiday added",
     "holiday_removed": "Holiday removed",
@@ -181,22 +183,11 @@ def _events_query():
 
 
 def _patient_label(mrn: str | None, first: str | None, last: str | None) -> str:
-    return f"{last}, {first} (MRN {mrn})" if mrn else ""
-
-
-def _readable(detail: str) -> str:
-    if not detail:
+    if not mrn:
         return ""
-    try:
-        values = json.loads(detail)
-    except json.JSONDecodeError:
-        return detail
-    if not isinstance(values, dict):
-        return detail
-    return "; ".join(
-        f"{key}: {json.dumps(value) if isinstance(value, dict | list) else value}"
-        for key, value in values.items()
-    )
+    # Most MRNs carry no prefix; those that do ("MRN0000479") are not prefixed twice.
+    shown = mrn if mrn.upper().startswith("MRN") else f"MRN {mrn}"
+    return f"{last}, {first} ({shown})"
 
 
 def list_audit_events(
@@ -224,9 +215,10 @@ def list_audit_events(
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
     events = pd.DataFrame(
-        [[row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), row.actor,
+        [[row.at.astimezone(zone).strftime("%m/%d/%Y %I:%M:%S %p"), row.actor,
           action_label(row.action),
-          _patient_label(row.mrn, row.first_name, row.last_name), _readable(row.detail)]
+          _patient_label(row.mrn, row.first_name, row.last_name),
+          describe_detail(row.detail, timezone=timezone)]
          for row in rows],
         columns=AUDIT_COLUMNS,
     )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import random
 import secrets
 import zoneinfo
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from faker import Faker
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from models import (
@@ -22,18 +22,25 @@ from models import (
     Guardian,
     Holiday,
     Location,
-    Patient,
     PatientGuardian,
     Practice,
     Provider,
     utcnow,
 )
 from services.audit import record_event
+from services.demo_families import (
+    BATCH,
+    Families,
+    Progress,
+    bump_sequence,
+    insert_rows,
+    next_id,
+    seed_families,
+)
 from services.pins import generate_pin, hash_secret
 from services.practices import create_practice, find_practice
 
 DEFAULT_PRACTICE = "Demo Pediatrics"
-BATCH = 20_000
 VISIT_TYPES = [
     ("Well Child", 0.35),
     ("Sick Visit", 0.30),
@@ -43,19 +50,18 @@ VISIT_TYPES = [
     ("Telehealth", 0.05),
 ]
 LOCATIONS = ["Main Street Pediatrics", "Northside Clinic", "Westfield Office"]
-# Portal statuses and their share of patients, so every badge shows up in the demo.
+# Portal statuses and their share of patients, so every badge shows up in the demo in the
+# share a practice a year into its portal sees (locks and refusals are rare).
 STATUS_MIX = [
-    ("none", 0.35),
-    ("active", 0.30),
-    ("invited", 0.14),
-    ("expired", 0.08),
-    ("locked", 0.05),
-    ("declined", 0.08),
+    ("none", 0.38),
+    ("active", 0.36),
+    ("invited", 0.12),
+    ("expired", 0.06),
+    ("locked", 0.02),
+    ("declined", 0.06),
 ]
-AREA_CODES = ["617", "312", "415", "646"]
 DECLINE_REASONS = ["Parent prefers paper", "No email address", "Will sign up later"]
 
-Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -81,27 +87,6 @@ def _choose(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
     return weighted[-1][0]
 
 
-def _next_id(session: Session, table) -> int:
-    return (session.execute(select(func.max(table.id))).scalar() or 0) + 1
-
-
-def _bump_sequence(session: Session, table) -> None:
-    # Explicit ids make bulk inserts fast; PostgreSQL's sequence must then catch up.
-    if session.get_bind().dialect.name == "postgresql":
-        name = table.__tablename__
-        session.execute(
-            text(
-                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                f"(SELECT COALESCE(MAX(id), 1) FROM {name}))"
-            )
-        )
-
-
-def _insert(session: Session, table, rows: list[dict]) -> None:
-    if rows:
-        session.execute(insert(table), rows)
-
-
 def _find_or_add(session: Session, table, *, practice_id: int, name: str) -> int:
     """The id of the practice's location (provider) called `name`, added if missing."""
     found = session.execute(
@@ -115,15 +100,16 @@ def _find_or_add(session: Session, table, *, practice_id: int, name: str) -> int
     return found
 
 
-def _demo_practice(session: Session, *, practice_name: str, timezone: str, actor: str):
+def _demo_practice(session: Session, *, practice_name: str, timezone: str, actor: str,
+                   portal_url: str | None = None):
     """The practice to fill (created if missing), with contact details for its letters."""
     existing = find_practice(session, name=practice_name)
     practice = existing or create_practice(
-        session, name=practice_name, timezone=timezone, actor=actor
+        session, name=practice_name, timezone=timezone, actor=actor, portal_url=portal_url
     )
     record = session.get(Practice, practice.id)
     if not record.phone:
-        record.phone = "(555) 010-2000"
+        record.phone = "(617) 555-0100"  # 555-0100 to 555-0199: fictional, and valid numbers
         record.email = "frontdesk@example.org"
         record.address = "100 Main Street, Springfield"
         session.add(record)
@@ -144,88 +130,6 @@ def _add_holidays(session: Session, *, practice_id: int, today: dt.date) -> None
     session.flush()
 
 
-@dataclass
-class _Families:
-    """Patients and guardians as they are drawn, flushed to the database in batches."""
-
-    practice_id: int
-    today: dt.date
-    next_patient_id: int
-    next_guardian_id: int
-    patient_rows: list[dict] = field(default_factory=list)
-    guardian_rows: list[dict] = field(default_factory=list)
-    link_rows: list[dict] = field(default_factory=list)
-    guardian_count: int = 0
-
-    def add_guardian(self, first: str, last: str, number: int, phone: str) -> int:
-        guardian_id = self.next_guardian_id
-        self.guardian_rows.append({
-            "id": guardian_id,
-            "practice_id": self.practice_id,
-            "first_name": first,
-            "last_name": last,
-            "relationship": "Mother" if number == 0 else "Father",
-            "email": f"{first.lower()}.{last.lower()}{guardian_id}@example.com",
-            "cell_phone": phone,
-        })
-        self.next_guardian_id += 1
-        self.guardian_count += 1
-        return guardian_id
-
-    def add_patient(self, first: str, last: str, age_days: int, guardians: list[int]) -> None:
-        patient_id = self.next_patient_id
-        self.patient_rows.append({
-            "id": patient_id,
-            "practice_id": self.practice_id,
-            "mrn": f"MRN{patient_id:07d}",
-            "first_name": first,
-            "last_name": last,
-            "date_of_birth": self.today - dt.timedelta(days=age_days),
-        })
-        self.link_rows.extend({"patient_id": patient_id, "guardian_id": g} for g in guardians)
-        self.next_patient_id += 1
-
-    def flush(self, session: Session) -> None:
-        _insert(session, Guardian, self.guardian_rows)
-        _insert(session, Patient, self.patient_rows)
-        _insert(session, PatientGuardian, self.link_rows)
-        self.patient_rows, self.guardian_rows, self.link_rows = [], [], []
-
-
-def _seed_families(session: Session, *, rng: random.Random, fake: Faker, practice_id: int,
-                   patients: int, today: dt.date, progress: Progress) -> tuple[int, int]:
-    """`patients` children in families of one or two guardians (15 % are siblings).
-
-    Returns the first patient's id and the number of guardians added."""
-    # Name pools: Faker per row would dominate the run time at a million rows.
-    first_names = [fake.first_name() for _ in range(400)]
-    last_names = [fake.last_name() for _ in range(600)]
-    families = _Families(practice_id=practice_id, today=today,
-                         next_patient_id=_next_id(session, Patient),
-                         next_guardian_id=_next_id(session, Guardian))
-    first_patient_id = families.next_patient_id
-    family_guardians: list[int] = []
-    family_last = ""
-    for index in range(patients):
-        sibling = index > 0 and rng.random() < 0.15
-        if not sibling:
-            family_last = rng.choice(last_names)
-            family_guardians = []
-            for number in range(1 if rng.random() < 0.6 else 2):
-                first = rng.choice(first_names)
-                phone = f"+1{rng.choice(AREA_CODES)}555{rng.randrange(1000, 2000):04d}"
-                family_guardians.append(families.add_guardian(first, family_last, number, phone))
-        age_days = rng.randrange(0, 18 * 365)
-        families.add_patient(rng.choice(first_names), family_last, age_days, family_guardians)
-        if len(families.patient_rows) >= BATCH:
-            families.flush(session)
-            progress(0.05 + 0.15 * index / patients, f"Patients {index + 1:,} of {patients:,}")
-    families.flush(session)
-    _bump_sequence(session, Guardian)
-    _bump_sequence(session, Patient)
-    return first_patient_id, families.guardian_count
-
-
 def _visit_status(rng: random.Random, start: dt.datetime, now: dt.datetime) -> AppointmentStatus:
     if start < now:
         roll = rng.random()
@@ -236,27 +140,34 @@ def _visit_status(rng: random.Random, start: dt.datetime, now: dt.datetime) -> A
 
 
 def _seed_appointments(session: Session, *, rng: random.Random, practice_id: int, zone,
-                       today: dt.date, now: dt.datetime, count: int, first_patient_id: int,
-                       patients: int, provider_ids: list[int], location_ids: list[int],
+                       now: dt.datetime, count: int, families: Families,
+                       provider_ids: list[int], location_ids: list[int],
                        progress: Progress) -> dict[int, dt.datetime]:
-    """Visits on weekdays 8:00-17:00 and Saturday mornings, 60 days back to 30 ahead.
+    """Visits on weekdays 8:00-17:00 and Saturday mornings, 60 days back to 30 ahead, none
+    before the patient's third day of life.
 
     Returns each patient's first completed visit."""
+    today, patients = families.today, len(families.birth_days)
     days = [today + dt.timedelta(days=offset) for offset in range(-60, 31)]
     clinic_days = [d for d in days if d.weekday() < 6]
-    appointment_id = _next_id(session, Appointment)
+    appointment_id = next_id(session, Appointment)
     first_visit: dict[int, dt.datetime] = {}
     rows = []
     visit_names = [name for name, _ in VISIT_TYPES]
     visit_weights = [share for _, share in VISIT_TYPES]
     for index in range(count):
+        # Patients come back: a visit's patient is drawn so that most have several.
+        offset = rng.randrange(patients)
+        pid = families.first_patient_id + offset
         day = rng.choice(clinic_days)
+        first_day = families.born(offset) + dt.timedelta(days=2)
+        if day < first_day:
+            day = rng.choice(clinic_days[bisect.bisect_left(clinic_days, first_day):]
+                             or clinic_days[-1:])
         closing = 12 if day.weekday() == 5 else 17
         slot = rng.randrange(0, (closing - 8) * 4)
         local = dt.datetime.combine(day, dt.time(8 + slot // 4, (slot % 4) * 15), tzinfo=zone)
         start = local.astimezone(dt.UTC)
-        # Patients come back: a visit's patient is drawn so that most have several.
-        pid = first_patient_id + rng.randrange(patients)
         status = _visit_status(rng, start, now)
         if status == AppointmentStatus.completed and (
             pid not in first_visit or start < first_visit[pid]
@@ -275,11 +186,11 @@ def _seed_appointments(session: Session, *, rng: random.Random, practice_id: int
         })
         appointment_id += 1
         if len(rows) >= BATCH:
-            _insert(session, Appointment, rows)
+            insert_rows(session, Appointment, rows)
             rows = []
             progress(0.2 + 0.65 * (index + 1) / count, f"Appointments {index + 1:,} of {count:,}")
-    _insert(session, Appointment, rows)
-    _bump_sequence(session, Appointment)
+    insert_rows(session, Appointment, rows)
+    bump_sequence(session, Appointment)
     return first_visit
 
 
@@ -291,16 +202,12 @@ def _enrollment_row(rng: random.Random, *, state: str, issued: dt.datetime, now:
                  "expires_at": issued + lifetime, "attempts": 0}
     if state == "active":
         row["status"] = EnrollmentStatus.active.value
-        row["activated_at"] = min(issued + dt.timedelta(days=rng.choice([0, 1, 1, 2, 3, 6, 10]),
-                                                         hours=rng.randrange(1, 12)), now)
+        # Most parents activate within a day or two, fewer each day after: a smooth tail.
+        activated = issued + dt.timedelta(hours=max(0.25, rng.expovariate(1 / 60)))
+        if activated > now:
+            activated = issued + (now - issued) * rng.random()
+        row["activated_at"] = activated
         row["secret_hash"] = None  # a used PIN is worth nothing; keep no hash of it
-    elif state == "invited":
-        issued = now - dt.timedelta(days=rng.randrange(0, pin_lifetime_days),
-                                    hours=rng.randrange(1, 20))
-        row["issued_at"], row["expires_at"] = issued, issued + lifetime
-    elif state == "expired":
-        issued = now - lifetime - dt.timedelta(days=rng.randrange(1, 40))
-        row["issued_at"], row["expires_at"] = issued, issued + lifetime
     elif state == "locked":
         row["status"] = EnrollmentStatus.locked.value
         row["attempts"] = 5
@@ -311,24 +218,42 @@ def _enrollment_row(rng: random.Random, *, state: str, issued: dt.datetime, now:
     return row
 
 
+def _issued_at(rng: random.Random, *, state: str, seen: dt.datetime, earliest: dt.datetime,
+               now: dt.datetime, lifetime: dt.timedelta) -> dt.datetime:
+    """When the PIN went out: after the visit (mostly the same day), never before birth."""
+    if state == "invited":
+        issued = now - lifetime * rng.random()
+    elif state == "expired":
+        issued = now - lifetime - dt.timedelta(days=rng.uniform(1, 40))
+    else:
+        issued = seen + dt.timedelta(hours=rng.expovariate(1 / 18))
+    return max(earliest, min(issued, now - dt.timedelta(hours=1)))
+
+
 def _seed_enrollments(session: Session, *, rng: random.Random, practice: Practice,
-                      now: dt.datetime, first_patient_id: int, patients: int,
+                      now: dt.datetime, families: Families,
                       first_visit: dict[int, dt.datetime]) -> int:
-    """One enrollment for most patients, in the STATUS_MIX shares; returns how many."""
+    """One enrollment for most patients, in the STATUS_MIX shares, addressed to the first
+    guardian; returns how many."""
     # Demo invitations carry hashes of random PINs that are thrown away (nobody can activate
     # them); a small pool keeps a million-row seed fast.
     hash_pool = [hash_secret(generate_pin()) for _ in range(16)]
     enrollment_rows = []
     enrollment_count = 0
-    enrollment_id = _next_id(session, Enrollment)
-    for offset in range(patients):
-        pid = first_patient_id + offset
+    enrollment_id = first_enrollment_id = next_id(session, Enrollment)
+    lifetime = dt.timedelta(days=practice.pin_lifetime_days)
+    for offset in range(len(families.birth_days)):
+        pid = families.first_patient_id + offset
         state = _choose(rng, STATUS_MIX)
-        if state == "none":
+        earliest = dt.datetime.combine(families.born(offset) + dt.timedelta(days=2), dt.time(),
+                                       tzinfo=dt.UTC)
+        if state == "expired" and earliest + lifetime >= now:
+            state = "invited"  # too young for a PIN to have run out
+        if state == "none" or earliest >= now - dt.timedelta(hours=1):
             continue
-        seen = first_visit.get(pid) or (now - dt.timedelta(days=rng.randrange(1, 60)))
-        lag = dt.timedelta(days=rng.choice([0, 0, 0, 1, 2, 3, 5, 8]), hours=rng.randrange(1, 8))
-        issued = min(seen + lag, now - dt.timedelta(hours=1))
+        seen = first_visit.get(pid) or (now - dt.timedelta(days=rng.uniform(1, 60)))
+        issued = _issued_at(rng, state=state, seen=seen, earliest=earliest, now=now,
+                            lifetime=lifetime)
         row = {
             "id": enrollment_id,
             "practice_id": practice.id,
@@ -354,11 +279,26 @@ def _seed_enrollments(session: Session, *, rng: random.Random, practice: Practic
         enrollment_id += 1
         enrollment_count += 1
         if len(enrollment_rows) >= BATCH:
-            _insert(session, Enrollment, enrollment_rows)
+            insert_rows(session, Enrollment, enrollment_rows)
             enrollment_rows = []
-    _insert(session, Enrollment, enrollment_rows)
-    _bump_sequence(session, Enrollment)
+    insert_rows(session, Enrollment, enrollment_rows)
+    bump_sequence(session, Enrollment)
+    _address_to_first_guardian(session, practice_id=practice.id,
+                               first_enrollment_id=first_enrollment_id)
     return enrollment_count
+
+
+def _address_to_first_guardian(session: Session, *, practice_id: int,
+                               first_enrollment_id: int) -> None:
+    """Each new demo enrollment names its patient's first guardian and that email."""
+    new = (Enrollment.practice_id == practice_id, Enrollment.id >= first_enrollment_id)
+    first_guardian = (select(func.min(PatientGuardian.guardian_id))
+                      .where(PatientGuardian.patient_id == Enrollment.patient_id)
+                      .scalar_subquery())
+    session.execute(update(Enrollment).where(*new).values(guardian_id=first_guardian))
+    guardian_email = (select(Guardian.email).where(Guardian.id == Enrollment.guardian_id)
+                      .scalar_subquery())
+    session.execute(update(Enrollment).where(*new).values(email=guardian_email))
 
 
 def seed_demo(
@@ -372,6 +312,7 @@ def seed_demo(
     today: dt.date | None = None,
     progress: Progress | None = None,
     actor: str = "cli",
+    portal_url: str | None = None,
 ) -> DemoSummary:
     """Fill a practice (created if missing) with synthetic patients, guardians, visits and
     enrollments: appointments from 60 days back to 30 days ahead, in clinic hours."""
@@ -386,7 +327,7 @@ def seed_demo(
         raise ValueError("patients must be at least 1")
 
     practice = _demo_practice(session, practice_name=practice_name, timezone=timezone,
-                              actor=actor)
+                              actor=actor, portal_url=portal_url)
     zone = zoneinfo.ZoneInfo(practice.timezone)
     today = today or dt.datetime.now(zone).date()
     progress(0.02, f"Practice {practice.name}")
@@ -400,19 +341,19 @@ def seed_demo(
     ]
     _add_holidays(session, practice_id=practice.id, today=today)
 
-    first_patient_id, guardian_count = _seed_families(
+    families = seed_families(
         session, rng=rng, fake=fake, practice_id=practice.id, patients=patients, today=today,
         progress=progress)
-    progress(0.2, f"{patients:,} patients, {guardian_count:,} guardians")
+    progress(0.2, f"{patients:,} patients, {families.guardian_count:,} guardians")
 
     now = utcnow()
     first_visit = _seed_appointments(
-        session, rng=rng, practice_id=practice.id, zone=zone, today=today, now=now,
-        count=appointments, first_patient_id=first_patient_id, patients=patients,
-        provider_ids=provider_ids, location_ids=location_ids, progress=progress)
+        session, rng=rng, practice_id=practice.id, zone=zone, now=now,
+        count=appointments, families=families, provider_ids=provider_ids,
+        location_ids=location_ids, progress=progress)
     enrollment_count = _seed_enrollments(
-        session, rng=rng, practice=practice, now=now, first_patient_id=first_patient_id,
-        patients=patients, first_visit=first_visit)
+        session, rng=rng, practice=practice, now=now, families=families,
+        first_visit=first_visit)
     record_event(session, actor=actor, action="demo_loaded", practice_id=practice.id,
                  patients=patients, appointments=appointments, seed=seed)
     progress(1.0, "Done")
@@ -422,7 +363,7 @@ def seed_demo(
         locations=len(location_ids),
         providers=len(provider_ids),
         patients=patients,
-        guardians=guardian_count,
+        guardians=families.guardian_count,
         appointments=appointments,
         enrollments=enrollment_count,
     )

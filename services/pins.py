@@ -55,7 +55,14 @@ def format_pin(pin: str) -> str:
 
 
 def normalize_answer(value: str | None) -> str:
-    """A verification answer folded so that case, accents' forms and spacing do not matter."""
+    """A verification answer reduced to its letters and digits, so that case, accents' forms
+    (NFKC), spacing and every punctuation mark or symbol do not matter."""
+    text = unicodedata.normalize("NFKC", value or "").casefold()
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LMN")
+
+
+def legacy_answer(value: str | None) -> str:
+    """The answer as hashed before punctuation and spacing were ignored (older invitations)."""
     text = unicodedata.normalize("NFKC", value or "").casefold()
     return " ".join(text.replace(".", " ").replace(",", " ").split())
 

@@ -9,7 +9,6 @@ event.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -19,7 +18,12 @@ from models.public import HolidayRow, NamedRow, PracticePublic, PracticeSettings
 from services.audit import record_event
 from services.audit_archive import RETENTION_FLOOR_YEARS
 from services.errors import Conflict, InvalidInput, NotFound
-from services.practices import get_practice, list_locations, list_providers
+from services.practices import (
+    get_practice,
+    list_locations,
+    list_providers,
+    normalize_portal_url,
+)
 from services.reminder_settings import (
     check_remind_before,
     format_remind_after,
@@ -66,16 +70,11 @@ def _clean_name(value: str | None, field: str) -> str:
     return value
 
 
+SIGN_IN_ADDRESS = "Patient portal sign-in address"
+
+
 def _portal_url(value: str | None) -> str:
-    value = (value or "").strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
-        raise InvalidInput(
-            f"Portal URL {value!r} is not a web address: enter the address parents open, "
-            "such as https://portal.example.org.",
-            field="Portal URL",
-        )
-    return value
+    return normalize_portal_url(value)
 
 
 def _whole_number(value, *, field: str, low: int, high: int) -> int:
@@ -104,6 +103,7 @@ def update_practice(
     address: str = "",
     phone_region: str = "US",
     confidential_age: int | None = KEEP,
+    portal_sign_in_url: str = "",
 ) -> PracticePublic:
     """Change a practice's settings; the audit event lists each changed field. Audit events
     are kept at least 6 years (HIPAA); `audit_retention_years` may only make that longer."""
@@ -113,6 +113,9 @@ def update_practice(
         "name": _clean_name(name, "Practice name"),
         "timezone": validate_timezone(timezone),
         "portal_url": _portal_url(portal_url),
+        "portal_sign_in_url": (
+            normalize_portal_url(portal_sign_in_url, field=SIGN_IN_ADDRESS)
+            if (portal_sign_in_url or "").strip() else ""),
         "pin_lifetime_days": _whole_number(
             pin_lifetime_days, field="PIN lifetime (days)", low=1, high=365
         ),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from sqlmodel import Session, select
 
 from models import Location, Practice, Provider
@@ -25,7 +28,7 @@ def create_practice(
         raise Conflict(f"Practice {name!r} already exists.", field="name")
     practice = Practice(name=name, timezone=timezone)
     if portal_url:
-        practice.portal_url = portal_url.rstrip("/")
+        practice.portal_url = normalize_portal_url(portal_url)
     session.add(practice)
     session.flush()
     record_event(
@@ -64,3 +67,37 @@ def list_locations(session: Session, *, practice_id: int) -> list[NamedRow]:
 def list_providers(session: Session, *, practice_id: int) -> list[NamedRow]:
     """The practice's providers by name."""
     return _names(session, Provider, practice_id)
+
+
+def normalize_portal_url(value: str | None, *, field: str = "Portal URL") -> str:
+    """The app's public address without a trailing slash, or InvalidInput naming `field`."""
+    value = (value or "").strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise InvalidInput(
+            f"{field} {value!r} is not a web address: enter the address parents open, "
+            "such as https://portal.example.org.",
+            field=field,
+        )
+    return value
+
+
+def is_loopback_url(url: str | None) -> bool:
+    """True when the address only works on the server itself (localhost, 127.0.0.1, ::1)."""
+    host = (urlsplit(url or "").hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost") or not host:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def practices_on_loopback(session: Session, *, practice_ids: list[int]) -> list[str]:
+    """The names of those practices whose links would point at the server itself."""
+    if not practice_ids:
+        return []
+    rows = session.exec(select(Practice.name, Practice.portal_url)
+                        .where(Practice.id.in_(practice_ids)).order_by(Practice.name)).all()
+    return [name for name, url in rows if is_loopback_url(url)]

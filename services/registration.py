@@ -106,7 +106,7 @@ def _already(session: Session, enrollment: Enrollment, patient: Patient, practic
 
 
 def _guardian(session: Session, *, practice_id: int, patient: Patient, form: RegistrationForm,
-              checked: CheckedForm) -> Guardian:
+              checked: CheckedForm, actor: str) -> Guardian:
     if form.new_guardian is not None:
         guardian = Guardian(
             practice_id=practice_id,
@@ -130,14 +130,20 @@ def _guardian(session: Session, *, practice_id: int, patient: Patient, form: Reg
     if guardian is None:
         raise InvalidInput("That guardian is not on file for this patient: choose another or "
                            "add a new guardian.", field=GUARDIAN)
-    # Fill gaps only: the practice system stays the source of the guardian's contact details.
-    if not guardian.email:
-        guardian.email = checked.email
-    if checked.cell_phone and not guardian.cell_phone:
-        guardian.cell_phone = checked.cell_phone
+    # The contact the front desk just typed is the one the parent gave: keep it, so that a new
+    # PIN, a resend and the Dashboard use it; the audit event keeps the previous value.
+    typed = {"email": checked.email, "cell_phone": checked.cell_phone}
+    changes = {field: [getattr(guardian, field), value] for field, value in typed.items()
+               if value and getattr(guardian, field) != value}
+    for field, (_previous, value) in changes.items():
+        setattr(guardian, field, value)
     if checked.language:  # staff asked; the drop-down showed the language on file
         guardian.preferred_language = checked.language
     session.add(guardian)
+    if changes:
+        record_event(session, actor=actor, action="guardian_contact_updated",
+                     practice_id=practice_id, patient_id=patient.id, guardian_id=guardian.id,
+                     changes=changes)
     return guardian
 
 
@@ -202,7 +208,7 @@ def _enroll(
         raise Conflict(_already(session, live, patient, practice, status), field=SUBMIT)
 
     guardian = _guardian(session, practice_id=practice_id, patient=patient, form=form,
-                         checked=checked)
+                         checked=checked, actor=actor)
     if live is not None:
         _void(session, live=live, now=now, actor=actor,
               reason="new PIN issued" if new_pin else "registered again after a decline")

@@ -70,12 +70,14 @@ def create_first_admin(
 
 
 def create_first_practice(
-    session: Session, *, admin: StaffUserPublic, name: str, timezone: str
+    session: Session, *, admin: StaffUserPublic, name: str, timezone: str,
+    portal_url: str | None = None,
 ) -> None:
     """Create the administrator's own practice during setup and make them a member."""
     from services.practices import create_practice
 
-    practice = create_practice(session, name=name, timezone=timezone, actor=admin.username)
+    practice = create_practice(session, name=name, timezone=timezone, actor=admin.username,
+                               portal_url=portal_url)
     auth.add_membership(session, user_id=admin.id, practice_id=practice.id)
 
 

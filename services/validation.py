@@ -24,21 +24,58 @@ def normalize_email(value: str | None, *, field: str = "Email Address") -> str:
 
 
 def normalize_phone(value: str | None, *, region: str = "US", field: str = "Text Message") -> str:
-    """The number in E.164 (`+16175550123`), or InvalidInput naming `field`."""
+    """The number in E.164 (`+16175550123`), or InvalidInput naming `field` and what is wrong."""
     value = (value or "").strip()
     if not value:
         raise InvalidInput(f"{field} is empty: enter a cell phone number.", field=field)
     try:
         number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise InvalidInput(
-            f"{field} {value!r} is not a valid phone number: include the area code, "
-            "for example (617) 555-0123.",
-            field=field,
-        )
+    except phonenumbers.NumberParseException as error:
+        unknown_country = error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE
+        problem = ("has an unknown country code after the +" if unknown_country
+                   else "is not a phone number")
+        raise InvalidInput(_phone_message(field, value, problem, region), field=field) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput(_phone_message(field, value, _phone_problem(number), region),
+                           field=field)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_LENGTH_PROBLEMS = {
+    phonenumbers.ValidationResult.TOO_SHORT: "has too few digits",
+    phonenumbers.ValidationResult.TOO_LONG: "has too many digits",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "has the wrong number of digits",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "has no area code",
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has an unknown country code",
+}
+
+
+def _phone_problem(number: phonenumbers.PhoneNumber) -> str:
+    """Why a parsed number is not valid, as exactly as its digits tell."""
+    length = phonenumbers.is_possible_number_with_reason(number)
+    if length in _LENGTH_PROBLEMS:
+        return _LENGTH_PROBLEMS[length]
+    digits = phonenumbers.national_significant_number(number)
+    if number.country_code == 1 and len(digits) == 10:
+        # North American numbers: area code, exchange, line. 555-01xx is valid wherever the
+        # area code is, so it tells a missing area code from a missing exchange.
+        area, exchange = digits[:3], digits[3:6]
+        probe = phonenumbers.parse(f"+1{area}5550100")
+        if not phonenumbers.is_valid_number(probe):
+            return f"is not a number in use ({area} is not an area code)"
+        return f"is not a number in use (area code {area} has no exchange {exchange})"
+    country = phonenumbers.region_code_for_country_code(number.country_code)
+    return f"is not a number in use in {country}"
+
+
+def _phone_message(field: str, value: str, problem: str, region: str) -> str:
+    if region == "US":
+        example = "(617) 555-0123"
+    else:
+        example = phonenumbers.format_number(phonenumbers.example_number(region),
+                                             phonenumbers.PhoneNumberFormat.NATIONAL)
+    return (f"{field} {value!r} {problem}: type the whole number with its area code, "
+            f"for example {example}.")
 
 
 def format_phone(e164: str | None, *, region: str = "US") -> str:

@@ -25,8 +25,8 @@ def run(monkeypatch, *argv: str, stdin: str = "") -> int:
 def test_help_lists_every_command():
     result = subprocess.run([sys.executable, "manage.py", "--help"], cwd=ROOT,
                             capture_output=True, text=True, check=True)
-    for name in ("migrate", "create-practice", "create-user", "seed-demo", "worker", "backup",
-                 "restore", "export-audit"):
+    for name in ("migrate", "setup-token", "create-practice", "create-user", "seed-demo",
+                 "worker", "backup", "restore", "export-audit"):
         assert name in result.stdout
 
 
@@ -128,3 +128,17 @@ def test_text_opt_out_add_list_remove(database_url, monkeypatch, capsys):
     assert "not on the text opt-out list" in capsys.readouterr().err
     assert run(monkeypatch, "text-opt-out", "add", "555-12") == 2
     assert "Cell phone number" in capsys.readouterr().err
+def test_setup_token_is_printed_before_any_browser_and_creates_the_first_admin(
+        database_url, monkeypatch, capsys):
+    from services.setup import create_first_admin
+
+    assert run(monkeypatch, "setup-token") == 0
+    token = capsys.readouterr().out.split("setup token: ")[1].split()[0]
+    assert run(monkeypatch, "setup-token") == 0  # the same token until it is used
+    assert capsys.readouterr().out.split("setup token: ")[1].split()[0] == token
+    with session_scope() as session:
+        create_first_admin(session, token=token, username="admin", name="Ada Admin",
+                           email="ada@example.com", password="a-long-password",
+                           password_repeat="a-long-password")
+    assert run(monkeypatch, "setup-token") == 2
+    assert "setup is done" in capsys.readouterr().err

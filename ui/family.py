@@ -76,7 +76,7 @@ def register_with_siblings(submission, form, sibling_ids: list[int], confirmatio
         enrollment_id=first.enrollment_id, patient_name=first.patient_name, pin=first.pin,
         pin_channel="letter", email=first.email, text_recipient=None,
         expires_at=first.expires_at, letter=first.letter, message_ids=(result.message_id,),
-        letter_pdf=result.letter_pdf())
+        family_letters=tuple(result.letters))
     for sibling_id in sibling_ids:
         st.session_state.pop(_pick_key(submission.prefix, sibling_id), None)
     st.cache_data.clear()

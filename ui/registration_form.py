@@ -18,6 +18,7 @@ from services.db import session_scope
 from services.email_typos import email_hint
 from services.errors import PortalError
 from services.family import SIBLINGS
+from services.family_letter import render_family_letters
 from services.i18n import DEFAULT_LANGUAGE, language_name, supported_languages
 from services.letters import PinLetter, render_pin_letter
 from services.registration_context import RegistrationContext
@@ -52,6 +53,7 @@ class Confirmation:
     delivery: str | None = None  # None: not attempted yet
     delivery_ok: bool = False
     text_refusal: str | None = None  # why no text went although Text Message was ticked
+    family_letters: tuple | None = None  # a family registration: one letter for every child
 
 
 def local(moment: dt.datetime | None, timezone: str, pattern: str = "%b %d, %Y %I:%M %p") -> str:
@@ -117,14 +119,18 @@ def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -
     left, right = st.columns(2)
     # The letter is made when the button is clicked, over this staff session's connection:
     # no PDF with the PIN waits at a media URL, and none is served once Done is pressed.
-    left.download_button(
-        "Print PIN", data=functools.partial(render_pin_letter, done.letter),
-        file_name="pin-letter.pdf", mime="application/pdf",
-        icon=":material/print:", type="primary" if done.pin_channel == "letter" else "secondary",
-        on_click=record_download,
-        args=(done.practice_id, done.patient_id, done.enrollment_id, context.user.username),
-        key="register_print_pin",
-    )
+    if done.pin:  # a verification question has no PIN to print
+        left.download_button(
+            "Print PIN",
+            data=(functools.partial(render_family_letters, [list(done.family_letters)])
+                  if done.family_letters else functools.partial(render_pin_letter, done.letter)),
+            file_name="pin-letter.pdf", mime="application/pdf",
+            icon=":material/print:",
+            type="primary" if done.pin_channel == "letter" else "secondary",
+            on_click=record_download,
+            args=(done.practice_id, done.patient_id, done.enrollment_id, context.user.username),
+            key="register_print_pin",
+        )
     if right.button("Done", key="register_done_button"):
         st.session_state.pop(DONE_KEY, None)  # the PIN leaves memory here
         st.rerun()
@@ -299,7 +305,10 @@ def registration_form(context: PageContext, ctx: RegistrationContext, errors: di
                            "punctuation do not matter.")
         show_errors(errors, fields.ANSWER)
 
-    prefill_email = (chosen.email if chosen else "") or (live.email if live else "") or ""
+    # Issue New PIN for the same guardian: the address the last invitation went to comes first.
+    own = live if live and live.guardian_id == guardian_id else None
+    prefill_email = (own.email if own else "") or (chosen.email if chosen else "") or (
+        live.email if live else "") or ""
     typed = st.text_input(fields.EMAIL, value=prefill_email, max_chars=254,
                           key=f"{prefix}email_{guardian_id}",
                           help="The parent uses this address to sign in to the portal.")
@@ -311,8 +320,8 @@ def registration_form(context: PageContext, ctx: RegistrationContext, errors: di
     send_text = st.checkbox(fields.TEXT, value=bool(live and live.send_text),
                             key=prefix + "text", help="Also send the registration by text message.")
     if send_text:
-        prefill_phone = (chosen.cell_phone if chosen else None) or (
-            live.cell_phone if live else None)
+        prefill_phone = (own.cell_phone if own else None) or (
+            chosen.cell_phone if chosen else None) or (live.cell_phone if live else None)
         st.text_input("Cell phone number",
                       value=format_phone(prefill_phone, region=settings.phone_region),
                       max_chars=30, key=f"{prefix}phone_{guardian_id}",

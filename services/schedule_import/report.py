@@ -76,11 +76,13 @@ class ImportReport:
         """One sentence for the page and the command line."""
         if not self.committed:
             valid = self.rows - len(self.rejected)
-            return (
-                f"Nothing was imported: {len(self.rejected):,} of {self.rows:,} "
-                f"{self._rows_word} have problems (listed below). Fix them in the file, "
-                f"or choose to keep the valid rows to import the other {valid:,}."
-            )
+            problems = (f"Nothing was imported: {len(self.rejected):,} of {self.rows:,} "
+                        f"{self._rows_word} have problems (listed below).")
+            if not valid:
+                return f"{problems} Fix them in the file and import it again."
+            other = "other one" if valid == 1 else f"other {valid:,}"
+            return (f"{problems} Fix them in the file, or choose to keep the valid "
+                    f"{self._rows_word} to import the {other}.")
         text = (
             f"Imported {self.rows - len(self.rejected):,} of {self.rows:,} "
             f"{self._rows_word}: {self.created:,} created, {self.updated:,} updated, "

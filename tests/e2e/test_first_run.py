@@ -43,6 +43,15 @@ def _fill_setup(page, token: str, password_repeat: str = ADMIN_PASSWORD) -> None
     fill(page, "Repeat password", password_repeat)
 
 
+def test_the_setup_form_is_not_stretched_on_a_wide_screen(new_context):
+    page = new_context(viewport={"width": 1366, "height": 768}).new_page()
+    open_app(page)
+    page.wait_for_function("""() => {
+        const form = document.querySelector('[data-testid="stMain"] [data-testid="stForm"]');
+        return form !== null && form.getBoundingClientRect().width <= 740;
+    }""")  # Streamlit eases a layout change in: wait for the narrow form
+
+
 def test_first_run_setup_with_the_terminal_token_then_demo_practice(page, portal):
     open_app(page)
     expect(main_area(page).get_by_role("heading", name="Welcome to Practice Portal")

@@ -245,9 +245,39 @@ def test_verification_question_is_shown_and_answered(session, practice):
     at = open_link(practice.id, enrollment.link_token)
     assert "Name of your first dog?" in texts(at)
     assert [w.label for w in at.date_input] == ["Child's date of birth"]
+    assert "PIN" not in texts(at)
     at = submit(at, answer="biscuit")
     assert "What happens next" in texts(at)
+    assert "PIN" not in texts(at)  # a question-based activation never had a PIN
     assert live_status(enrollment) == PortalStatus.active
+
+
+@pytest.mark.parametrize(("fields", "said", "not_said"), [
+    ({"send_pin": True, "send_text": False}, "PIN from your welcome email", "letter"),
+    ({"send_pin": True, "send_text": True}, "PIN from the text message", "letter"),
+    ({"send_pin": False, "send_text": False}, "PIN printed on the letter", "email"),
+])
+def test_the_page_says_where_the_pin_came_from_as_it_was_sent(session, practice, fields, said,
+                                                               not_said):
+    enrollment, _ = new_enrollment(session, practice, **fields)
+    at = open_link(practice.id, enrollment.link_token)
+    intro = next(text for text in texts(at).split("\n") if "Enter the PIN" in text)
+    assert said in intro and not_said not in intro
+
+
+@pytest.mark.parametrize("status", ["locked", "expired", "active"])
+def test_a_refused_question_link_never_speaks_of_a_pin_it_never_had(session, practice, status):
+    import datetime as dt
+
+    fields = {"status": "locked" if status == "locked" else
+              "active" if status == "active" else "invited"}
+    if status == "expired":
+        fields["expires_at"] = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    enrollment = make_enrollment(session, practice, answer="Biscuit", **fields)
+    session.commit()
+    at = open_link(practice.id, enrollment.link_token)
+    refusal = " ".join(str(error.value) for error in at.error)
+    assert refusal and "This PIN" not in refusal and "This link" in refusal
 
 
 def test_signed_in_staff_can_open_the_page_too(session, practice):
@@ -257,3 +287,15 @@ def test_signed_in_staff_can_open_the_page_too(session, practice):
     assert not at.exception
     assert "You do not have access" not in texts(at)
     assert at.text_input(key="pin").label == "PIN"
+
+
+def test_after_activation_the_parent_gets_the_portal_sign_in_address_as_a_link(session,
+                                                                                practice):
+    practice.portal_sign_in_url = "https://mychart.sunnypeds.example/login"
+    session.add(practice)
+    enrollment, pin = new_enrollment(session, practice)
+    at = submit(open_link(practice.id, enrollment.link_token), pin=pin)
+    assert "What happens next" in texts(at)
+    shown = texts(at)
+    assert "patient portal at [" in shown
+    assert "](https://mychart.sunnypeds.example/login) with" in shown

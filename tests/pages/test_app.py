@@ -181,3 +181,19 @@ def test_the_locked_refusal_is_audited(practice_and_users):
     with session_scope(read_only=True) as session:
         actions = session.exec(select(AuditEvent.action).where(AuditEvent.actor == "u-staff")).all()
     assert "login_refused_locked" in actions
+
+
+@pytest.mark.parametrize(("role", "portal_url", "warned"), [
+    (Role.admin, "http://localhost:8501", True),
+    (Role.admin, "http://127.0.0.1:8501", True),
+    (Role.admin, "https://portal.sunnypeds.example", False),
+    (Role.staff, "http://localhost:8501", False),
+])
+def test_admins_are_warned_while_links_point_at_localhost(session, role, portal_url, warned):
+    practice = make_practice(session, name="Loop Peds", portal_url=portal_url)
+    make_user(session, role=role, practices=[practice], username="loop.user")
+    session.commit()
+    at = signed_in("loop.user", practice_id=practice.id)
+    assert not at.exception, at.exception
+    shown = " ".join(str(warning.value) for warning in at.warning)
+    assert ("Loop Peds point to this server itself" in shown) == warned

@@ -65,6 +65,8 @@ def test_an_admin_filters_by_action_and_patient(practice):
 
 def test_from_after_to_is_explained(practice):
     at = signed_in("boss", practice_id=practice.id, page=PAGE)
+    assert {widget(at, "date_input", label).proto.format for label in ("From", "To")} == {
+        "MM/DD/YYYY"}
     widget(at, "date_input", "From").set_value(dt.date(2031, 1, 2))
     widget(at, "date_input", "To").set_value(dt.date(2031, 1, 1))
     widget(at, "button", "Apply").click().run()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlmodel import select
 
@@ -49,9 +51,12 @@ def test_lists_held_messages_with_the_placeholder_not_the_pin(clinic):
     [table] = at.dataframe
     frame = table.value
     assert len(frame) == 3
-    assert set(frame["status"]) == {"Held"}
-    assert set(frame["channel"]) == {"Email"}
-    assert {"recipient", "subject", "status", "error", "body preview"} <= set(frame.columns)
+    assert set(frame["Status"]) == {"Held"}
+    assert set(frame["Sent by"]) == {"Email"}
+    assert list(frame.columns) == ["Message", "Created", "Sent by", "To", "Subject", "Status",
+                                   "Tries", "Error", "Next try", "Sent", "Body preview"]
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d [AP]M", value)
+               for value in frame["Created"])
     shown = frame.to_string() + texts(at)
     for pin in clinic["pins"]:
         assert pin not in shown and normalize_pin(pin) not in shown
@@ -65,7 +70,7 @@ def test_resend_delivers_once_smtp_is_configured(clinic, monkeypatch):
         monkeypatch.setenv("PORTAL_SMTP_SECURITY", "none")
         get_settings.cache_clear()
         at = open_outbox(clinic)
-        newest = int(at.dataframe[0].value["id"][0])
+        newest = int(at.dataframe[0].value["Message"][0].lstrip("#"))
         at.selectbox(key="outbox_message").set_value(newest)
         at.button(key="outbox_resend").click().run()
         assert not at.exception, at.exception

@@ -62,10 +62,13 @@ def test_a_bad_portal_url_is_named(practice):
 
 def test_an_admin_adds_a_holiday_a_location_and_renames_a_provider(practice):
     at = _open(practice)
+    assert widget(at, "date_input", "Date").proto.format == "MM/DD/YYYY"
     widget(at, "date_input", "Date").set_value(dt.date(2030, 7, 4))
     widget(at, "text_input", "Holiday name").input("Independence Day")
     widget(at, "button", "Add holiday").click().run()
-    assert "Added the holiday on 2030-07-04." in texts(at)
+    assert "Added the holiday on 07/04/2030." in texts(at)
+    assert "07/04/2030 Independence Day" in [
+        str(option) for option in widget(at, "selectbox", "Holiday").options]
     widget(at, "text_input", "Location name").input("Northside Clinic")
     widget(at, "button", "Add location").click().run()
     assert "Added location Northside Clinic." in texts(at)
@@ -104,3 +107,16 @@ def test_bad_reminder_days_are_named_and_nothing_saved(practice):
     assert "Remind after (days): 'three' is not a number of days" in texts(at)
     with session_scope(read_only=True) as session:
         assert session.get(Practice, practice.id).remind_after_days == "3,10"
+def test_the_patient_portal_sign_in_address_is_a_setting(practice):
+    at = _open(practice)
+    widget(at, "text_input", "Patient portal sign-in address").input("mychart dot example")
+    widget(at, "button", "Save practice settings").click().run()
+    assert "Patient portal sign-in address 'mychart dot example' is not a web address" in \
+        texts(at)
+    widget(at, "text_input", "Patient portal sign-in address").input(
+        "https://mychart.sunnypeds.example/login")
+    widget(at, "button", "Save practice settings").click().run()
+    assert "Saved the practice settings." in texts(at)
+    with session_scope(read_only=True) as session:
+        saved = session.exec(select(Practice.portal_sign_in_url)).first()
+    assert saved == "https://mychart.sunnypeds.example/login"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 import streamlit as st
@@ -177,7 +178,8 @@ def test_verification_question_registration(clinic):
     assert enrollment.method == "question"
     assert enrollment.verification_question == "Name of your first pet?"
     assert verify_secret(normalize_answer("mister whiskers"), enrollment.secret_hash)
-    assert at.get("download_button")[0].label == "Print PIN"
+    assert not at.get("download_button")  # no PIN, so no Print PIN
+    assert "Mister Whiskers" not in texts(at)
 
 
 def test_text_message_with_carrier_and_do_not_send_pin(clinic):
@@ -234,7 +236,7 @@ def fill_bad(at, clinic, case):
 
 @pytest.mark.parametrize(("case", "words"), [
     ("invalid email", "Email Address is not valid"),
-    ("invalid phone", "Text Message '555-12' is not a valid phone number"),
+    ("invalid phone", "Text Message '555-12' has too few digits"),
     ("text without carrier", "Cell Carrier is required with Text Message"),
     ("closed carrier", "AT&T closed its email-to-text gateway"),
     ("question without question", "Question is empty"),
@@ -329,6 +331,10 @@ def test_status_badge_and_history_use_the_shared_colours_and_action_words(clinic
     [events] = [table.value for table in at.dataframe if "What" in table.value.columns]
     assert {"Registered", "PIN issued", "Declined"} <= set(events["What"])
     assert not [what for what in events["What"] if "_" in what]  # no codes on screen
+    [history] = [table.value for table in at.dataframe if "Issued" in table.value.columns]
+    moment = r"\d\d/\d\d/\d{4} \d\d:\d\d [AP]M"
+    assert all(re.fullmatch(moment, value) for value in [*history["Issued"], *events["When"]])
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4}", value) for value in history["Expires"])
 
 
 def test_active_patient_gets_no_new_registration(clinic):
@@ -340,3 +346,45 @@ def test_active_patient_gets_no_new_registration(clinic):
     assert "already has portal access" in texts(at)
     assert not [button for button in at.button if button.label == "Complete Registration"]
 
+
+
+def test_the_typed_email_is_kept_and_a_new_pin_after_a_lock_goes_to_it(clinic, monkeypatch):
+    """Register with an address other than the file's, lock the PIN with wrong tries, Issue New
+    PIN as prefilled: the new address receives both emails (a real SMTP server)."""
+    from services.activation import activate_account
+    from services.settings import get_settings
+    from tests.smtp_server import smtp_server
+
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("PORTAL_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("PORTAL_SMTP_PORT", str(port))
+        monkeypatch.setenv("PORTAL_SMTP_SECURITY", "none")
+        get_settings.cache_clear()
+        at = open_register(clinic, appointment=clinic["appointment"].id)
+        email_box(at).input("lan.nguyen@newmail.example")
+        complete(at, clinic)
+        assert not at.exception, at.exception
+        first = the_enrollment()
+        for _ in range(get_settings().activation_max_attempts):
+            with session_scope() as session:
+                activate_account(
+                    session, practice_id=first.practice_id, link_token=first.link_token,
+                    client_key="ip:203.0.113.9", email="lan.nguyen@newmail.example",
+                    password="a-parent-password-1", repeat_password="a-parent-password-1",
+                    pin="AAAAA-AAAAA", date_of_birth=dt.date(2019, 3, 4))
+        assert the_enrollment().status == EnrollmentStatus.locked
+
+        at = open_register(clinic, appointment=clinic["appointment"].id)
+        assert email_box(at).value == "lan.nguyen@newmail.example"
+        at.button(key=key(clinic, "submit")).click().run()
+        assert not at.exception, at.exception
+        assert "### PIN:" in texts(at)
+        recipients = [to for _sender, tos, _message in inbox.received for to in tos]
+
+    assert recipients == ["lan.nguyen@newmail.example", "lan.nguyen@newmail.example"]
+    with session_scope(read_only=True) as session:
+        guardian = session.get(Guardian, clinic["guardian"].id)
+        assert guardian.email == "lan.nguyen@newmail.example"
+        [detail] = session.exec(select(AuditEvent.detail).where(
+            AuditEvent.action == "guardian_contact_updated")).all()
+    assert "lan@example.com" in detail  # the previous address stays in the audit event

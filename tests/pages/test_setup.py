@@ -56,3 +56,21 @@ def test_without_demo_an_empty_practice_name_writes_nothing(data_dir):
     _form(at, setup.ensure_setup_token(data_dir), practice_name="")
     assert "Practice name is empty" in texts(at)
     assert _count(StaffUser) == 0 and _count(Practice) == 0
+
+
+def test_setup_asks_for_the_public_address_and_the_practice_keeps_it(data_dir):
+    at = app_test().run()
+    _fill(at, **{"Public address of this app": "https://portal.sunnypeds.example/"})
+    _form(at, setup.ensure_setup_token(data_dir), practice_name="Sunny Peds")
+    assert "Administrator olive created" in texts(at)
+    with session_scope(read_only=True) as session:
+        portal_url = session.exec(select(Practice.portal_url)).one()
+    assert portal_url == "https://portal.sunnypeds.example"
+
+
+def test_a_public_address_that_is_no_web_address_writes_nothing(data_dir):
+    at = app_test().run()
+    _fill(at, **{"Public address of this app": "portal dot example"})
+    _form(at, setup.ensure_setup_token(data_dir), practice_name="Sunny Peds")
+    assert "Public address of this app 'portal dot example' is not a web address" in texts(at)
+    assert _count(StaffUser) == 0 and _count(Practice) == 0

@@ -399,6 +399,28 @@ def test_verification_question_enrollment_takes_the_answer_and_the_date_of_birth
     assert reload(enrollment).attempts == 2
 
 
+def test_an_answer_with_other_case_spacing_and_punctuation_is_right_at_no_cost(session,
+                                                                               practice):
+    patient = make_patient(session, practice, date_of_birth=DOB)
+    enrollment = make_enrollment(session, practice, patient=patient, answer="Lincoln Elementary")
+    session.commit()
+    right = attempt(enrollment, answer="lincoln elementary!", date_of_birth=DOB)
+    assert right.activated
+    assert reload(enrollment).attempts == 0
+
+
+def test_an_answer_hashed_in_its_older_form_still_activates(session, practice):
+    from services.pins import hash_secret, legacy_answer
+
+    patient = make_patient(session, practice, date_of_birth=DOB)
+    enrollment = make_enrollment(
+        session, practice, patient=patient, answer="x",
+        secret_hash=hash_secret(legacy_answer("O'Brien Elementary")))
+    session.commit()
+    right = attempt(enrollment, answer="o'brien elementary", date_of_birth=DOB)
+    assert right.activated
+
+
 def test_every_try_is_audited_and_no_audit_holds_the_pin(monkeypatch, invited):
     use_settings(monkeypatch, activation_max_attempts=2)
     enrollment, pin = invited

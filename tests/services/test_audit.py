@@ -64,9 +64,9 @@ def test_events_are_listed_newest_first_within_the_practice(session, trail):
     assert page.total == 4
     assert list(page.events.columns) == ["When", "User", "Action", "Patient", "Details"]
     assert _actions(page) == ["Location added", "PIN issued", "Enrollment voided", "PIN issued"]
-    assert page.events["When"].iloc[-1] == "2030-03-01 23:30:00"  # shown in the practice zone
+    assert page.events["When"].iloc[-1] == "03/01/2030 11:30:00 PM"  # shown in the practice zone
     assert page.events["Patient"].iloc[-1] == "Rivera, Sofia (MRN M-100)"
-    assert page.events["Details"].iloc[0] == "name: Annex"
+    assert page.events["Details"].iloc[0] == "Name: Annex"
 
 
 def test_sign_ins_of_the_practices_staff_are_included(session, trail):
@@ -203,3 +203,29 @@ def test_an_action_without_words_yet_still_reads_as_a_sentence():
     assert action_label("pin_issued") == "PIN issued"
     assert action_label("reminder_sent") == "Reminder sent"
 
+
+
+def test_the_audit_log_reads_in_words(session):
+    practice = make_practice(session, name="Words Peds", timezone=ZONE)
+    patient = make_patient(session, practice, first_name="Ava", last_name="Stone",
+                           mrn="MRN0000479")
+    at = dt.datetime(2030, 3, 2, 14, 5, tzinfo=dt.UTC)
+    _event(session, practice, at, actor="parent", action="activation_attempt", patient=patient,
+           client="ip:::ffff:203.0.113.9", outcome="wrong_secret", attempts=2)
+    _event(session, practice, at, actor="ada", action="practice_updated",
+           changes={"phone": ["", "(617) 555-0100"]})
+    _event(session, practice, at, actor="ada", action="message_sent", channel="sms_gateway",
+           message_ids=[4, 5])
+    session.commit()
+    page = list_audit_events(session, practice_id=practice.id, timezone=ZONE)
+    shown = page.events.to_dict("records")
+    assert {row["When"] for row in shown} == {"03/02/2030 08:05:00 AM"}
+    attempt = next(row for row in shown if row["Action"] == "Activation attempt")
+    assert attempt["Patient"] == "Stone, Ava (MRN0000479)"
+    assert attempt["Details"] == "Wrong tries: 2 · From: 203.0.113.9 · Outcome: wrong secret"
+    changed = next(row for row in shown if row["Action"] == "Practice settings changed")
+    assert changed["Details"] == "Changed: phone from none to (617) 555-0100"
+    sent = next(row for row in shown if row["Action"] == "Message sent")
+    assert sent["Details"] == "Sent by: Text via carrier gateway · Messages: 4, 5"
+    for row in shown:
+        assert not any(mark in row["Details"] for mark in ("{", "[", "ip:", "_")), row

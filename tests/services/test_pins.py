@@ -33,7 +33,8 @@ def test_format_pin_groups_five_and_five():
 
 
 def test_normalize_answer_folds_case_punctuation_and_spacing():
-    assert pins.normalize_answer("  St.  LOUIS,  Missouri ") == "st louis missouri"
+    assert pins.normalize_answer("  St.  LOUIS,  Missouri ") == pins.normalize_answer(
+        "st louis missouri")
     assert pins.normalize_answer("Straße") == pins.normalize_answer("STRASSE")
     assert pins.normalize_answer("ﬁdo") == "fido"  # NFKC: the ligature is two letters
     assert pins.normalize_answer(None) == ""
@@ -62,3 +63,17 @@ def test_the_same_secret_hashes_differently_each_time(data_dir):
                                     "pbkdf2_sha256$many$00$00", "pbkdf2_sha256$1000$zz$00"])
 def test_verify_refuses_missing_or_malformed_hashes(stored):
     assert pins.verify_secret("7KQ4M9TXR2", stored) is False
+
+
+@pytest.mark.parametrize("typed", [
+    "lincoln elementary!", "Lincoln-Elementary", "LINCOLN  ELEMENTARY.", "lincolnelementary",
+    "“Lincoln Elementary”", "Lincoln Elementary?!", " lincoln\telementary ", "Lincoln/Elementary",
+])
+def test_an_answer_ignores_case_spacing_and_all_punctuation(typed):
+    assert pins.normalize_answer(typed) == pins.normalize_answer("Lincoln Elementary")
+
+
+def test_an_answer_ignores_how_an_accent_is_encoded_but_keeps_the_letter():
+    composed, decomposed = "Jos\u00e9", "Jose\u0301"
+    assert pins.normalize_answer(composed) == pins.normalize_answer(decomposed)
+    assert pins.normalize_answer("José") != pins.normalize_answer("Jose")

@@ -257,7 +257,7 @@ BAD_ROWS = [
     ({"Appointment ID": ""}, "Appointment ID is empty"),
     ({"Provider": ""}, "Provider is empty"),
     ({"Guardian Email": "maria@"}, "Guardian email is not valid"),
-    ({"Guardian Cell Phone": "555-12"}, "Guardian cell phone '555-12' is not a valid phone"),
+    ({"Guardian Cell Phone": "555-12"}, "Guardian cell phone '555-12' has too few digits"),
     ({"Guardian First Name": ""}, "Guardian first name is empty"),
     ({"Status": "Maybe"}, "Status 'Maybe' is not known"),
 ]
@@ -312,6 +312,7 @@ def test_a_file_with_a_bad_row_imports_nothing(session, practice):
     report = _import(session, practice, _csv(rows), create_missing=True)
     assert not report.committed
     assert "Nothing was imported: 1 of 4 rows have problems" in report.summary
+    assert report.summary.endswith("keep the valid rows to import the other 3.")
     assert (_count(session, Patient), _count(session, Appointment),
             _count(session, Guardian)) == (0, 0, 0)
     assert _count(session, Provider) == 1  # "Dr. New" was not created either
@@ -320,6 +321,13 @@ def test_a_file_with_a_bad_row_imports_nothing(session, practice):
     outcomes = {line[0]: line[2] for line in report.outcomes}
     assert outcomes == {2: "not imported", 3: "not imported", 4: "not imported",
                         5: "rejected"}
+
+
+def test_when_every_row_is_rejected_nothing_offers_to_import_the_other_0(session, practice):
+    rows = [_row(**{"Date of Birth": "not a date"})]
+    report = _import(session, practice, _csv(rows))
+    assert "other 0" not in report.summary
+    assert report.summary.endswith("Fix them in the file and import it again.")
 
 
 def test_keep_valid_rows_imports_the_rest(session, practice):
@@ -459,7 +467,7 @@ def test_a_number_on_file_is_not_taken_for_one_with_an_extension(session, practi
     rows = copy.deepcopy(SCHEDULE)
     rows[0]["Guardian Cell Phone"] = "617-555-014 x2"  # the digits of the number on file
     report = _import(session, practice, _csv(rows))
-    assert "Guardian cell phone '617-555-014 x2' is not a valid phone number" in \
+    assert "Guardian cell phone '617-555-014 x2' has too few digits" in \
         report.rejected[0].reason
 
 

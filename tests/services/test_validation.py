@@ -80,3 +80,24 @@ def test_timezone_accepts_iana_names_and_names_the_field_otherwise():
             validate_timezone(bad, field="Practice timezone")
         assert error.value.field == "Practice timezone"
         assert "IANA" in error.value.message
+
+
+@pytest.mark.parametrize(("typed", "problem"), [
+    ("(555) 010-2000", "is not a number in use (555 is not an area code)"),
+    ("(617) 010-2000", "is not a number in use (area code 617 has no exchange 010)"),
+    ("555-0123", "has no area code"),
+    ("617555012", "has too few digits"),
+    ("61755501234", "has too many digits"),
+    ("+99 1234", "has an unknown country code after the +"),
+    ("hello", "is not a phone number"),
+])
+def test_invalid_phone_message_says_exactly_what_is_wrong(typed, problem):
+    with pytest.raises(InvalidInput) as error:
+        normalize_phone(typed, field="Phone")
+    assert error.value.message == (
+        f"Phone {typed!r} {problem}: type the whole number with its area code, "
+        "for example (617) 555-0123.")
+
+
+def test_the_example_in_the_message_is_itself_valid():
+    assert normalize_phone("(617) 555-0123") == "+16175550123"
