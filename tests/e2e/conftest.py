@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from services import db
+from services.settings import get_settings
 from tests.e2e import support
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -182,14 +183,26 @@ def fresh_database_url(folder: Path) -> str:
     return f"{PG_URL}{separator}options=-csearch_path={PG_SCHEMA}"
 
 
-def seed_database(database_url: str, fill: Callable[[Session], None]) -> None:
-    """Migrate the server's database and fill it in one unit of work, before the server starts."""
+def seed_database(database_url: str, fill: Callable[[Session], None], data_dir: Path) -> None:
+    """Migrate the server's database and fill it in one unit of work, before the server starts.
+
+    The seed runs with the server's data folder and database, so the keys it makes (the PIN
+    pepper above all: seeded PINs are hashed with it) are the ones the server reads."""
+    saved = {name: os.environ.get(name) for name in ("PORTAL_DATA_DIR", "PORTAL_DATABASE_URL")}
+    os.environ.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_DATABASE_URL=database_url)
+    get_settings.cache_clear()
     db.migrate(database_url)
     try:
         with db.session_scope(engine=db.get_engine(database_url)) as session:
             fill(session)
     finally:
         db.dispose_engines()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +226,7 @@ def portal(request, tmp_path_factory, smtp, portal_seed, portal_env) -> Iterator
     data_dir = folder / "data"
     database_url = fresh_database_url(folder)
     if portal_seed is not None:
-        seed_database(database_url, portal_seed)
+        seed_database(database_url, portal_seed, data_dir)
     extra = {
         "PORTAL_SMTP_HOST": "127.0.0.1",
         "PORTAL_SMTP_PORT": str(smtp.port),

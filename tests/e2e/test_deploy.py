@@ -160,15 +160,16 @@ def cluster(tmp_path_factory, smtp):
     nginx_port = support.free_port()
     nginx_url = f"http://127.0.0.1:{nginx_port}"
     database_url = fresh_database_url(folder)
-    seed_database(database_url, _seed(nginx_url))
+    seed_database(database_url, _seed(nginx_url), folder / "seed" / "data")
 
     # The keys live outside every data folder, and every process reads the same files.
     keys = folder / "keys"
     keys.mkdir()
-    for name in ("outbox", "cookie"):
+    for name in ("outbox", "cookie", "pin_pepper"):
         (keys / f"{name}.key").write_text(secrets.token_urlsafe(48))
     shared = {"PORTAL_OUTBOX_KEY_FILE": str(keys / "outbox.key"),
-              "PORTAL_COOKIE_KEY_FILE": str(keys / "cookie.key")}
+              "PORTAL_COOKIE_KEY_FILE": str(keys / "cookie.key"),
+              "PORTAL_PIN_PEPPER_FILE": str(keys / "pin_pepper.key")}
     replicas = [  # started together, as systemd would, then awaited
         support.start_server(name=f"deploy-replica-{letter}", data_dir=folder / letter / "data",
                              database_url=database_url, extra_env=shared, health=False)

@@ -244,7 +244,7 @@ def test_an_open_tab_left_alone_is_signed_out_and_shows_the_sign_in_form(page, t
                     email="ida@example.org", role=Role.admin, password=IDLE_ADMIN[2],
                     actor="e2e", practice_ids=[practice.id])
 
-    seed_database(database_url, fill)
+    seed_database(database_url, fill, tmp_path / "data")
     idle = support.start_server(
         name="idle-sign-out", data_dir=tmp_path / "data", database_url=database_url,
         extra_env={"PORTAL_SESSION_IDLE_MINUTES": "0.15"},  # 9 seconds
