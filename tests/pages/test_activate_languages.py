@@ -52,7 +52,7 @@ def test_the_link_with_lang_es_opens_the_page_in_spanish(session):
     assert [w.label for w in at.text_input] == [
         "PIN", "Correo electrónico", "Contraseña", "Repita la contraseña"]
     assert at.date_input(key="date_of_birth").label == "Fecha de nacimiento del menor"
-    assert "Ingrese el PIN de su carta" in texts(at)
+    assert "Ingrese el PIN de su correo de bienvenida" in texts(at)
 
 
 def test_the_switch_changes_the_language_and_keeps_it_in_the_link(session):
