@@ -163,7 +163,9 @@ def drop_login_cookie(authenticator: stauth.Authenticate) -> None:
 def login_form(authenticator: stauth.Authenticate) -> None:
     """The sign-in form; on success the app reruns into the signed-in navigation."""
     st.title("Practice Portal")
-    notice = st.session_state.pop(_NOTICE, None)
+    # Kept until the next sign-in: the cookie's removal reruns the page right after a sign-out,
+    # and the notice must survive that rerun.
+    notice = st.session_state.get(_NOTICE)
     if notice:
         st.info(notice, icon=":material/timer_off:")
     st.session_state.pop(_REFUSAL, None)
@@ -179,6 +181,7 @@ def login_form(authenticator: stauth.Authenticate) -> None:
         st.session_state[_COOKIE_EXP] = ends.timestamp() if ends else 0
         st.session_state.pop("_portal_drop_cookie", None)
         st.session_state.pop("logout", None)
+        st.session_state.pop(_NOTICE, None)
         st.rerun()
     elif status is False:
         st.error(st.session_state.pop(_REFUSAL, None) or signin.REFUSED)
