@@ -68,9 +68,9 @@ def show_confirmation(done: dict) -> None:
     )
 
 
+narrow_page()  # before any element: the page's layout is set before it draws
 language = choose_language()
 _ = gettext_for(language)
-narrow_page()
 st.title(_("Activate Portal Account"))
 
 practice_param = str(st.query_params.get("practice", "")).strip()

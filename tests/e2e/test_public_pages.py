@@ -101,7 +101,7 @@ def _expect_narrow_form(page) -> None:
     page.wait_for_function("""() => {
         const form = document.querySelector('[data-testid="stMain"] [data-testid="stForm"]');
         return form !== null && form.getBoundingClientRect().width <= 740;
-    }""")
+    }""", polling=250)  # a timer, not animation frames (which a busy headless tab may skip)
 
 
 # --- item 11: wide screens --------------------------------------------------------------------
