@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import scratch_portal  # noqa: E402
 
 TARGET_SECONDS = 60.0
 
@@ -65,12 +65,7 @@ def main() -> None:
     parser.add_argument("--url", help="database URL (default: a temporary SQLite file)")
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="portal-bench-bulk-"))
-    url = args.url or f"sqlite:///{folder / 'portal.db'}"
-    os.environ["PORTAL_DATABASE_URL"] = url
-    os.environ["PORTAL_DATA_DIR"] = str(folder)
-    for name in ("PORTAL_SMTP_HOST", "PORTAL_SMS_API_URL"):
-        os.environ.pop(name, None)
+    url = scratch_portal("bulk", args.url)
 
     from services import db
     from services.bulk_registration import plan_bulk, render_bulk_letters, run_bulk

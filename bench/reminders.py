@@ -12,15 +12,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import scratch_portal  # noqa: E402
 
 
 def main() -> None:
@@ -29,12 +29,7 @@ def main() -> None:
     parser.add_argument("--url", help="database URL (default: a temporary SQLite file)")
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="portal-bench-reminders-"))
-    url = args.url or f"sqlite:///{folder / 'portal.db'}"
-    os.environ["PORTAL_DATABASE_URL"] = url
-    os.environ["PORTAL_DATA_DIR"] = str(folder)
-    for name in ("PORTAL_SMTP_HOST", "PORTAL_SMS_API_URL"):
-        os.environ.pop(name, None)
+    url = scratch_portal("reminders", args.url)
 
     from sqlalchemy import insert
 

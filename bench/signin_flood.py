@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import scratch_portal  # noqa: E402
 
 
 def _percentiles(timings: list[float]) -> dict[str, float]:
@@ -42,12 +42,7 @@ def main() -> None:  # noqa: C901 - a linear script: set up, three phases, repor
                         help="do not repeat the former sign-in for comparison")
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="portal-bench-signin-"))
-    url = args.url or f"sqlite:///{folder / 'portal.db'}"
-    os.environ["PORTAL_DATABASE_URL"] = url
-    os.environ["PORTAL_DATA_DIR"] = str(folder)
-    for name in ("PORTAL_SMTP_HOST", "PORTAL_SMS_API_URL"):
-        os.environ.pop(name, None)
+    url = scratch_portal("signin", args.url)
 
     from sqlmodel import select
 

@@ -15,13 +15,14 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import scratch_portal  # noqa: E402
 
 
 def main() -> None:
@@ -31,10 +32,7 @@ def main() -> None:
     parser.add_argument("--url", help="database URL (default: a temporary SQLite file)")
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="portal-bench-worker-"))
-    url = args.url or f"sqlite:///{folder / 'portal.db'}"
-    os.environ["PORTAL_DATABASE_URL"] = url
-    os.environ["PORTAL_DATA_DIR"] = str(folder)
+    url = scratch_portal("worker", args.url, keep_delivery=True)
 
     from models import OutboxMessage, OutboxStatus, Practice
     from services.db import migrate, session_scope
