@@ -130,10 +130,12 @@ if user is None:
 st.session_state[USER_KEY] = user
 keep_login_cookie(authenticator)
 practice_selector(user)
-if user.role == "admin":
-    public_address_warning([practice.id for practice in practices_of(user)])
 allowed = [PAGES[key] for key in permissions.ROLE_PAGES[user.role]]
 navigation = st.navigation(allowed + [ACTIVATE], position="top")
+# The banner is for staff pages: the Activate page is the parents' page, even when an admin
+# opens it to try a link.
+if user.role == "admin" and navigation.url_path != ACTIVATE.url_path:
+    public_address_warning([practice.id for practice in practices_of(user)])
 with st.sidebar:
     st.divider()
     st.caption(f"Signed in as **{user.name}** ({user.role})")

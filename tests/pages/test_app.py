@@ -197,3 +197,16 @@ def test_admins_are_warned_while_links_point_at_localhost(session, role, portal_
     assert not at.exception, at.exception
     shown = " ".join(str(warning.value) for warning in at.warning)
     assert ("Loop Peds point to this server itself" in shown) == warned
+
+
+def test_the_parents_activation_page_never_shows_the_admin_warning(session):
+    practice = make_practice(session, name="Loop Peds", portal_url="http://localhost:8501")
+    make_user(session, role=Role.admin, practices=[practice], username="loop.admin")
+    session.commit()
+    at = signed_in("loop.admin", practice_id=practice.id)
+    assert "Loop Peds point to this server itself" in " ".join(str(w.value) for w in at.warning)
+    at.switch_page("pages/activate.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Activate Portal Account"
+    assert not [w for w in at.warning if "point to this server itself" in str(w.value)]
