@@ -41,7 +41,7 @@ def _validate_password(password: str, *, email: str, repeat: str | None, languag
             _("Password must not contain your email address: choose something else."),
             field="password",
         )
-    check_password_rules(password)
+    check_password_rules(password, gettext=_)
     if repeat is not None and repeat != password:
         raise InvalidInput(
             _("Repeat password does not match Password: type the same password twice."),

@@ -1,10 +1,14 @@
 """Password rules shared by staff and parent passwords: no common password, no spaces at the
-ends (the sign-in form strips them, so such a password could never be typed back)."""
+ends (the sign-in form strips them, so such a password could never be typed back).
+
+The messages are in the gettext catalog: the activation page passes the parent's `_`
+(services.i18n.gettext_for); staff pages pass nothing and read English."""
 
 from __future__ import annotations
 
 import functools
 import gzip
+from collections.abc import Callable
 from pathlib import Path
 
 from services.errors import InvalidInput
@@ -24,15 +28,23 @@ def is_common_password(password: str) -> bool:
     return password.strip().casefold() in common_passwords()
 
 
-def check_password_rules(password: str, *, field: str = "password") -> None:
-    """Raise InvalidInput for a password with spaces at either end or one on the common list."""
+def _english(text: str) -> str:
+    return text
+
+
+def check_password_rules(password: str, *, field: str = "password",
+                         gettext: Callable[[str], str] = _english) -> None:
+    """Raise InvalidInput for a password with spaces at either end or one on the common list,
+    in the language of `gettext` (English by default)."""
+    _ = gettext
     if password != password.strip():
         raise InvalidInput(
-            "Password starts or ends with a space: remove it (spaces inside are fine).",
+            _("Password starts or ends with a space: remove it (spaces inside are fine)."),
             field=field,
         )
     if is_common_password(password):
         raise InvalidInput(
-            "Password is one of the most common passwords and easy to guess: choose another.",
+            _("Password is one of the most common passwords and easy to guess: choose "
+              "another."),
             field=field,
         )

@@ -105,3 +105,14 @@ def test_an_unknown_language_falls_back_to_english(session):
     practice, enrollment, _ = spanish_link(session)
     at = open_link(practice, enrollment, lang="tlh")
     assert not at.exception and at.title[0].value == "Activate Portal Account"
+
+
+def test_the_password_rules_are_explained_in_spanish(session):
+    practice, enrollment, pin = spanish_link(session)
+    at = submit(open_link(practice, enrollment), pin=format_pin(pin), password="qwertyuiop12")
+    assert ("La contraseña es una de las más comunes y fácil de adivinar: elija otra."
+            in texts(at))
+    at = submit(open_link(practice, enrollment), pin=format_pin(pin), password=f" {PASSWORD}")
+    assert ("La contraseña empieza o termina con un espacio: quítelo (los espacios en medio "
+            "sí se permiten)." in texts(at))
+    assert "Password" not in texts(at)
