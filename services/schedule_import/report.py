@@ -60,6 +60,7 @@ class ImportReport:
     providers_created: list[str] = field(default_factory=list)
     locations_created: list[str] = field(default_factory=list)
     ignored: int = 0  # FHIR entries of other resource types
+    arrived_kept: int = 0  # Arrived on file, Booked in the file: kept Arrived
     # Every row read, for the downloadable report.
     outcomes: list[OutcomeLine] = field(default_factory=list)
 
@@ -88,6 +89,10 @@ class ImportReport:
             f"{self._rows_word}: {self.created:,} created, {self.updated:,} updated, "
             f"{self.unchanged:,} unchanged, {len(self.rejected):,} rejected."
         )
+        if self.arrived_kept:
+            visits = ("1 visit the desk marked Arrived stays" if self.arrived_kept == 1 else
+                      f"{self.arrived_kept:,} visits the desk marked Arrived stay")
+            text += f" {visits} Arrived (the file still says Booked)."
         if self.providers_created or self.locations_created:
             made = [*self.providers_created, *self.locations_created]
             text += f" New providers and locations: {', '.join(made)}."

@@ -1,5 +1,10 @@
 """Writing an accepted file: look up only the file's keys, then insert and update patients,
-guardians, providers, locations and appointments in bulk, in the caller's transaction."""
+guardians, providers, locations and appointments in bulk, in the caller's transaction.
+
+An import never undoes the desk's Arrived: a visit Arrived on file that the file still calls
+Booked (Scheduled, the only not-yet-arrived status) stays Arrived, and the report counts it as
+kept; Completed, Cancelled and No show from the file apply as usual. The decision is made here,
+in Python, so SQLite and PostgreSQL (postgres.py only writes) behave alike."""
 
 from __future__ import annotations
 
@@ -298,6 +303,9 @@ class AppointmentValues(NamedTuple):
 
 
 APPOINTMENT_FIELDS = AppointmentValues._fields
+STATUS_INDEX = APPOINTMENT_FIELDS.index("status")
+SCHEDULED, ARRIVED = AppointmentStatus.scheduled.value, AppointmentStatus.arrived.value
+KEPT_ARRIVED = "Kept Arrived: the desk checked the patient in; the file still says Booked"
 # What a new appointment gets for a field the file does not carry.
 NEW_APPOINTMENT = AppointmentValues(None, None, None, None, "", AppointmentStatus.scheduled.value)
 
@@ -348,6 +356,10 @@ def upsert_appointments(session: Session, practice_id: int, parsed: Parsed,
             kept = AppointmentValues._make(on_file) if on_file else NEW_APPOINTMENT
             visit_type = kept.visit_type if visit_type is None else visit_type
             status = kept.status if status is None else status
+        kept_arrived = (on_file is not None and status == SCHEDULED
+                        and on_file[STATUS_INDEX] == ARRIVED)
+        if kept_arrived:
+            status = ARRIVED
         values = (patient_ids[row.mrn], provider_of[row.provider], location_of[row.location],
                   row.start_at, visit_type, status)  # in APPOINTMENT_FIELDS order
         if on_file is None:
@@ -363,7 +375,8 @@ def upsert_appointments(session: Session, practice_id: int, parsed: Parsed,
         else:
             outcome = "unchanged"
         updated += outcome == "updated"
-        outcomes.append((row.number, row.source_id, outcome, ""))
+        report.arrived_kept += kept_arrived
+        outcomes.append((row.number, row.source_id, outcome, KEPT_ARRIVED if kept_arrived else ""))
     report.created = len(inserts)
     report.updated = updated
     report.unchanged = len(rows) - report.created - report.updated

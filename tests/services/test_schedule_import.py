@@ -433,6 +433,50 @@ def test_a_file_without_status_keeps_the_status_on_file(session, practice):
     assert _appointment(session, "A-3").status == "no_show"
 
 
+def test_an_import_saying_booked_keeps_the_desks_arrived(session, practice):
+    from services.arrivals import mark_arrived
+
+    _import(session, practice, _csv(SCHEDULE))
+    for source_id in ("A-1", "A-2"):
+        mark_arrived(session, practice_id=practice.id,
+                     appointment_id=_appointment(session, source_id).id, actor="desk")
+    session.commit()
+    rows = copy.deepcopy(SCHEDULE)
+    rows[1]["Status"] = "Booked"  # A-2 said nothing before; now it says Booked
+    rows[1]["Appointment Time"] = "15:00"  # and moves: the time still applies
+    report = _import(session, practice, _csv(rows))
+    session.expire_all()
+    assert _appointment(session, "A-1").status == "arrived"
+    assert _appointment(session, "A-2").status == "arrived"
+    assert _appointment(session, "A-2").start_at.hour == 19
+    assert report.arrived_kept == 2
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 2)
+    assert ("2 visits the desk marked Arrived stay Arrived (the file still says Booked)."
+            in report.summary)
+    assert "Kept Arrived" in schedule_import.report_csv(report).decode("utf-8-sig")
+
+
+def test_completed_cancelled_and_no_show_from_the_file_replace_arrived(session, practice):
+    from services.arrivals import mark_arrived
+
+    rows = [_row(**{"Appointment ID": f"A-{n}"}) for n in range(1, 5)]
+    _import(session, practice, _csv(rows))
+    for row in rows:
+        mark_arrived(session, practice_id=practice.id,
+                     appointment_id=_appointment(session, row["Appointment ID"]).id,
+                     actor="desk")
+    session.commit()
+    for row, status in zip(rows, ("Completed", "Cancelled", "No Show", "Checked in"),
+                           strict=True):
+        row["Status"] = status
+    report = _import(session, practice, _csv(rows))
+    session.expire_all()
+    assert [_appointment(session, f"A-{n}").status for n in range(1, 5)] == [
+        "completed", "cancelled", "no_show", "arrived"]
+    assert report.arrived_kept == 0
+    assert "stay Arrived" not in report.summary
+
+
 def test_guardians_are_matched_per_patient_by_email_or_name(session, practice):
     sofia = make_patient(session, practice, mrn="M-100", first_name="Sofia",
                          last_name="Rivera", date_of_birth=dt.date(2019, 5, 2))
