@@ -1,6 +1,7 @@
 """The family letter: one page per family listing each child's name with its own PIN, expiry,
 web address and QR code. Register Patient prints one for siblings registered together; bulk
-invitations print one PDF with a page per family.
+invitations print one PDF with a page per family. Each page is in its family's language (the
+guardian's preferred language, carried by each PinLetter), through the gettext catalog.
 
     pdf_bytes = render_family_letters([[letter_for_ana, letter_for_sam], [letter_for_lee]])
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from services.i18n import DEFAULT_LANGUAGE, format_long_date
+from services.i18n import format_long_date, gettext_for
 from services.letters import FONT, FONT_DIR, PinLetter, _nfc, _qr_image
 
 QR_SIZE = 30
@@ -19,6 +20,7 @@ _LINE = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
 
 def _header(pdf: FPDF, first: PinLetter, children: list[PinLetter]) -> None:
+    _ = gettext_for(first.language)
     width = pdf.epw
     pdf.set_font(FONT, "B", 15)
     pdf.multi_cell(width, 7, _nfc(first.practice_name), **_LINE)
@@ -27,26 +29,30 @@ def _header(pdf: FPDF, first: PinLetter, children: list[PinLetter]) -> None:
                                  first.practice_email) if part]
     if contact:
         pdf.multi_cell(width, 4.5, _nfc(" · ".join(contact)), **_LINE)
-    pdf.cell(width, 4.5, f"Date: {format_long_date(first.issued_on, DEFAULT_LANGUAGE)}", **_LINE)
+    pdf.cell(width, 4.5, _("Date: %(date)s")
+             % {"date": format_long_date(first.issued_on, first.language)}, **_LINE)
     pdf.ln(3)
     names = ", ".join(child.patient_name for child in children)
-    title = ("Patient portal invitation for " + names if len(children) == 1
-             else f"Patient portal invitations for {len(children)} children: {names}")
+    title = (_("Patient portal invitation for %(child)s") % {"child": names}
+             if len(children) == 1 else
+             _("Patient portal invitations for %(count)s children: %(names)s")
+             % {"count": len(children), "names": names})
     pdf.set_font(FONT, "B", 12)
     pdf.multi_cell(width, 6, _nfc(title), **_LINE)
     pdf.set_font(FONT, "", 9.5)
     pdf.multi_cell(
         width, 5,
-        _nfc("Each child has a PIN of their own. Open the web address or scan the QR code next "
-             "to a child's name, enter that child's PIN and date of birth, and choose your "
-             "login; for the next child, sign in with the same login (I already have an "
-             "account) and enter that child's PIN."),
+        _nfc(_("Each child has a PIN of their own. Open the web address or scan the QR code "
+               "next to a child's name, enter that child's PIN and date of birth, and choose "
+               "your login; for the next child, sign in with the same login (I already have an "
+               "account) and enter that child's PIN.")),
         **_LINE,
     )
     pdf.ln(2)
 
 
 def _child(pdf: FPDF, child: PinLetter) -> None:
+    _ = gettext_for(child.language)
     width = pdf.epw
     top = pdf.get_y()
     text_width = width - QR_SIZE - 6
@@ -59,12 +65,13 @@ def _child(pdf: FPDF, child: PinLetter) -> None:
         pdf.cell(text_width - 22, 7, child.pin, **_LINE)
     else:
         pdf.set_font(FONT, "", 9)
-        pdf.multi_cell(text_width, 5, _nfc("Verification question: "
-                                           f"{child.verification_question or ''}"), **_LINE)
+        pdf.multi_cell(text_width, 5, _nfc(_("Verification question: %(question)s")
+                                           % {"question": child.verification_question or ""}),
+                       **_LINE)
     pdf.set_font(FONT, "", 9)
     if child.expires_on:
-        valid_until = format_long_date(child.expires_on, DEFAULT_LANGUAGE)
-        pdf.cell(text_width, 5, f"Valid until {valid_until}", **_LINE)
+        valid_until = format_long_date(child.expires_on, child.language)
+        pdf.cell(text_width, 5, _("Valid until %(date)s") % {"date": valid_until}, **_LINE)
     size = 8.0
     pdf.set_font(FONT, "", size)
     while pdf.get_string_width(child.activation_url) > text_width and size > URL_MIN_SIZE:
@@ -79,12 +86,14 @@ def _child(pdf: FPDF, child: PinLetter) -> None:
 
 
 def _footer(pdf: FPDF, first: PinLetter) -> None:
+    _ = gettext_for(first.language)
     pdf.ln(1)
     pdf.set_font(FONT, "", 8.5)
-    notes = ["Keep this letter private: anyone with a PIN and the child's details could sign "
-             "up. Each PIN works once and only until the date beside it."]
+    notes = [_("Keep this letter private: anyone with a PIN and the child's details could sign "
+               "up. Each PIN works once and only until the date beside it.")]
     if first.practice_phone:
-        notes.append(f"Questions, or a PIN expired? Call {first.practice_phone}.")
+        notes.append(_("Questions, or a PIN expired? Call %(phone)s.")
+                     % {"phone": first.practice_phone})
     for note in notes:
         pdf.multi_cell(pdf.epw, 4.5, _nfc(note), **_LINE)
 

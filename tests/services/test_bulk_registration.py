@@ -174,3 +174,27 @@ def test_guardian_model_is_untouched_by_a_failed_patient(session, day):
     run_bulk(plan, practice_id=practice.id, actor="frontdesk", now=lambda: NOW)
     session.expire_all()
     assert session.exec(select(Guardian.email).where(Guardian.email == "bad@@example")).one()
+
+
+def test_a_spanish_guardian_gets_the_spanish_email_and_letter_page(session, day):
+    practice, kids = day
+    guardian = session.exec(select(Guardian).where(
+        Guardian.email == "ann.parent@example.org")).one()
+    guardian.preferred_language = "es"
+    session.commit()
+    plan = planned(session, practice)
+    outcome = run_bulk(plan, practice_id=practice.id, actor="frontdesk", now=lambda: NOW)
+    by_name = {result.patient_name: result for result in outcome.registered}
+    assert "lang=es" in by_name["Ann Doe"].activation_url
+    subjects = dict(session.exec(select(OutboxMessage.recipient, OutboxMessage.subject)).all())
+    assert subjects["ann.parent@example.org"].startswith("Portal del paciente")
+    assert not subjects["eve.parent@example.org"].startswith("Portal del paciente")
+    pages = [page.extract_text() for page in
+             PdfReader(io.BytesIO(render_bulk_letters(outcome))).pages]
+    ann, eve = pages[0], pages[1]
+    assert "Ann Doe" in ann and by_name["Ann Doe"].pin in ann
+    assert "Invitación al portal del paciente para Ann Doe" in ann
+    assert "Cada menor tiene su propio PIN" in ann
+    assert "Válido hasta" in ann and "Fecha:" in ann
+    assert "Eve Doe" in eve and "Patient portal invitation for Eve Doe" in eve
+    assert "Invitación" not in eve
