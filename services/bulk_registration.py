@@ -6,6 +6,20 @@ registered one transaction per patient with services.registration's own use case
     outcome = run_bulk(plan, practice_id=..., actor=..., on_progress=callback)  # commits each
     pdf = render_bulk_letters(outcome)   # one page per family
 
+Who is skipped, and why (the confirmation lists each with its reason):
+- Declined: the family declined portal access (their enrollment says so); never invited again
+  from here, only from Register Patient.
+- No guardian, or no guardian email on file: bulk invitations go by email (the PIN in the
+  welcome email, and the letter to print); texts need the consent the Register page records.
+- Opted out: the STOP list (services/text_opt_out.py) is the only opt-out there is, and it
+  covers texts only, as on the Register page (an opted-out number still gets its PIN by email).
+  So a guardian with an email is invited even if their number is on the list; one without an
+  email whose cell number is on it is skipped as opted out rather than "no email", so the desk
+  knows a text is no way to reach them either.
+
+Each email and letter is in the guardian's preferred language (services.registration picks it
+from the guardian on file, as for a single registration); the combined PDF's pages follow it.
+
 A patient who fails (a bad email on file, someone registering them at the same moment) is listed
 in the outcome and the batch carries on; a patient registered meanwhile is skipped. Running the
 same batch again registers only those still without an invitation: the database allows one live
@@ -22,7 +36,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from models import EnrollmentMethod, PatientGuardian, utcnow
+from models import EnrollmentMethod, PatientGuardian, TextOptOut, utcnow
 from services.audit import record_event
 from services.db import session_scope
 from services.errors import PortalError
@@ -40,6 +54,7 @@ NEEDS_INVITATION = (PortalStatus.not_registered, PortalStatus.pin_expired)
 NO_GUARDIAN = "No guardian on file"
 NO_EMAIL = "No guardian email on file"
 DECLINED = "The family declined portal access"
+OPTED_OUT = "Opted out of texts (STOP) and no guardian email on file"
 REGISTERED_MEANWHILE = "Registered by someone else meanwhile"
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -119,6 +134,14 @@ def _first_guardians(session: Session, patient_ids: list[int]) -> dict[int, int]
     return dict(rows)
 
 
+def _opted_out(session: Session, phones: set[str]) -> set[str]:
+    """Those of `phones` (E.164) on the text opt-out (STOP) list."""
+    if not phones:
+        return set()
+    return set(session.execute(
+        select(TextOptOut.phone).where(TextOptOut.phone.in_(sorted(phones)))).scalars())
+
+
 def plan_bulk(session: Session, *, practice_id: int, criteria: ScheduleCriteria,
               now: dt.datetime | None = None, senders: Senders | None = None) -> BulkPlan:
     """The patients of the view (every page) the batch would invite, and those it would skip."""
@@ -135,6 +158,8 @@ def plan_bulk(session: Session, *, practice_id: int, criteria: ScheduleCriteria,
             break
         page += 1
     guardians = _first_guardians(session, list(first_rows))
+    opted_out = _opted_out(session, {row.guardian_cell_phone for row in first_rows.values()
+                                     if row.guardian_cell_phone and not row.guardian_email})
     candidates, skipped, done = [], [], 0
     for row in first_rows.values():
         if row.portal_status == PortalStatus.declined:
@@ -144,7 +169,8 @@ def plan_bulk(session: Session, *, practice_id: int, criteria: ScheduleCriteria,
         elif row.patient_id not in guardians:
             skipped.append(Skipped(row.patient_name, NO_GUARDIAN))
         elif not row.guardian_email:
-            skipped.append(Skipped(row.patient_name, NO_EMAIL))
+            skipped.append(Skipped(row.patient_name, OPTED_OUT if row.guardian_cell_phone
+                                   in opted_out else NO_EMAIL))
         else:
             candidates.append(BulkCandidate(
                 patient_id=row.patient_id, appointment_id=row.appointment_id,

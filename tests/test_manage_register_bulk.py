@@ -51,6 +51,24 @@ def test_register_bulk_dry_run_then_run(session, tmp_path, capsys):
     assert "Ivy Lane" in PdfReader(io.BytesIO(letters.read_bytes())).pages[0].extract_text()
 
 
+def test_register_bulk_names_an_opted_out_family(session, capsys):
+    from services.text_opt_out import add_opt_out
+
+    practice = make_practice(session, name="Bay Kids", timezone="America/New_York")
+    visit(session, practice, "Kai", None)
+    patient = make_patient(session, practice, first_name="Lu", last_name="Lane")
+    make_guardian(session, practice, patients=[patient], email=None, cell_phone="+16175550155")
+    make_appointment(session, practice, patient=patient, start_at=dt.datetime.combine(
+        DAY, dt.time(11), tzinfo=ZONE).astimezone(dt.UTC))
+    add_opt_out(session, phone="+16175550155", actor="admin")
+    session.commit()
+    assert manage.main(["register-bulk", "--practice", "Bay Kids", "--start", DAY.isoformat(),
+                        "--end", DAY.isoformat(), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped 1: Opted out of texts (STOP) and no guardian email on file" in out
+    assert "skipped 1: No guardian on file" in out
+
+
 def test_register_bulk_refuses_unknown_practice_and_bad_dates(session, capsys):
     assert manage.main(["register-bulk", "--practice", "Nowhere", "--start", "2024-01-01",
                         "--end", "2024-01-01"]) == 2

@@ -103,7 +103,9 @@ def register_all(context: PageContext, criteria: ScheduleCriteria,
         st.button("Register all", icon=":material/group_add:", key="bulk_register_open",
                   on_click=_set_step, args=("confirm",),
                   help="Invite every patient in this list who is Not registered (or whose PIN "
-                       "expired) and has a guardian email on file.")
+                       "expired) and has a guardian email on file, each in the guardian's "
+                       "language. Families who declined, and those with no email whose number "
+                       "opted out of texts, are skipped and listed first.")
     elif step == "confirm":
         _confirm(context, criteria, on_done)
     elif RESULT in st.session_state:

@@ -57,3 +57,21 @@ def test_cancel_changes_nothing_and_supervisors_do_not_see_it(clinic):  # noqa: 
     session.commit()
     at = open_dashboard(clinic)
     assert not [b for b in at.button if b.key == "bulk_register_open"]
+
+
+def test_the_confirmation_lists_an_opted_out_family_with_its_reason(clinic):  # noqa: F811
+    from services.text_opt_out import add_opt_out
+    from tests.factories import make_guardian
+
+    session = clinic.session
+    # Chen's guardian has no email, and their number replied STOP: opted out, not "no email".
+    make_guardian(session, clinic.practice, patients=[clinic.chen], first_name="Wen",
+                  last_name="Chen", email=None, cell_phone="+13125550166")
+    add_opt_out(session, phone="+13125550166", actor="admin", source="reply")
+    session.commit()
+    at = open_dashboard(clinic)
+    button(at, "bulk_register_open").click().run()
+    assert not at.exception, at.exception
+    label = next(e.label for e in at.expander if "will be skipped" in e.label)
+    assert "Opted out of texts (STOP) and no guardian email on file: 1" in label
+    assert "Chen, Lee: Opted out of texts (STOP)" in texts(at)

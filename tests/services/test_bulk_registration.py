@@ -23,11 +23,13 @@ from services.bulk_registration import (
     DECLINED,
     NO_EMAIL,
     NO_GUARDIAN,
+    OPTED_OUT,
     plan_bulk,
     render_bulk_letters,
     run_bulk,
 )
 from services.schedule import ScheduleCriteria
+from services.text_opt_out import add_opt_out
 from tests.factories import (
     make_appointment,
     make_guardian,
@@ -198,3 +200,24 @@ def test_a_spanish_guardian_gets_the_spanish_email_and_letter_page(session, day)
     assert "Válido hasta" in ann and "Fecha:" in ann
     assert "Eve Doe" in eve and "Patient portal invitation for Eve Doe" in eve
     assert "Invitación" not in eve
+
+
+def test_an_opted_out_number_without_email_is_skipped_as_opted_out(session, day):
+    practice, _ = day
+    for name, email, phone in (("Ivy", None, "+16175550188"), ("Jon", "jon@example.org",
+                                                                 "+16175550177")):
+        patient = make_patient(session, practice, first_name=name, last_name="Doe",
+                               mrn=f"MRN-{name}")
+        make_guardian(session, practice, patients=[patient], email=email, cell_phone=phone)
+        make_appointment(session, practice, patient=patient, start_at=at(12))
+        add_opt_out(session, phone=phone, actor="admin", source="reply")
+    session.commit()
+    plan = plan_bulk(session, practice_id=practice.id, criteria=CRITERIA, now=NOW)
+    reasons = {skip.patient_name: skip.reason for skip in plan.skipped}
+    # STOP covers texts: with no email on file there is no way left to send the PIN.
+    assert reasons["Doe, Ivy"] == OPTED_OUT
+    assert "opted out" in OPTED_OUT.lower()
+    assert reasons["Doe, Ben"] == NO_EMAIL  # no email, a number still textable
+    # Bulk invitations go by email, which STOP does not cover: Jon is invited.
+    assert "Doe, Jon" in [c.patient_name for c in plan.candidates]
+    assert plan.skipped_by_reason[OPTED_OUT] == 1
