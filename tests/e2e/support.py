@@ -28,6 +28,27 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from sqlmodel import Session
+
+from models import (
+    Appointment,
+    Guardian,
+    Location,
+    Patient,
+    PatientGuardian,
+    Practice,
+    Provider,
+    Role,
+)
+from services.auth import create_user
+from tests.factories import (
+    make_appointment,
+    make_guardian,
+    make_location,
+    make_patient,
+    make_practice,
+    make_provider,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -213,6 +234,16 @@ def sign_in(page: Page, username: str, password: str) -> None:
     fill(page, "Username", username, scope=form)
     fill(page, "Password", password, scope=form)
     click_button(page, "Sign in", scope=form)
+
+
+def signed_in(page: Page, staff: Staff, path: str = "/") -> Locator:
+    """Open `path`, sign `staff` in on the form it shows, and wait for the page's run: the main
+    area of the page, signed in."""
+    open_app(page, path)
+    sign_in(page, staff.username, staff.password)
+    expect_signed_in(page, staff.name)
+    wait_for_app_run(page)
+    return main_area(page)
 
 
 def sign_out(page: Page) -> None:
@@ -416,3 +447,52 @@ def assert_absent_from_log(server: PortalServer, secrets: dict[str, str]) -> Non
     leaked = {what: value for what, value in secrets.items() if value and value in output}
     assert not leaked, f"server log {server.log_path} contains {sorted(leaked)}"
 
+
+
+# --- seeds: what a scenario's `portal_seed` writes before the server starts --------------------
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A staff member a scenario seeds and signs in as (email: the username's first part)."""
+
+    username: str
+    name: str
+    password: str
+    role: Role = Role.staff
+
+    @property
+    def email(self) -> str:
+        return f"{self.username.split('.')[0]}@example.org"
+
+
+def seed_staff(session: Session, staff: Staff, **practices: list) -> None:
+    """`staff` as a user of the practices named (`practice_names=`) or given (`practice_ids=`)."""
+    create_user(session, username=staff.username, name=staff.name, email=staff.email,
+                role=staff.role, password=staff.password, actor="e2e", **practices)
+
+
+def seed_practice(session: Session, name: str, staff: Staff, **fields) -> Practice:
+    """A practice (`fields` as make_practice takes them) with `staff` as its user."""
+    practice = make_practice(session, name=name, **fields)
+    seed_staff(session, staff, practice_names=[name])
+    return practice
+
+
+def seed_visit(session: Session, practice: Practice, *, start_at: dt.datetime,
+               guardian: Guardian | dict | None = None, location: Location | None = None,
+               provider: Provider | None = None, status: str | None = None,
+               **patient: object) -> tuple[Patient, Appointment]:
+    """A patient (`patient` as make_patient takes it) with a visit at `start_at`. `guardian`:
+    the fields of a new guardian ({} for the factory's), a guardian on file to share, or None
+    for none; a location and provider are made when not given."""
+    child = make_patient(session, practice, **patient)
+    if isinstance(guardian, Guardian):
+        session.add(PatientGuardian(patient_id=child.id, guardian_id=guardian.id))
+    elif guardian is not None:
+        make_guardian(session, practice, patients=[child], **guardian)
+    extra = {"status": status} if status else {}
+    visit = make_appointment(session, practice, patient=child, start_at=start_at,
+                             location=location or make_location(session, practice),
+                             provider=provider or make_provider(session, practice), **extra)
+    return child, visit

@@ -11,32 +11,21 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from models import Enrollment, EnrollmentStatus, Role
-from services.auth import create_user
+from models import Enrollment, EnrollmentStatus
 from tests.e2e import support
-from tests.e2e.support import click_button, expect_signed_in, main_area, open_app, sidebar, sign_in
-from tests.factories import (
-    make_appointment,
-    make_guardian,
-    make_location,
-    make_patient,
-    make_practice,
-    make_provider,
-)
+from tests.e2e.support import Staff, click_button, main_area, sidebar
+from tests.factories import make_location, make_provider
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "front-desk-Kestrel-42"
+DANA = Staff("dana.desk", "Dana Desk", "front-desk-Kestrel-42")
 SEEDED: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
 def portal_seed():
     def fill(session):
-        practice = make_practice(session, name="Harbor Pediatrics")
-        create_user(session, username="dana.desk", name="Dana Desk", email="dana@example.org",
-                    role=Role.staff, password=PASSWORD, actor="e2e",
-                    practice_names=["Harbor Pediatrics"])
+        practice = support.seed_practice(session, "Harbor Pediatrics", DANA)
         main, north = (make_location(session, practice, name=name)
                        for name in ("Main Street", "Northside"))
         avery, brooks = (make_provider(session, practice, name=name)
@@ -44,10 +33,9 @@ def portal_seed():
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)  # today wherever the practice is
         visits = [("Rivera", main, avery), ("Chen", north, brooks), ("Ortiz", main, brooks)]
         for last_name, location, provider in visits:
-            patient = make_patient(session, practice, first_name="Sam", last_name=last_name)
-            make_guardian(session, practice, patients=[patient])
-            make_appointment(session, practice, patient=patient, location=location,
-                             provider=provider, start_at=now)
+            patient, _ = support.seed_visit(session, practice, first_name="Sam",
+                                            last_name=last_name, guardian={},
+                                            location=location, provider=provider, start_at=now)
             if last_name == "Ortiz":
                 session.add(Enrollment(practice_id=practice.id, patient_id=patient.id,
                                        status=EnrollmentStatus.active,
@@ -62,12 +50,9 @@ def query(page) -> dict[str, list[str]]:
 
 
 def signed_in_dashboard(page, path: str = "/"):
-    open_app(page, path)
-    sign_in(page, "dana.desk", PASSWORD)
-    expect_signed_in(page, "Dana Desk")
-    expect(main_area(page).get_by_role("heading", name="Dashboard")).to_be_visible()
-    support.wait_for_app_run(page)
-    return main_area(page)
+    main = support.signed_in(page, DANA, path)
+    expect(main.get_by_role("heading", name="Dashboard")).to_be_visible()
+    return main
 
 
 def metric_value(main, label: str) -> str:

@@ -29,11 +29,10 @@ import pytest
 from playwright.sync_api import expect
 
 from deploy.render_nginx import render_site
-from models import Role
-from services.auth import create_user
 from tests.e2e import support
 from tests.e2e.conftest import IN_CI, PG_URL, fresh_database_url, seed_database
 from tests.e2e.support import (
+    Staff,
     click_button,
     click_grid_link,
     expect_signed_in,
@@ -45,19 +44,11 @@ from tests.e2e.support import (
     sign_in,
     type_date,
 )
-from tests.factories import (
-    make_appointment,
-    make_guardian,
-    make_location,
-    make_patient,
-    make_practice,
-    make_provider,
-)
 
 pytestmark = pytest.mark.e2e
 
 TIMEZONE = "America/Chicago"
-STAFF = ("fran.desk", "Fran Desk", "staff-pass-Walrus-47")
+STAFF = Staff("fran.desk", "Fran Desk", "staff-pass-Walrus-47")
 PARENT_EMAIL = "lena.park@example.com"
 PARENT_PASSWORD = "parent-pass-Puffin-18"
 BIRTH = dt.date(2019, 3, 4)
@@ -132,18 +123,12 @@ def _today_at(hour: int) -> dt.datetime:
 
 def _seed(portal_url: str):
     def fill_rows(session):
-        practice = make_practice(session, name="Prairie Kids", timezone=TIMEZONE,
-                                 portal_url=portal_url)
-        patient = make_patient(session, practice, first_name="Ivy", last_name="Park",
-                               date_of_birth=BIRTH)
-        make_guardian(session, practice, patients=[patient], first_name="Lena",
-                      last_name="Park", email=PARENT_EMAIL)
-        make_appointment(session, practice, patient=patient, provider=make_provider(session,
-                         practice), location=make_location(session, practice),
-                         start_at=_today_at(11))
-        create_user(session, username=STAFF[0], name=STAFF[1], email="fran@example.org",
-                    role=Role.staff, password=STAFF[2], actor="e2e",
-                    practice_names=["Prairie Kids"])
+        practice = support.seed_practice(session, "Prairie Kids", STAFF, timezone=TIMEZONE,
+                                         portal_url=portal_url)
+        support.seed_visit(session, practice, first_name="Ivy", last_name="Park",
+                           date_of_birth=BIRTH, start_at=_today_at(11), guardian={
+                               "first_name": "Lena", "last_name": "Park",
+                               "email": PARENT_EMAIL})
 
     return fill_rows
 
@@ -237,8 +222,8 @@ def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
     assert headers["x-frame-options"] == "SAMEORIGIN"
     assert headers["referrer-policy"] == "no-referrer"
     support.wait_for_app_run(page)
-    sign_in(page, STAFF[0], STAFF[2])
-    expect_signed_in(page, STAFF[1])
+    sign_in(page, STAFF.username, STAFF.password)
+    expect_signed_in(page, STAFF.name)
 
     register = click_grid_link(page, row=0)
     main = main_area(register)
@@ -281,8 +266,8 @@ def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
     victim.stop()
     again = new_context().new_page()
     open_app(again, "/")
-    sign_in(again, STAFF[0], STAFF[2])
-    expect_signed_in(again, STAFF[1])
+    sign_in(again, STAFF.username, STAFF.password)
+    expect_signed_in(again, STAFF.name)
     assert replica_behind(cluster) != victim_port
     assert violations == [], f"the Content-Security-Policy blocked what the app needs: {violations}"
 

@@ -14,14 +14,13 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from models import Role
-from services.auth import create_user
 from services.demo import seed_demo
 from tests.e2e import support
 from tests.e2e.support import (
+    Staff,
     choose_option,
     click_button,
     click_grid_link,
-    expect_signed_in,
     fill,
     grid_column,
     main_area,
@@ -29,23 +28,15 @@ from tests.e2e.support import (
     reload_app,
     rerun,
     sidebar,
-    sign_in,
     type_date,
 )
-from tests.factories import (
-    make_appointment,
-    make_guardian,
-    make_location,
-    make_patient,
-    make_practice,
-    make_provider,
-)
+from tests.factories import make_location, make_provider
 
 pytestmark = pytest.mark.e2e
 
 TIMEZONE = "America/New_York"
-STAFF = ("sam.staff", "Sam Staff", "staff-pass-Heron-29")
-SUPERVISOR = ("sue.super", "Sue Supervisor", "super-pass-Marmot-83")
+STAFF = Staff("sam.staff", "Sam Staff", "staff-pass-Heron-29")
+SUPERVISOR = Staff("sue.super", "Sue Supervisor", "super-pass-Marmot-83", Role.supervisor)
 PARENT_EMAIL = "rosa.rivera@example.com"
 PARENT_PASSWORD = "parent-pass-Otter-75"
 MIA_BIRTH = dt.date(2018, 5, 17)
@@ -63,36 +54,23 @@ def _today_at(hour: int) -> dt.datetime:
 @pytest.fixture(scope="module")
 def portal_seed():
     def fill_rows(session):
-        practice = make_practice(session, name="Sunny Peds", timezone=TIMEZONE)
+        practice = support.seed_practice(session, "Sunny Peds", STAFF, timezone=TIMEZONE)
         ada = make_provider(session, practice, name="Dr. Ada Lee")
         ben = make_provider(session, practice, name="Dr. Ben Ito")
         main_street = make_location(session, practice, name="Main Street")
         northside = make_location(session, practice, name="Northside")
-        mia = make_patient(session, practice, first_name="Mia", last_name="Rivera",
-                           date_of_birth=MIA_BIRTH)
-        make_guardian(session, practice, patients=[mia], first_name="Rosa", last_name="Rivera",
-                      email=PARENT_EMAIL)
-        noah = make_patient(session, practice, first_name="Noah", last_name="Okafor")
-        make_guardian(session, practice, patients=[noah])
-        make_appointment(session, practice, patient=mia, provider=ada, location=main_street,
-                         start_at=_today_at(9))
-        make_appointment(session, practice, patient=noah, provider=ben, location=northside,
-                         start_at=_today_at(10))
-        create_user(session, username=STAFF[0], name=STAFF[1], email="sam@example.org",
-                    role=Role.staff, password=STAFF[2], actor="e2e",
-                    practice_names=["Sunny Peds"])
+        support.seed_visit(session, practice, first_name="Mia", last_name="Rivera",
+                           date_of_birth=MIA_BIRTH, provider=ada, location=main_street,
+                           start_at=_today_at(9), guardian={
+                               "first_name": "Rosa", "last_name": "Rivera",
+                               "email": PARENT_EMAIL})
+        support.seed_visit(session, practice, first_name="Noah", last_name="Okafor",
+                           guardian={}, provider=ben, location=northside,
+                           start_at=_today_at(10))
         demo = seed_demo(session, practice_name="Demo Pediatrics", appointments=2000)
-        create_user(session, username=SUPERVISOR[0], name=SUPERVISOR[1],
-                    email="sue@example.org", role=Role.supervisor, password=SUPERVISOR[2],
-                    actor="e2e", practice_ids=[demo.practice_id])
+        support.seed_staff(session, SUPERVISOR, practice_ids=[demo.practice_id])
 
     return fill_rows
-
-
-def _sign_in(page, user: tuple[str, str, str]) -> None:
-    open_app(page)
-    sign_in(page, user[0], user[2])
-    expect_signed_in(page, user[1])
 
 
 def _patients(page):
@@ -100,7 +78,7 @@ def _patients(page):
 
 
 def test_dashboard_filters_location_and_the_provider_chooser(page):
-    _sign_in(page, STAFF)
+    support.signed_in(page, STAFF)
     main = main_area(page)
     expect(main.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(_patients(page)).to_have_text(["Rivera, Mia", "Okafor, Noah"])
@@ -149,7 +127,7 @@ def test_dashboard_filters_location_and_the_provider_chooser(page):
 
 
 def test_register_letter_email_activation_then_the_badge_turns_active(page, new_context, smtp):
-    _sign_in(page, STAFF)
+    support.signed_in(page, STAFF)
     dashboard = page
     expect(_patients(dashboard)).to_have_text(["Rivera, Mia", "Okafor, Noah"])
     expect(grid_column(main_area(dashboard), "Portal status").first).to_have_text(
@@ -206,7 +184,7 @@ def test_register_letter_email_activation_then_the_badge_turns_active(page, new_
 
 
 def test_a_supervisor_sees_the_enrollment_charts_drawn(page):
-    _sign_in(page, SUPERVISOR)
+    support.signed_in(page, SUPERVISOR)
     expect(sidebar(page).get_by_label("Practice", exact=True)).to_have_value("Demo Pediatrics")
     with rerun(page):
         page.get_by_role("link", name="Enrollment", exact=True).click()
@@ -225,8 +203,8 @@ def test_a_supervisor_sees_the_enrollment_charts_drawn(page):
 def test_server_log_holds_no_pin_password_or_patient_detail(portal):
     support.assert_absent_from_log(portal, {
         **SEEN,
-        "staff password": STAFF[2],
-        "supervisor password": SUPERVISOR[2],
+        "staff password": STAFF.password,
+        "supervisor password": SUPERVISOR.password,
         "parent password": PARENT_PASSWORD,
         "parent email": PARENT_EMAIL,
         "patient name": "Rivera",

@@ -10,32 +10,21 @@ import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from models import AppointmentStatus, PatientGuardian, Role
-from services.auth import create_user
+from models import AppointmentStatus
 from tests.e2e import support
-from tests.e2e.support import click_button, expect_signed_in, main_area, open_app, sign_in
-from tests.factories import (
-    make_appointment,
-    make_guardian,
-    make_location,
-    make_patient,
-    make_practice,
-    make_provider,
-)
+from tests.e2e.support import Staff, click_button, expect_signed_in, open_app
+from tests.factories import make_guardian, make_location, make_provider
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "front-desk-Kestrel-42"
+VERA = Staff("vera.desk", "Vera Desk", "front-desk-Kestrel-42")
 SEEDED: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
 def portal_seed():
     def fill(session):
-        practice = make_practice(session, name="Volume Pediatrics")
-        create_user(session, username="vera.desk", name="Vera Desk", email="vera@example.org",
-                    role=Role.staff, password=PASSWORD, actor="e2e",
-                    practice_names=["Volume Pediatrics"])
+        practice = support.seed_practice(session, "Volume Pediatrics", VERA)
         main = make_location(session, practice, name="Main Street")
         north = make_location(session, practice, name="Northside")
         doctor = make_provider(session, practice, name="Dr. Avery")
@@ -47,29 +36,21 @@ def portal_seed():
                                              ("Mia", "Park", main, "jin.park@example.org"),
                                              ("Kai", "Noemail", main, ""),
                                              ("Ola", "North", north, "ola@example.org")]:
-            patient = make_patient(session, practice, first_name=first, last_name=last)
-            if email is None:
-                session.add(PatientGuardian(patient_id=patient.id,
-                                            guardian_id=sibling_parent.id))
-            else:
-                make_guardian(session, practice, patients=[patient], email=email or None)
-            make_appointment(session, practice, patient=patient, location=location,
-                             provider=doctor, start_at=now)
-        late = make_patient(session, practice, first_name="Old", last_name="Visit")
-        make_appointment(session, practice, patient=late, location=main, provider=doctor,
-                         start_at=now - dt.timedelta(days=12),
-                         status=AppointmentStatus.completed.value)
+            support.seed_visit(session, practice, first_name=first, last_name=last,
+                               guardian=sibling_parent if email is None
+                               else {"email": email or None},
+                               location=location, provider=doctor, start_at=now)
+        support.seed_visit(session, practice, first_name="Old", last_name="Visit",
+                           location=main, provider=doctor,
+                           start_at=now - dt.timedelta(days=12),
+                           status=AppointmentStatus.completed.value)
         SEEDED.update(main=main.id)
 
     return fill
 
 
 def signed_in(page, path: str):
-    open_app(page, path)
-    sign_in(page, "vera.desk", PASSWORD)
-    expect_signed_in(page, "Vera Desk")
-    support.wait_for_app_run(page)
-    return main_area(page)
+    return support.signed_in(page, VERA, path)
 
 
 def test_register_all_over_a_filtered_day_with_progress_and_letters(page):
@@ -97,7 +78,7 @@ def test_mark_arrived_prompts_and_access_due_filter(page):
     support.screenshot(page, "dashboard-arrivals")
     start = (dt.date.today() - dt.timedelta(days=14)).isoformat()
     open_app(page, f"/?start={start}&due=overdue")  # signed in already (the cookie)
-    expect_signed_in(page, "Vera Desk")
+    expect_signed_in(page, VERA.name)
     support.wait_for_app_run(page)
     cells = main.get_by_test_id("stDataFrame").locator("td[role=gridcell]")
     expect(cells.filter(has_text="Visit, Old")).to_have_count(1)

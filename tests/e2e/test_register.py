@@ -11,23 +11,14 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 from sqlmodel import select
 
-from models import AuditEvent, Role
+from models import AuditEvent
 from services import db
-from services.auth import create_user
 from tests.e2e import support
-from tests.e2e.support import click_button, expect_signed_in, main_area, open_app, sign_in
-from tests.factories import (
-    make_appointment,
-    make_guardian,
-    make_location,
-    make_patient,
-    make_practice,
-    make_provider,
-)
+from tests.e2e.support import Staff, click_button, main_area
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "staff-pass-Heron-61"
+SAM = Staff("sam.staff", "Sam Staff", "staff-pass-Heron-61")
 HEADER_HEIGHT, ROW_HEIGHT = 36, 35  # Streamlit's dataframe header and row, in CSS pixels
 SEEDED: dict[str, int] = {}
 
@@ -35,17 +26,12 @@ SEEDED: dict[str, int] = {}
 @pytest.fixture(scope="module")
 def portal_seed():
     def fill(session):
-        practice = make_practice(session, name="Sunny Peds", phone="(555) 010-2000")
-        create_user(session, username="sam.staff", name="Sam Staff", email="sam@example.org",
-                    role=Role.staff, password=PASSWORD, actor="e2e",
-                    practice_names=["Sunny Peds"])
-        patient = make_patient(session, practice, first_name="Zoë", last_name="O’Brien",
-                               date_of_birth=dt.date(2018, 5, 17))
-        make_guardian(session, practice, patients=[patient], first_name="Łukasz",
-                      last_name="O’Brien", email="lukasz@example.com", cell_phone="+16175550123")
-        appointment = make_appointment(
-            session, practice, patient=patient, provider=make_provider(session, practice),
-            location=make_location(session, practice), start_at=dt.datetime.now(dt.UTC))
+        practice = support.seed_practice(session, "Sunny Peds", SAM, phone="(555) 010-2000")
+        _, appointment = support.seed_visit(
+            session, practice, first_name="Zoë", last_name="O’Brien",
+            date_of_birth=dt.date(2018, 5, 17), start_at=dt.datetime.now(dt.UTC),
+            guardian={"first_name": "Łukasz", "last_name": "O’Brien",
+                      "email": "lukasz@example.com", "cell_phone": "+16175550123"})
         SEEDED.update(practice=practice.id, appointment=appointment.id)
 
     return fill
@@ -71,9 +57,7 @@ def click_register_link(page, context):
 
 
 def test_register_complete_print_pin_and_the_email_arrives(page, context, portal, smtp):
-    open_app(page, "/")
-    sign_in(page, "sam.staff", PASSWORD)
-    expect_signed_in(page, "Sam Staff")
+    support.signed_in(page, SAM)
     expect(main_area(page).get_by_text("Not registered").first).to_be_visible()
 
     # The Dashboard's Register link opens Register Patient for that appointment in a new tab,

@@ -10,22 +10,14 @@ import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from models import PatientGuardian, Role
-from services.auth import create_user
+from models import PatientGuardian
 from tests.e2e import support
-from tests.e2e.support import click_button, expect_signed_in, main_area, open_app, sign_in
-from tests.factories import (
-    make_appointment,
-    make_guardian,
-    make_location,
-    make_patient,
-    make_practice,
-    make_provider,
-)
+from tests.e2e.support import Staff, click_button, expect_signed_in, main_area, open_app
+from tests.factories import make_guardian, make_patient
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "staff-pass-Plover-73"
+FAY = Staff("fay.staff", "Fay Staff", "staff-pass-Plover-73")
 SEEDED: dict[str, int] = {}
 PIN = re.compile(r"\b[2-9A-HJ-NP-Z]{5}-[2-9A-HJ-NP-Z]{5}\b")
 
@@ -33,31 +25,24 @@ PIN = re.compile(r"\b[2-9A-HJ-NP-Z]{5}-[2-9A-HJ-NP-Z]{5}\b")
 @pytest.fixture(scope="module")
 def portal_seed():
     def fill(session):
-        practice = make_practice(session, name="Family Peds")
-        create_user(session, username="fay.staff", name="Fay Staff", email="fay@example.org",
-                    role=Role.staff, password=PASSWORD, actor="e2e",
-                    practice_names=["Family Peds"])
-        ana = make_patient(session, practice, first_name="Ana", last_name="Silva",
-                           date_of_birth=dt.date(2017, 1, 5))
+        practice = support.seed_practice(session, "Family Peds", FAY)
+        mom = make_guardian(session, practice, first_name="Rita", last_name="Silva",
+                            email="rita@example.com")
+        _, appointment = support.seed_visit(
+            session, practice, first_name="Ana", last_name="Silva",
+            date_of_birth=dt.date(2017, 1, 5), guardian=mom, start_at=dt.datetime.now(dt.UTC))
         ben = make_patient(session, practice, first_name="Ben", last_name="Silva",
                            date_of_birth=dt.date(2019, 7, 9))
-        mom = make_guardian(session, practice, patients=[ana], first_name="Rita",
-                            last_name="Silva", email="rita@example.com")
         session.add(PatientGuardian(patient_id=ben.id, guardian_id=mom.id))
-        appointment = make_appointment(
-            session, practice, patient=ana, provider=make_provider(session, practice),
-            location=make_location(session, practice), start_at=dt.datetime.now(dt.UTC))
         SEEDED.update(practice=practice.id, appointment=appointment.id, ben=ben.id)
 
     return fill
 
 
 def test_family_registration_one_submit_one_letter(page, portal, smtp):
-    open_app(page, "/")
-    sign_in(page, "fay.staff", PASSWORD)
-    expect_signed_in(page, "Fay Staff")
+    support.signed_in(page, FAY)
     open_app(page, f"/register?appointment={SEEDED['appointment']}&practice={SEEDED['practice']}")
-    expect_signed_in(page, "Fay Staff")
+    expect_signed_in(page, FAY.name)
     support.wait_for_app_run(page)
     main = main_area(page)
     expect(main.get_by_text("Ana Silva").first).to_be_visible()
