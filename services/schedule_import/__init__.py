@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
+import threading
 from collections.abc import Iterator
 
 from sqlalchemy import Connection
@@ -102,6 +104,46 @@ def import_schedule(
     transaction: every row or none (unless `keep_valid`). Fields a CSV `mapping` leaves out
     (all of them without one) come from the practice's saved mapping or a guess from the
     headers; the mapping used is saved when the import goes through."""
+    with _collector_paused():
+        return _import(session, practice_id=practice_id, data=data, filename=filename,
+                       actor=actor, mapping=mapping, create_missing=create_missing,
+                       keep_valid=keep_valid, progress=progress, today=today)
+
+
+_pauses = 0
+_pauses_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while an import runs, then on again (if it was on).
+
+    An import builds hundreds of thousands of small objects (rows, tuples, dicts) that hold
+    no reference cycles; each full collection the allocations set off walks all of them again,
+    which was a fifth of a 100,000-row import's CPU time. The objects are freed by reference
+    counting as usual; cycles made meanwhile (by other threads too: the switch is the
+    process's) wait for the next collection. Imports running at once share one pause."""
+    global _pauses
+    with _pauses_lock:
+        if _pauses == 0 and not gc.isenabled():
+            paused_here = False  # someone else turned it off: leave it to them
+        else:
+            paused_here = True
+            _pauses += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        if paused_here:
+            with _pauses_lock:
+                _pauses -= 1
+                if _pauses == 0:
+                    gc.enable()
+
+
+def _import(session: Session, *, practice_id: int, data: bytes, filename: str, actor: str,
+            mapping: dict[str, str | None] | None, create_missing: bool, keep_valid: bool,
+            progress: Progress | None, today: dt.date | None) -> ImportReport:
     progress = progress or (lambda _fraction, _message: None)
     practice = session.get(Practice, practice_id)
     if practice is None:
