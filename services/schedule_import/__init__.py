@@ -3,15 +3,16 @@
 Both formats become the same checked rows, then one upsert: patients by (practice, MRN),
 appointments by (practice, source id), guardians matched per patient by email or name. The work
 is batched: only the keys present in the file are looked up (SQLite: IN lists of 1,000;
-PostgreSQL: one array parameter), and rows are inserted and updated with executemany on SQLite,
-with COPY and UPDATE ... FROM a COPYed temporary table on PostgreSQL (`postgres`). Everything
+PostgreSQL: one array parameter), and rows are inserted with one executemany of plain tuples on
+SQLite (`sqlite`), with COPY and UPDATE ... FROM a COPYed temporary table on PostgreSQL
+(`postgres`); the cycle collector is paused meanwhile. Everything
 runs in the caller's one transaction, so a file is imported whole or not at all; importing the
 same file again changes nothing.
 
 The rooms: `fields` (the field list and the column mapping: suggestions, checks, saved
 mappings), `upload` (size, text, kind), `csv_file` (the CSV reader and preview), `fhir_bundle`
-(the FHIR reader), `checks` (row checks), `upsert` (the writing; `postgres` its bulk writes on
-PostgreSQL), `report` (what an import tells its caller). This module holds the use case and
+(the FHIR reader), `checks` (row checks), `upsert` (the writing; `postgres` and `sqlite` its bulk
+writes), `report` (what an import tells its caller). This module holds the use case and
 re-exports what callers use.
 """
 
