@@ -7,7 +7,9 @@ Targets (issues 7 and 17): first import <= 15 s, re-import <= 10 s with 0 change
 and on PostgreSQL. `seconds` is wall time; `cpu_seconds` this process's CPU time; on a PostgreSQL
 server on this machine, `server_cpu_seconds` is the CPU time of the import's server backend
 (read from /proc; null when it cannot be read). On a shared machine the wall time is roughly
-the CPU times spread over the cores the load leaves free: report `load_average` beside it.
+the CPU times spread over the cores the load leaves free: each run reports the 1-minute
+`load_average` when it started and ended, beside its figures. The temporary folder (the file,
+the SQLite database) is removed at the end.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -88,11 +91,22 @@ def main() -> int:
                              "gives comparable figures")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="portal-import-bench-"))
+    try:
+        return _bench(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _bench(args: argparse.Namespace, work: Path) -> int:
     os.environ["PORTAL_DATA_DIR"] = str(work)
     os.environ["PORTAL_DATABASE_URL"] = args.database_url or f"sqlite:///{work / 'portal.db'}"
     os.environ["PORTAL_MAX_UPLOAD_MB"] = "500"
 
-    from services.db import migrate, session_scope
+    from services.db import dispose_engines, migrate, session_scope
     from services.practices import create_practice
     from services.schedule_import import import_schedule
 
@@ -108,6 +122,7 @@ def main() -> int:
     data = schedule.read_bytes()
 
     def run() -> dict:
+        load_before = _load()
         started, cpu_started = time.perf_counter(), time.process_time()
         phases: dict[str, list[float]] = {}
 
@@ -128,6 +143,7 @@ def main() -> int:
             server_cpu = round(server_after[1] - server_before[1], 2)
         return {
             "seconds": round(time.perf_counter() - started, 2),
+            "load_average_start_end": [load_before, _load()],
             # CPU time of this process: the wall time minus waiting for a busy machine.
             "cpu_seconds": round(time.process_time() - cpu_started, 2),
             "server_cpu_seconds": server_cpu,
@@ -142,6 +158,7 @@ def main() -> int:
 
     first = run()
     again = run()
+    dispose_engines()
     print(json.dumps({
         "rows": args.rows,
         "patients_in_file": patients,

@@ -272,21 +272,42 @@ class Checker:
     def check_phones(self, raws: set[str], stored: set[str]) -> dict[str, str | InvalidInput]:
         """Each raw cell phone in E.164, or the error; the digits of a number already on
         file (with the region's country code) are taken as they are, unless letters (an
-        extension, a vanity number) make the number mean something else."""
+        extension, a vanity number) make the number mean something else. A number written
+        only with digits, spaces, ( ) . - and a leading + is parsed once however it is
+        spaced: (617) 555-0142 and 617.555.0142 share the first one's answer."""
         country = f"+{phonenumbers.country_code_for_region(self.region)}"
         checked: dict[str, str | InvalidInput] = {}
-        for raw in raws:
+        valid: dict[str, str] = {}  # "+digits" or "digits" as written -> E.164
+        for raw in sorted(raws):
             digits = "".join(filter(str.isdigit, raw))
             guess = f"+{digits}" if raw.startswith("+") else f"{country}{digits}"
             if guess in stored and not any(map(str.isalpha, raw)):
                 checked[raw] = guess
                 continue
+            key = _plain_number_key(raw, digits)
+            if key in valid:
+                checked[raw] = valid[key]
+                continue
             try:
                 checked[raw] = normalize_phone(raw, region=self.region,
                                                field="Guardian cell phone")
             except InvalidInput as error:
-                checked[raw] = error
+                checked[raw] = error  # the message quotes the raw text: not shared
+            else:
+                if key:
+                    valid[key] = checked[raw]
         return checked
+
+
+_PLAIN_NUMBER = re.compile(r"\+?[0-9 ().-]+")
+
+
+def _plain_number_key(raw: str, digits: str) -> str:
+    """The number's digits (after a + if it starts with one) when `raw` holds nothing that
+    could change how they are read (no letters, extension marks or other signs), else ""."""
+    if not _PLAIN_NUMBER.fullmatch(raw):
+        return ""
+    return f"+{digits}" if raw.startswith("+") else digits
 
 
 def accept(scan: Scan, emails: dict[str, str | InvalidInput],

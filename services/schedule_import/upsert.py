@@ -26,7 +26,7 @@ from models import (
     Provider,
 )
 from services.i18n import DEFAULT_LANGUAGE
-from services.schedule_import import postgres
+from services.schedule_import import postgres, sqlite
 from services.schedule_import.checks import Checker, Parsed, Scan, match_guardian
 from services.schedule_import.report import ImportReport, Progress, RejectedRow
 
@@ -112,31 +112,34 @@ def check_contacts(scan: Scan, checker: Checker, existing: Existing) -> tuple[di
 
 
 def _insert(connection: Connection, model: type, rows: list[dict]) -> None:
-    """INSERT the rows (dicts with the same keys): COPY on PostgreSQL, else executemany."""
-    if rows and _postgres(connection):
-        columns = list(rows[0])
-        postgres.copy_rows(connection, model.__tablename__, columns,
-                           ([row[name] for name in columns] for row in rows))
+    """INSERT the rows (dicts with the same keys): COPY on PostgreSQL, else one executemany
+    of plain tuples (`sqlite`)."""
+    if not rows:
         return
-    for chunk in _chunks(rows, 5_000):
-        connection.execute(insert(model), chunk)
+    columns = list(rows[0])
+    values = ([row[name] for name in columns] for row in rows)
+    if _postgres(connection):
+        postgres.copy_rows(connection, model.__tablename__, columns, values)
+    else:
+        sqlite.insert_rows(connection, model.__table__, columns, values)
 
 
 def _insert_with_ids(connection: Connection, model: type, rows: list[dict]) -> list[int]:
-    """INSERT the rows (dicts with the same keys); their new ids, in the order of `rows`."""
+    """INSERT the rows (dicts with the same keys); their new ids, in the order of `rows`.
+    The ids are taken first (PostgreSQL: from the table's sequence), then written with them."""
     if not rows:
         return []
     if _postgres(connection):
         ids = postgres.next_ids(connection, model.__tablename__, len(rows))
-        columns = list(rows[0])
-        postgres.copy_rows(connection, model.__tablename__, ("id", *columns),
-                           ((row_id, *(row[name] for name in columns))
-                            for row_id, row in zip(ids, rows, strict=True)))
-        return ids
-    statement = insert(model).returning(model.id, sort_by_parameter_order=True)
-    ids = []
-    for chunk in _chunks(rows, 5_000):
-        ids.extend(connection.execute(statement, chunk).scalars())
+    else:
+        ids = sqlite.next_ids(connection, model.__table__, len(rows))
+    columns = list(rows[0])
+    values = ((row_id, *(row[name] for name in columns))
+              for row_id, row in zip(ids, rows, strict=True))
+    if _postgres(connection):
+        postgres.copy_rows(connection, model.__tablename__, ("id", *columns), values)
+    else:
+        sqlite.insert_rows(connection, model.__table__, ("id", *columns), values)
     return ids
 
 
@@ -332,6 +335,10 @@ def _stored_appointments(connection: Connection, practice_id: int, sources: list
     return ids, stored
 
 
+def _start_order(appointment: dict) -> tuple:
+    return appointment["start_at"], appointment["provider_id"]
+
+
 def upsert_appointments(session: Session, practice_id: int, parsed: Parsed,
                         patient_ids: dict[str, int], providers: dict, locations: dict,
                         changed_mrns: set[str], report: ImportReport,
@@ -381,5 +388,8 @@ def upsert_appointments(session: Session, practice_id: int, parsed: Parsed,
     report.updated = updated
     report.unchanged = len(rows) - report.created - report.updated
     progress(0.85, f"Saving {len(inserts):,} new and {len(updates):,} changed appointments")
+    # In the order of the schedule indexes (practice, start, ...): written in start order, their
+    # pages fill one after another instead of at random (a fifth less time on SQLite).
+    inserts.sort(key=_start_order)
     _insert(connection, Appointment, inserts)
     _bulk_update(session, Appointment, updates)
