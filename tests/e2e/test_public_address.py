@@ -21,6 +21,7 @@ from tests.e2e.support import (
     fill,
     main_area,
     open_app,
+    open_in_new_tab,
     sign_in,
 )
 from tests.factories import make_appointment, make_guardian, make_patient
@@ -61,7 +62,6 @@ def test_setup_prefills_the_address_the_browser_used(page, portal):
     expect(main.get_by_role("heading", name="Welcome to Practice Portal")).to_be_visible()
     address = main.get_by_label("Public address of this app", exact=True)
     expect(address).to_have_value(portal.url)  # http://127.0.0.1:<port>, as Chromium reached it
-    support.screenshot(page, "first-run-public-address")
 
     fill(page, "Setup token", portal.wait_for_output(r"first-run setup token: (\S+)").group(1))
     for label, value in ADMIN.items():
@@ -83,7 +83,7 @@ def test_loopback_warning_until_practice_settings_saves_the_public_address(page,
     expect(_warning(page)).to_be_visible()
     expect(_warning(page)).to_contain_text("Sunny Peds")
 
-    open_app(page, "/practice")
+    page = open_in_new_tab(page, "/practice")
     main = main_area(page)
     expect(main.get_by_label("Portal URL", exact=True)).to_have_value(portal.url)
     expect(_warning(page)).to_be_visible()
@@ -97,12 +97,13 @@ def test_loopback_warning_until_practice_settings_saves_the_public_address(page,
     expect(main.get_by_text("Saved the practice settings.")).to_be_visible()
     expect(main.get_by_label("Portal URL", exact=True)).to_have_value(PUBLIC)
     expect(_warning(page)).to_have_count(0)
-    open_app(page, "/")
+    page = open_in_new_tab(page, "/")
     expect(main_area(page).get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(_warning(page)).to_have_count(0)
 
     # The next welcome email's activation link is on the public address.
-    open_app(page, f"/register?appointment={SEEDED['appointment']}&practice={SEEDED['practice']}")
+    page = open_in_new_tab(
+        page, f"/register?appointment={SEEDED['appointment']}&practice={SEEDED['practice']}")
     click_button(page, "Complete Registration", scope=main_area(page))
     expect(main_area(page).get_by_text("Welcome email: Sent.")).to_be_visible()
     body = smtp.wait_for(lambda m: m["To"] == PARENT_EMAIL).get_body(("plain",)).get_content()

@@ -24,6 +24,7 @@ from tests.e2e.support import (
     grid_column,
     main_area,
     open_app,
+    open_in_new_tab,
     rerun,
     sign_in,
     type_date,
@@ -93,10 +94,13 @@ def _signed_in(page) -> None:
     expect_signed_in(page, ADMIN[1])
 
 
-def _open_register(page, key: str) -> None:
-    """Register Patient by its URL (not the Dashboard's link, whose behaviour may change)."""
-    open_app(page, f"/register?appointment={SEEDED[key]}&practice={SEEDED['practice']}")
+def _open_register(page, key: str):
+    """Register Patient by its URL (not the Dashboard's link, whose behaviour may change), in
+    a new tab; returns that tab."""
+    page = open_in_new_tab(
+        page, f"/register?appointment={SEEDED[key]}&practice={SEEDED['practice']}")
     expect(main_area(page).get_by_text("Register Patient with")).to_be_visible()
+    return page
 
 
 def _type(page, label: str, value: str) -> None:
@@ -166,7 +170,7 @@ def _expect_next_step(parent, email: str) -> None:
 def test_new_email_is_kept_a_new_pin_after_a_lock_goes_there_and_the_parent_signs_in(
         page, new_context, smtp):
     _signed_in(page)
-    _open_register(page, "mia")
+    page = _open_register(page, "mia")
     main = main_area(page)
     expect(main.get_by_label("Email Address", exact=True)).to_have_value(OLD_EMAIL)
     _type(page, "Email Address", NEW_EMAIL)
@@ -192,7 +196,8 @@ def test_new_email_is_kept_a_new_pin_after_a_lock_goes_there_and_the_parent_sign
            ).to_be_visible()
 
     # Back at the desk: Issue New PIN offers the address the parent gave and mails it there.
-    _open_register(page, "mia")
+    page = _open_register(page, "mia")
+    main = main_area(page)
     expect(main.get_by_role("heading", name="Issue new PIN")).to_be_visible()
     expect(main.get_by_label("Email Address", exact=True)).to_have_value(NEW_EMAIL)
     text = _complete(page, "Issue New PIN")
@@ -203,7 +208,7 @@ def test_new_email_is_kept_a_new_pin_after_a_lock_goes_there_and_the_parent_sign
     assert not [m for m in smtp.messages if m["To"] == OLD_EMAIL], "mail went to the old address"
 
     # The Dashboard's Guardian contact is the new address.
-    open_app(page, "/")
+    page = open_in_new_tab(page, "/")
     contacts = grid_column(main_area(page), "Guardian contact")
     expect(contacts.first).to_contain_text(NEW_EMAIL)
     expect(contacts.first).not_to_contain_text(OLD_EMAIL)
@@ -216,7 +221,7 @@ def test_new_email_is_kept_a_new_pin_after_a_lock_goes_there_and_the_parent_sign
     support.screenshot(parent, "activate-done")
 
     # The Audit Log keeps the previous contact, in words.
-    open_app(page, "/audit")
+    page = open_in_new_tab(page, "/audit")
     audit = main_area(page)
     expect(audit.get_by_role("heading", name="Audit Log", exact=True)).to_be_visible()
     expect(audit.get_by_test_id("stDataFrame")).to_be_visible()
@@ -237,7 +242,7 @@ PIN_WORD = re.compile(r"\bPINs?\b", re.IGNORECASE)
 
 def test_a_verification_question_activation_never_mentions_a_pin(page, new_context, smtp):
     _signed_in(page)
-    _open_register(page, "noah")
+    page = _open_register(page, "noah")
     main = main_area(page)
     with rerun(page):
         main.get_by_text("Verification Question", exact=True).first.click()
@@ -259,7 +264,7 @@ def test_a_verification_question_activation_never_mentions_a_pin(page, new_conte
 
 def test_a_pin_handed_over_on_the_letter_is_asked_for_as_the_letters(page, new_context, smtp):
     _signed_in(page)
-    _open_register(page, "lena")
+    page = _open_register(page, "lena")
     main = main_area(page)
     with rerun(page):
         main.get_by_text("Do not send PIN", exact=True).click()
