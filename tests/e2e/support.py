@@ -202,6 +202,19 @@ def open_app(page: Page, path: str = "/") -> None:
     wait_for_app_run(page)
 
 
+def open_in_new_tab(page: Page, path: str) -> Page:
+    """Open `path` in a new tab of the same browser profile (signed in by the cookie), close
+    `page`, and wait for the new tab's first full run.
+
+    A staff member follows a link into a tab of its own. Typing the URL into the tab of a
+    page that is still busy (the Dashboard's refreshing fragments) could, on a slow backend,
+    show that page again instead of the one asked for."""
+    tab = page.context.new_page()
+    open_app(tab, path)
+    page.close()
+    return tab
+
+
 def reload_app(page: Page) -> None:
     """Reload the page (a browser refresh) and wait for its first full run."""
     page.reload()

@@ -31,7 +31,7 @@ ADMIN_PAGES = {
     "/outbox": ("Outbox", "outbox"),
     "/staff": ("Staff Users", "staff-users"),
     "/practice": ("Practice Settings", "practice-settings"),
-    "/audit": ("Audit Log", "audit-log"),
+    "/audit": ("Audit Log", "audit-log-demo"),
 }
 
 

@@ -173,7 +173,7 @@ def test_register_letter_email_activation_then_the_badge_turns_active(page, new_
     fill(parent, "Repeat password", PARENT_PASSWORD, scope=form)
     click_button(parent, "Activate account", scope=form)
     expect(main_area(parent).get_by_test_id("stAlertContentSuccess")).to_be_visible()
-    support.screenshot(parent, "activate-done")
+    support.screenshot(parent, "activate-done-front-desk")
 
     # Back at the front desk: the badge is Active and the row has no Register link.
     reload_app(dashboard)

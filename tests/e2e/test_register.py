@@ -75,7 +75,7 @@ def test_register_complete_print_pin_and_the_email_arrives(page, context, portal
     expect(main.get_by_text("Registration complete for Zoë O’Brien.")).to_be_visible()
     pin = re.search(r"\b[2-9A-HJ-NP-Z]{5}-[2-9A-HJ-NP-Z]{5}\b", main.inner_text()).group(0)
     expect(main.get_by_text("Welcome email: Sent.")).to_be_visible()
-    support.screenshot(page, "register-complete")
+    support.screenshot(page, "register-complete-from-dashboard")
 
     with support.rerun(page), page.expect_download() as download_info:
         main.get_by_role("button", name="Print PIN").click()  # its callback audits, then reruns
