@@ -137,10 +137,13 @@ def throttled_message(minutes: int, language: str = DEFAULT_LANGUAGE) -> str:
 
 
 def activated_message(*, first_name: str, email: str, existing_account: bool,
-                      language: str = DEFAULT_LANGUAGE) -> str:
+                      language: str = DEFAULT_LANGUAGE, own_account: bool = False) -> str:
     """The confirmation after a successful activation."""
     _ = gettext_for(language)
     values = {"child": first_name, "email": email}
+    if own_account:
+        return _("Your portal account %(email)s is active, with access to your own records."
+                 ) % values
     if existing_account:
         return _("%(child)s is now linked to the portal account %(email)s.") % values
     return _("Your portal account %(email)s is active, with access to %(child)s's records."
