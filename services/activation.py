@@ -449,7 +449,8 @@ def activate_account(
         account = _existing_account(session, practice_id=practice.id, email=email,
                                     password=password)
         if account is None or (own and account.guardian_id is not None):
-            # Counted like a wrong PIN (a parent's account cannot hold the patient's own access): a known PIN must not open unlimited password guessing.
+            # Counted like a wrong PIN: a known PIN must not open unlimited password guessing.
+            # (A parent's account cannot hold the patient's own access.)
             return attempt.count_wrong_try(Outcome.account_mismatch, window=window,
                                            settings=settings)
     else:

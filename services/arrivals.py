@@ -13,7 +13,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from models import Appointment, AppointmentStatus, Enrollment, Patient, utcnow

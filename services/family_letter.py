@@ -10,8 +10,8 @@ from __future__ import annotations
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from services.i18n import DEFAULT_LANGUAGE, format_long_date
 from services.activation_messages import limited_account_note
+from services.i18n import DEFAULT_LANGUAGE, format_long_date
 from services.letters import FONT, FONT_DIR, PinLetter, _nfc, _qr_image
 
 QR_SIZE = 30
