@@ -12,9 +12,15 @@ from sqlmodel import func, select
 from models import AuditEvent, Enrollment, EnrollmentRecipient, Role
 from services.adolescent_invitation import ASSENT, EMAIL
 from services.db import session_scope
-from services.pins import normalize_pin, verify_secret
-from tests.factories import make_guardian, make_patient, make_practice, make_user
-from tests.pages.helpers import signed_in, texts
+from services.pins import format_pin, generate_pin, normalize_pin, verify_secret
+from tests.factories import (
+    make_enrollment,
+    make_guardian,
+    make_patient,
+    make_practice,
+    make_user,
+)
+from tests.pages.helpers import app_test, signed_in, texts
 
 PAGE = "pages/register.py"
 
@@ -127,3 +133,51 @@ def test_at_the_minor_age_limit_the_young_adult_is_invited_in_their_own_name(ses
     assert "invited to their own portal account (Young adult)" in texts(at)
     [row] = own_enrollments()
     assert row.access_level == "Young adult" and row.assent_at is None
+
+
+# --- the activation page ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "button", "words"), [
+    (None, "Activate account", "This is a limited account"),
+    ("es", "Activar cuenta", "Esta es una cuenta limitada"),
+])
+def test_activation_page_says_what_a_limited_account_sees(session, lang, button, words):
+    practice = make_practice(session, name="Sunny Peds")
+    make_user(session, practices=[practice])  # past first-run setup
+    patient = make_patient(session, practice, first_name="Mateo", date_of_birth=born(13))
+    pin = generate_pin()
+    enrollment = make_enrollment(session, practice, patient=patient, pin=pin,
+                                 access_level="Limited")
+    session.commit()
+    at = app_test()
+    at.query_params["practice"] = str(practice.id)
+    at.query_params["token"] = enrollment.link_token
+    if lang:
+        at.query_params["lang"] = lang
+    at.switch_page("pages/activate.py")
+    at.run()
+    at.text_input(key="pin").input(format_pin(pin))
+    at.date_input(key="date_of_birth").set_value(patient.date_of_birth)
+    at.text_input(key="email").input("ana@example.com")
+    for name in ("password", "repeat_password"):
+        at.text_input(key=name).input("tulip orchard sunrise 42")
+    next(b for b in at.button if b.label == button).click().run()
+    assert not at.exception, at.exception
+    assert words in " ".join(texts(at).split())
+
+
+def test_the_patients_own_link_asks_for_their_own_date_of_birth(session):
+    practice = make_practice(session, name="Sunny Peds")
+    make_user(session, practices=[practice])
+    patient = make_patient(session, practice, date_of_birth=born(15))
+    enrollment = make_enrollment(session, practice, patient=patient, pin=generate_pin(),
+                                 recipient=EnrollmentRecipient.patient,
+                                 access_level="Adolescent")
+    session.commit()
+    at = app_test()
+    at.query_params["practice"] = str(practice.id)
+    at.query_params["token"] = enrollment.link_token
+    at.switch_page("pages/activate.py")
+    at.run()
+    assert at.date_input(key="date_of_birth").label == "Your date of birth"
