@@ -78,6 +78,8 @@ class EnrollmentSummary(SQLModel):
     declined_reason: str | None
     delivery_failure: str | None = None  # why the invitation did not reach the parent, in words
     reminders_sent: int = 0
+    recipient: str = "Parent"  # or "Patient": the patient's own invitation
+    access_level: str | None = None  # Full, Limited, Adolescent, Young adult (None: not recorded)
 
 
 # An audit event about the patient's portal access.

@@ -34,6 +34,11 @@ class EnrollmentMethod(StrEnum):
     question = "question"
 
 
+class EnrollmentRecipient(StrEnum):
+    parent = "Parent"
+    patient = "Patient"
+
+
 class EnrollmentStatus(StrEnum):
     # Every status but `voided` is the patient's current ("live") enrollment; the
     # database allows one live enrollment per patient. "PIN expired" is derived from
@@ -254,14 +259,27 @@ class Enrollment(SQLModel, table=True):
     delivery_failure: str | None = Field(default=None, max_length=300)
     reminders_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_reminder_at: dt.datetime | None = None
+    # Who holds the invitation: a parent ("Parent") or the patient themself ("Patient": an
+    # adolescent from the Confidential age, or a young adult at the minor age limit).
+    recipient: str = Field(default=EnrollmentRecipient.parent, max_length=16,
+                           sa_column_kwargs={"server_default": "Parent"})
+    # The access it gives, from the child's age on the day it was issued (services/adolescents):
+    # Full or Limited for a parent, Adolescent or Young adult for the patient. None: issued
+    # before migration 0007 recorded it.
+    access_level: str | None = Field(default=None, max_length=16)
+    # The adolescent agreed to have their own account: which staff user recorded it, and when.
+    assent_at: dt.datetime | None = None
+    assent_by_id: int | None = Field(default=None, foreign_key="staffuser.id")
 
     __table_args__ = (
         CheckConstraint(_in("status", EnrollmentStatus), name="status"),
         CheckConstraint(_in("method", EnrollmentMethod), name="method"),
-        # At most one live enrollment per patient, enforced by the database.
+        # At most one live enrollment per patient and recipient (one parent invitation and one
+        # of the patient's own side by side), enforced by the database.
         Index(
-            "uq_enrollment_live_patient",
+            "uq_enrollment_live_patient_recipient",
             "patient_id",
+            "recipient",
             unique=True,
             sqlite_where=text("status <> 'voided'"),
             postgresql_where=text("status <> 'voided'"),
@@ -275,6 +293,8 @@ class PortalAccount(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     practice_id: int = Field(foreign_key="practice.id")
     guardian_id: int | None = Field(default=None, foreign_key="guardian.id")
+    # Set when the account is the patient's own (an adolescent or young adult), not a parent's.
+    patient_id: int | None = Field(default=None, foreign_key="patient.id")
     email: str = Field(max_length=254)  # stored lower-case
     password_hash: str = Field(max_length=100)
     created_at: dt.datetime = Field(default_factory=utcnow)

@@ -117,7 +117,8 @@ if link is not None:
                 help=_("Upper or lower case, with or without the dash: both work."),
             )
         date_of_birth = st.date_input(
-            _("Child's date of birth"), key="date_of_birth", value=None,
+            _("Your date of birth") if link.own_account else _("Child's date of birth"),
+            key="date_of_birth", value=None,
             min_value=link.earliest_birth_date, max_value=link.latest_birth_date,
             format="MM/DD/YYYY",
         )

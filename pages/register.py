@@ -14,6 +14,7 @@ import streamlit as st
 from models.registration import PatientMatch
 from services import invitation_resend, permissions, registration, registration_context
 from services import registration_form as fields
+from services.adolescents import ParentAccess
 from services.ages import age_in_years
 from services.audit import action_label
 from services.db import session_scope
@@ -23,6 +24,12 @@ from services.registration_context import RegistrationContext
 from services.status import BADGE_NAMES, STATUS_MEANINGS, PortalStatus
 from ui.context import PageContext, require_page, show_error
 from ui.family import show_family
+from ui.patient_invitation import (
+    access_of,
+    patient_invitation_panel,
+    show_age_limit,
+    show_parent_access,
+)
 from ui.registration_form import (
     DONE_KEY,
     ERRORS_KEY,
@@ -265,10 +272,15 @@ if done is not None:
     st.session_state.pop(DONE_KEY, None)  # another patient now: the old PIN leaves memory
 
 errors = dict(st.session_state.pop(ERRORS_KEY, []))
+if access_of(ctx) == ParentAccess.ended:
+    show_age_limit(ctx)
+    patient_invitation_panel(context, ctx, errors)
+    st.stop()
 status = ctx.status
 if status == PortalStatus.active:
     st.success(f"{ctx.patient.name} already has portal access: no new registration is needed.",
                icon=":material/verified_user:")
+    patient_invitation_panel(context, ctx, errors)
     st.stop()
 
 new_pin = status in (PortalStatus.invited, PortalStatus.pin_expired, PortalStatus.locked)
@@ -284,6 +296,9 @@ elif status == PortalStatus.declined:
 
 if new_pin:
     st.markdown("#### Issue new PIN")
+show_parent_access(ctx)
 registration_form(context, ctx, errors, new_pin=new_pin)
 if status != PortalStatus.declined:
     decline_panel(context, ctx, errors)
+st.divider()
+patient_invitation_panel(context, ctx, errors)

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from models import (
     Enrollment,
     EnrollmentMethod,
+    EnrollmentRecipient,
     EnrollmentStatus,
     Patient,
     PortalAccess,
@@ -33,12 +34,14 @@ from services.activation_form import check_account_form, parse_secret
 from services.activation_messages import (
     Outcome,
     activated_message,
+    limited_account_note,
     pin_source,
     refusal_message,
     throttled_message,
     too_old_message,
     unknown_link_message,
 )
+from services.adolescents import AccessLevel
 from services.ages import age_in_years
 from services.audit import record_event
 from services.auth import check_password, hash_password
@@ -68,6 +71,7 @@ class ActivationLink:
     refusal: str | None  # set when the link can no longer be used, saying what to do
     pin_source: str | None = None  # where the PIN went: "email", "text" or "letter"
     sign_in_url: str = ""  # the practice's patient-portal sign-in address ("" = not set)
+    own_account: bool = False  # the patient's own invitation: "your date of birth"
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ def describe_link(
             if refusal else None
         ),
         sign_in_url=practice.portal_sign_in_url,
+        own_account=enrollment.recipient == EnrollmentRecipient.patient,
         pin_source=(None if enrollment.method == EnrollmentMethod.question else
                     pin_source(send_pin=enrollment.send_pin, send_text=enrollment.send_text)),
     )
@@ -324,9 +329,11 @@ def _new_account(session: Session, *, enrollment: Enrollment, email: str, passwo
     ).first()
     if taken is not None:
         return None
+    own = enrollment.recipient == EnrollmentRecipient.patient
     account = PortalAccount(
         practice_id=enrollment.practice_id,
         guardian_id=enrollment.guardian_id,
+        patient_id=enrollment.patient_id if own else None,
         email=email,
         password_hash=hash_password(password),
         created_at=now,
@@ -352,12 +359,17 @@ def _activated(attempt: _Attempt, *, account: PortalAccount, patient: Patient, e
         session, actor=ACTOR, action="activation_attempt", practice_id=attempt.practice.id,
         patient_id=enrollment.patient_id, enrollment_id=enrollment.id,
         outcome=Outcome.activated, client=attempt.client_key, account_id=account.id,
-        existing_account=existing_account,
+        existing_account=existing_account, recipient=enrollment.recipient,
+        access_level=enrollment.access_level,
     )
+    message = activated_message(first_name=patient.first_name, email=email,
+                                existing_account=existing_account, language=attempt.language,
+                                own_account=enrollment.recipient == EnrollmentRecipient.patient)
+    if enrollment.access_level == AccessLevel.limited:
+        message += " " + limited_account_note(patient.first_name, attempt.language)
     return ActivationResult(
         outcome=Outcome.activated,
-        message=activated_message(first_name=patient.first_name, email=email,
-                                  existing_account=existing_account, language=attempt.language),
+        message=message,
         account_email=email,
         child_first_name=patient.first_name,
         added_to_existing_account=existing_account,
@@ -422,8 +434,10 @@ def activate_account(
     if not _secret_matches(enrollment, patient, secret, date_of_birth, answer):
         return attempt.count_wrong_try(Outcome.wrong_secret, window=window, settings=settings)
 
-    # Only now, with the PIN and date of birth proven, may the child's age be spoken of.
-    if age_in_years(patient.date_of_birth, today=_practice_today(practice, now)) >= (
+    # Only now, with the PIN and date of birth proven, may the child's age be spoken of. The
+    # limit ends a parent's access; a young adult's own invitation is meant for that age.
+    own = enrollment.recipient == EnrollmentRecipient.patient
+    if not own and age_in_years(patient.date_of_birth, today=_practice_today(practice, now)) >= (
         practice.minor_age_limit
     ):
         return attempt.refuse(
@@ -434,8 +448,9 @@ def activate_account(
     if existing_account:
         account = _existing_account(session, practice_id=practice.id, email=email,
                                     password=password)
-        if account is None:
+        if account is None or (own and account.guardian_id is not None):
             # Counted like a wrong PIN: a known PIN must not open unlimited password guessing.
+            # (A parent's account cannot hold the patient's own access.)
             return attempt.count_wrong_try(Outcome.account_mismatch, window=window,
                                            settings=settings)
     else:

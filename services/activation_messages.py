@@ -117,6 +117,16 @@ def too_old_message(practice: Practice, first_name: str,
         "contact": contact(practice, language)}
 
 
+def limited_account_note(first_name: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """What a parent's limited account sees (the child is past the practice's Confidential
+    age), for the activation page and the PIN letter."""
+    _ = gettext_for(language)
+    return _("This is a limited account: %(child)s has reached the age at which some care is "
+             "confidential. You will see visits, immunizations, forms and messages with the "
+             "practice, but not confidential notes or results. %(child)s may also have a portal "
+             "account of their own.") % {"child": first_name}
+
+
 def throttled_message(minutes: int, language: str = DEFAULT_LANGUAGE) -> str:
     ngettext = ngettext_for(language)
     return ngettext(
@@ -127,10 +137,13 @@ def throttled_message(minutes: int, language: str = DEFAULT_LANGUAGE) -> str:
 
 
 def activated_message(*, first_name: str, email: str, existing_account: bool,
-                      language: str = DEFAULT_LANGUAGE) -> str:
+                      language: str = DEFAULT_LANGUAGE, own_account: bool = False) -> str:
     """The confirmation after a successful activation."""
     _ = gettext_for(language)
     values = {"child": first_name, "email": email}
+    if own_account:
+        return _("Your portal account %(email)s is active, with access to your own records."
+                 ) % values
     if existing_account:
         return _("%(child)s is now linked to the portal account %(email)s.") % values
     return _("Your portal account %(email)s is active, with access to %(child)s's records."

@@ -40,6 +40,25 @@ ACCESS_MEANINGS = {
 }
 
 
+class AccessLevel(StrEnum):
+    """What an enrollment gives, recorded on it when issued (Enrollment.access_level)."""
+
+    full = "Full"  # a parent, for a child under the Confidential age
+    limited = "Limited"  # a parent, from the Confidential age to the minor age limit
+    adolescent = "Adolescent"  # the patient's own account, from the Confidential age
+    young_adult = "Young adult"  # the patient's own account, from the minor age limit
+
+
+ACCESS_LEVEL_MEANINGS = {
+    AccessLevel.full: ACCESS_MEANINGS[ParentAccess.full],
+    AccessLevel.limited: ACCESS_MEANINGS[ParentAccess.limited],
+    AccessLevel.adolescent: "The adolescent's own account: their whole record, including what "
+                            "a limited parent account does not see.",
+    AccessLevel.young_adult: "The young adult's own account, in their own name: their whole "
+                             "record; parents no longer have access.",
+}
+
+
 def parent_access(date_of_birth: dt.date, *, today: dt.date, confidential_age: int | None,
                   minor_age_limit: int) -> ParentAccess:
     """The parent's access level for a child born `date_of_birth`, on `today`."""

@@ -13,7 +13,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from models import Appointment, AppointmentStatus, Enrollment, Patient, utcnow
@@ -53,8 +53,7 @@ def _visits(session: Session, *, practice_id: int, day: dt.date, status: str,
         select(Appointment.id, Patient.id, Appointment.start_at, Patient.last_name,
                Patient.first_name, status_sql(now))
         .join(Patient, Patient.id == Appointment.patient_id)
-        .outerjoin(Enrollment, and_(Enrollment.patient_id == Appointment.patient_id,
-                                    Enrollment.status != "voided"))
+        .outerjoin(Enrollment, Enrollment.id == Patient.live_enrollment_id)
         .where(Appointment.practice_id == practice_id, Appointment.start_at >= lower,
                Appointment.start_at < upper, Appointment.status == status)
         .order_by(Appointment.start_at, Appointment.id)

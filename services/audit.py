@@ -47,6 +47,7 @@ def record_event(
 ACTION_LABELS: dict[str, str] = {
     "activation_attempt": "Activation attempt",
     "appointment_arrived": "Marked arrived",
+    "assent_recorded": "Patient's agreement to their own account recorded",
     "audit_pruned": "Old audit events archived and removed",
     "bulk_invited": "Invited in a bulk batch",
     "bulk_registration": "Bulk invitations run",
@@ -72,6 +73,7 @@ ACTION_LABELS: dict[str, str] = {
     "message_failed": "Message failed",
     "message_requeued": "Message queued again",
     "message_sent": "Message sent",
+    "patient_invited": "Patient invited to their own account",
     "pin_issued": "PIN issued",
     "pin_voided": "PIN voided",
     "practice_created": "Practice created",

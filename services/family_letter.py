@@ -11,6 +11,7 @@ from __future__ import annotations
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from services.activation_messages import limited_account_note
 from services.i18n import format_long_date, gettext_for
 from services.letters import FONT, FONT_DIR, PinLetter, _nfc, _qr_image
 
@@ -78,6 +79,10 @@ def _child(pdf: FPDF, child: PinLetter) -> None:
         size -= 0.5
         pdf.set_font(FONT, "", size)
     pdf.cell(text_width, 5, child.activation_url, link=child.activation_url, **_LINE)
+    if child.limited:
+        pdf.set_font(FONT, "", 8)
+        pdf.multi_cell(text_width, 4, _nfc(limited_account_note(child.patient_name,
+                                                                child.language)), **_LINE)
     pdf.image(_qr_image(child.activation_url), x=pdf.l_margin + width - QR_SIZE, y=top,
               w=QR_SIZE, h=QR_SIZE)
     pdf.set_y(max(pdf.get_y(), top + QR_SIZE) + 3)

@@ -11,6 +11,7 @@ import qrcode
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from services.activation_messages import limited_account_note
 from services.i18n import format_long_date, gettext_for
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
@@ -34,6 +35,8 @@ class PinLetter:
     pin: str | None = None  # formatted, e.g. 7KQ4M-9TXR2; None for a verification question
     verification_question: str | None = None
     language: str = "en"  # the guardian's preferred language
+    limited: bool = False  # a parent's limited account (the child is past the Confidential age)
+    own_account: bool = False  # the patient's own invitation (adolescent or young adult)
 
 
 def _nfc(value: str) -> str:
@@ -51,7 +54,9 @@ def _qr_image(url: str):
 def _steps(letter: PinLetter) -> list[str]:
     _ = gettext_for(letter.language)
     child = letter.patient_name
-    if letter.pin and letter.date_of_birth_hint:
+    if letter.own_account:
+        secret_step = _("Enter the PIN printed on this letter and your date of birth.")
+    elif letter.pin and letter.date_of_birth_hint:
         secret_step = _("Enter the PIN printed on this letter and %(child)s's date of birth.")
     elif letter.pin:
         secret_step = _("Enter the PIN printed on this letter.")
@@ -98,13 +103,16 @@ def render_pin_letter(letter: PinLetter) -> bytes:
     pdf.multi_cell(width, 7, _nfc(_("Patient portal invitation for %(child)s")
                                   % {"child": letter.patient_name}), **line)
     pdf.set_font(FONT, "", 11)
-    pdf.multi_cell(
-        width, 6,
-        _nfc(_("You are invited to the patient portal of %(practice)s, where you can follow "
-               "%(child)s's care online.")
-             % {"practice": letter.practice_name, "child": letter.patient_name}),
-        **line,
-    )
+    intro = (_("You are invited to the patient portal of %(practice)s, in your own name, where "
+               "you can follow your own care online.") if letter.own_account else
+             _("You are invited to the patient portal of %(practice)s, where you can follow "
+               "%(child)s's care online."))
+    pdf.multi_cell(width, 6, _nfc(intro % {"practice": letter.practice_name,
+                                           "child": letter.patient_name}), **line)
+    if letter.limited:
+        pdf.ln(2)
+        pdf.multi_cell(width, 6, _nfc(limited_account_note(letter.patient_name,
+                                                           letter.language)), **line)
     pdf.ln(4)
 
     box_top = pdf.get_y()

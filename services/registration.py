@@ -31,6 +31,7 @@ from models import (
     utcnow,
 )
 from services import text_opt_out
+from services.adolescents import ParentAccess, parent_access
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput, NotFound
 from services.i18n import DEFAULT_LANGUAGE
@@ -195,6 +196,13 @@ def _enroll(
         find_appointment(session, practice_id=practice_id, appointment_id=appointment_id)
     checked = checked_form(form, settings)
 
+    access = parent_access(patient.date_of_birth, today=_local_date(now, practice.timezone),
+                           confidential_age=practice.confidential_age,
+                           minor_age_limit=practice.minor_age_limit)
+    if access == ParentAccess.ended:
+        raise Conflict(f"{patient.first_name} {patient.last_name} is {practice.minor_age_limit} "
+                       "or older: a parent can no longer be invited. Invite the patient in "
+                       "their own name instead.", field=SUBMIT)
     live = live_enrollment(session, patient_id=patient.id)
     status = status_of(live, now)
     if status == PortalStatus.active:
@@ -242,6 +250,7 @@ def _enroll(
         issued_by_id=staff_user_id,
         issued_at=now,
         expires_at=expires_at,
+        access_level=access.value,  # Full or Limited: the child's age on the day of issue
     )
     session.add(enrollment)
     patient_name = f"{patient.first_name} {patient.last_name}"  # a failed flush expires rows
@@ -289,7 +298,7 @@ def _enroll(
               "text": text_channel, "pin_sent_by": pin_channel,
               "language": language, "text_consent": bool(checked.text_channel),
               "appointment_id": appointment_id, "guardian_id": guardian.id,
-              "expires_at": expires_at.isoformat()}
+              "access_level": access.value, "expires_at": expires_at.isoformat()}
     actions = [] if new_pin else ["registration"]
     actions.append("pin_issued" if pin else "verification_question_set")
     for action in actions:
@@ -309,6 +318,7 @@ def _enroll(
         pin=format_pin(pin) if pin else None,
         verification_question=checked.question,
         language=language,
+        limited=access == ParentAccess.limited,
     )
     return RegistrationResult(
         enrollment_id=enrollment.id,

@@ -4,6 +4,7 @@ status and its history, the guardians on file; and the patient search."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy import or_
@@ -13,6 +14,7 @@ from models import (
     Appointment,
     AuditEvent,
     Enrollment,
+    EnrollmentRecipient,
     EnrollmentStatus,
     Guardian,
     Location,
@@ -54,6 +56,10 @@ class RegistrationContext:
     history: list[EnrollmentSummary]
     events: list[HistoryEvent]
     guardians: list[GuardianOption]
+    # The patient's own invitation (an adolescent or young adult), beside the parent's.
+    own_status: PortalStatus = PortalStatus.not_registered
+    own_enrollment: EnrollmentSummary | None = None
+    today: dt.date | None = None  # the practice's today, for the access level by age
 
 
 # --- lookups the use cases share ---------------------------------------------------------------
@@ -83,10 +89,13 @@ def find_appointment(session: Session, *, practice_id: int, appointment_id: int)
     return appointment
 
 
-def live_enrollment(session: Session, *, patient_id: int) -> Enrollment | None:
-    """The patient's enrollment that is not voided (at most one)."""
+def live_enrollment(session: Session, *, patient_id: int,
+                    recipient: str = EnrollmentRecipient.parent) -> Enrollment | None:
+    """The patient's enrollment that is not voided (at most one per recipient): the parent's,
+    or with recipient=Patient the patient's own."""
     return session.exec(
         select(Enrollment).where(Enrollment.patient_id == patient_id,
+                                 Enrollment.recipient == recipient,
                                  Enrollment.status != EnrollmentStatus.voided)
     ).first()
 
@@ -165,10 +174,12 @@ def get_registration_context(
     ).all()
     history = [_summary(row, username, now) for row, username in rows]
     live_row = live_enrollment(session, patient_id=patient.id)
-    live = None
-    if live_row is not None:
-        live = next((item for item in history if item.id == live_row.id), None) or _summary(
-            live_row, None, now)
+    own_row = live_enrollment(session, patient_id=patient.id,
+                              recipient=EnrollmentRecipient.patient)
+    live, own = (
+        None if row is None else
+        next((item for item in history if item.id == row.id), None) or _summary(row, None, now)
+        for row in (live_row, own_row))
     events = session.exec(
         select(AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.detail)
         .where(AuditEvent.practice_id == practice_id, AuditEvent.patient_id == patient.id)
@@ -190,6 +201,9 @@ def get_registration_context(
         history=history,
         events=[HistoryEvent.model_validate(event) for event in events],
         guardians=[GuardianOption.model_validate(guardian) for guardian in guardians],
+        own_status=status_of(own_row, now),
+        own_enrollment=own,
+        today=now.astimezone(zoneinfo.ZoneInfo(practice.timezone)).date(),
     )
 
 

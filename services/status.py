@@ -1,4 +1,10 @@
-"""A patient's portal status, derived from their live enrollment and never stored."""
+"""A patient's portal status, derived from their live enrollment and never stored.
+
+A patient may have two live enrollments: a parent's and, from the Confidential age, their own
+(Enrollment.recipient). The Dashboard badge reads the one the patient row copies (triggers of
+migrations 0003 and 0007): an active one first, else the newest. So a patient whose parent
+access ended but who activated their own account shows Active; Register Patient shows the
+parent's invitation and the patient's own side by side."""
 
 from __future__ import annotations
 
@@ -46,7 +52,7 @@ STATUS_MEANINGS: dict[str, str] = {
     PortalStatus.invited: "A PIN was issued and has not been used yet.",
     PortalStatus.pin_expired: "The PIN expired unused: issue a new PIN.",
     PortalStatus.locked: "Too many wrong tries: issue a new PIN.",
-    PortalStatus.active: "The parent activated a portal account.",
+    PortalStatus.active: "A parent, or the patient themself, activated a portal account.",
     PortalStatus.declined: "The family declined portal access (reason on file).",
 }
 

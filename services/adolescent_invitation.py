@@ -1,0 +1,196 @@
+"""Invite the patient themself: an adolescent (from the practice's Confidential age, with their
+assent recorded: which staff user, when) or a young adult (at the minor age limit, in their own
+name, no assent: they consent for themself).
+
+The invitation is an enrollment of its own (recipient "Patient"), beside the parent's: the
+database allows one live enrollment per patient and recipient. It reuses the parent pieces: a
+PIN (services/pins), the welcome email through the outbox, the PIN letter; activation is the
+same public page, with the PIN and the patient's date of birth, and opens an account that is
+the patient's own (PortalAccount.patient_id).
+
+    invite_patient(session, practice_id=..., patient_id=..., form=PatientInvitationForm(...),
+                   actor="desk1", staff_user_id=7)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import zoneinfo
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from models import (
+    Enrollment,
+    EnrollmentMethod,
+    EnrollmentRecipient,
+    EnrollmentStatus,
+    Patient,
+    Practice,
+    utcnow,
+)
+from services.adolescents import AccessLevel, ParentAccess, parent_access
+from services.audit import record_event
+from services.errors import Conflict, InvalidInput, NotFound
+from services.i18n import DEFAULT_LANGUAGE
+from services.letters import PinLetter
+from services.messages import Invitation, activation_url, build_welcome_email
+from services.outbox import queue_message
+from services.pins import format_pin, generate_pin, hash_secret, normalize_pin
+from services.practices import get_practice
+from services.registration import _void
+from services.registration_context import find_patient, live_enrollment, status_of
+from services.senders import Senders, senders_from_settings
+from services.settings import Settings, get_settings
+from services.status import PortalStatus
+from services.validation import normalize_email, normalize_phone
+
+EMAIL = "Patient's email address"
+PHONE = "Patient's cell phone"
+ASSENT = "The patient agrees to have their own portal account"
+SUBMIT = "Invite the patient"
+
+
+@dataclass(frozen=True)
+class PatientInvitationForm:
+    email: str = ""
+    cell_phone: str = ""
+    assent: bool = False  # required for an adolescent; a young adult consents for themself
+
+
+@dataclass(frozen=True)
+class PatientInvitationResult:
+    enrollment_id: int
+    patient_id: int
+    patient_name: str
+    access_level: AccessLevel
+    pin: str  # grouped for reading; the only plain copy there is
+    email: str | None
+    cell_phone: str | None
+    expires_at: dt.datetime
+    activation_url: str
+    message_ids: tuple[int, ...]
+    letter: PinLetter
+
+
+def patient_invitation_level(patient: Patient | object, practice: Practice | object, *,
+                             today: dt.date) -> AccessLevel | None:
+    """Adolescent or Young adult when the patient may be invited themself today, else None
+    (under the Confidential age, or the Confidential age is off and they are a minor)."""
+    access = parent_access(patient.date_of_birth, today=today,
+                           confidential_age=practice.confidential_age,
+                           minor_age_limit=practice.minor_age_limit)
+    return {ParentAccess.limited: AccessLevel.adolescent,
+            ParentAccess.ended: AccessLevel.young_adult}.get(access)
+
+
+def _checked(form: PatientInvitationForm, level: AccessLevel) -> tuple[str | None, str | None]:
+    """The email and cell phone (either may be empty, not both); InvalidInput names the field."""
+    if not form.email.strip() and not form.cell_phone.strip():
+        raise InvalidInput(f"{EMAIL} is empty: enter the patient's own email address (or their "
+                           "cell phone, and hand them the PIN letter).", field=EMAIL)
+    email = normalize_email(form.email, field=EMAIL).lower() if form.email.strip() else None
+    phone = normalize_phone(form.cell_phone, field=PHONE) if form.cell_phone.strip() else None
+    if level == AccessLevel.adolescent and not form.assent:
+        raise InvalidInput(f"Tick \"{ASSENT}\": an adolescent's own account needs their "
+                           "agreement, asked for at the desk.", field=ASSENT)
+    return email, phone
+
+
+def invite_patient(
+    session: Session,
+    *,
+    practice_id: int,
+    patient_id: int,
+    form: PatientInvitationForm,
+    actor: str,
+    staff_user_id: int | None = None,
+    settings: Settings | None = None,
+    senders: Senders | None = None,
+    now: dt.datetime | None = None,
+) -> PatientInvitationResult:
+    """The patient's own invitation with a fresh PIN, emailed (when an email is given) through
+    the outbox and audited; a previous unused one of their own is voided."""
+    settings = settings or get_settings()
+    senders = senders or senders_from_settings(settings)
+    now = now or utcnow()
+    practice = session.get(Practice, practice_id)
+    if practice is None:
+        raise NotFound("That practice does not exist.")
+    patient = find_patient(session, practice_id=practice_id, patient_id=patient_id)
+    patient_name = f"{patient.first_name} {patient.last_name}"
+    zone = zoneinfo.ZoneInfo(practice.timezone)
+    today = now.astimezone(zone).date()
+    level = patient_invitation_level(patient, practice, today=today)
+    if level is None:
+        raise Conflict(f"{patient_name} is under the practice's Confidential age: invite a "
+                       "parent instead.", field=SUBMIT)
+    email, phone = _checked(form, level)
+
+    live = live_enrollment(session, patient_id=patient.id, recipient=EnrollmentRecipient.patient)
+    if status_of(live, now) == PortalStatus.active:
+        raise Conflict(f"{patient_name} already has a portal account of their own.",
+                       field=SUBMIT)
+    if live is not None:
+        _void(session, live=live, now=now, actor=actor, reason="the patient was invited again")
+
+    pin = generate_pin()
+    expires_at = now + dt.timedelta(days=practice.pin_lifetime_days)
+    assent = level == AccessLevel.adolescent
+    enrollment = Enrollment(
+        practice_id=practice_id, patient_id=patient.id, guardian_id=None,
+        recipient=EnrollmentRecipient.patient, access_level=level.value,
+        method=EnrollmentMethod.pin, secret_hash=hash_secret(normalize_pin(pin)),
+        link_token=secrets.token_urlsafe(18), email=email, cell_phone=phone,
+        send_pin=email is not None, status=EnrollmentStatus.invited,
+        issued_by_id=staff_user_id, issued_at=now, expires_at=expires_at,
+        assent_at=now if assent else None, assent_by_id=staff_user_id if assent else None,
+    )
+    session.add(enrollment)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"{patient_name} was invited by someone else just now. Reload the page "
+                       "to see their invitation.", field=SUBMIT) from None
+
+    info = get_practice(session, practice_id=practice_id)
+    url = activation_url(info, enrollment.link_token, DEFAULT_LANGUAGE)
+    expires_on = expires_at.astimezone(zone).date()
+    rows = []
+    if email:
+        invitation = Invitation(practice=info, guardian_name=patient_name,
+                                patient_first_name=patient.first_name, activation_url=url,
+                                expires_on=expires_on, method=EnrollmentMethod.pin,
+                                pin_in_email=True)
+        rows.append(queue_message(session, practice_id=practice_id,
+                                  enrollment_id=enrollment.id,
+                                  message=build_welcome_email(invitation, recipient=email),
+                                  pin=pin, senders=senders, now=now))
+        session.flush()
+
+    detail = {"enrollment_id": enrollment.id, "access_level": level.value, "email": email,
+              "cell_phone": phone, "pin_sent_by": "email" if email else "letter",
+              "expires_at": expires_at.isoformat()}
+    record_event(session, actor=actor, action="patient_invited", practice_id=practice_id,
+                 patient_id=patient.id, **detail)
+    if assent:
+        record_event(session, actor=actor, action="assent_recorded", practice_id=practice_id,
+                     patient_id=patient.id, enrollment_id=enrollment.id,
+                     staff_user_id=staff_user_id, at=now.isoformat())
+    record_event(session, actor=actor, action="pin_issued", practice_id=practice_id,
+                 patient_id=patient.id, **detail)
+
+    letter = PinLetter(
+        practice_name=practice.name, practice_phone=practice.phone,
+        practice_email=practice.email, practice_address=practice.address,
+        patient_name=patient_name, date_of_birth_hint=True, activation_url=url,
+        expires_on=expires_on, issued_on=today, pin=format_pin(pin), own_account=True,
+    )
+    return PatientInvitationResult(
+        enrollment_id=enrollment.id, patient_id=patient.id, patient_name=patient_name,
+        access_level=level, pin=format_pin(pin), email=email, cell_phone=phone,
+        expires_at=expires_at, activation_url=url,
+        message_ids=tuple(row.id for row in rows), letter=letter,
+    )
