@@ -364,7 +364,11 @@ async def drive_desk(url: str, index: int, windows, locations: list[str], rounds
     async with Desk(url) as desk:
         async with signing_in:
             started = time.perf_counter()
-            run = await sign_in(desk, desk_name(index))
+            try:
+                run = await sign_in(desk, desk_name(index))
+            except LookupError as error:  # no sign-in form: reported, and the others go on
+                run = Run(0.0, [])
+                result.problems.append(f"{desk_name(index)}: {error}")
             result.sign_in_ms = (time.perf_counter() - started) * 1000
         result.problems += run.problems()
         await signed_in.wait()
@@ -501,6 +505,9 @@ def main(argv: list[str] | None = None) -> int:
     if max(args.desks) > MAX_DESKS:
         raise SystemExit(f"at most {MAX_DESKS} desks")
     args.dir.mkdir(parents=True, exist_ok=True)
+    # The servers' data folder (keys, the PIN pepper the seed hashes with) before any service
+    # reads its settings: the seed and the servers must share it.
+    os.environ["PORTAL_DATA_DIR"] = str(args.dir / "data")
     database, practice_id = build_database(args.dir, args.appointments, max(args.desks))
     from services import db
 
