@@ -1,12 +1,15 @@
 """Many desks at once: the real server driven over its websocket by N concurrent sessions.
 
     .venv/bin/python bench/concurrency.py [--desks 1 10 20 40 60] [--rounds 5]
-        [--appointments 20000] [--processes 1|2] [--server-flag --runner.postScriptGC=true]
+        [--appointments 20000] [--processes 1 2] [--server-flag --runner.postScriptGC=true]
+        [--profile /tmp/spy]
 
 Method. A SQLite database of `--appointments` visits is seeded with seed-demo's generator
 (bench/dashboard.py's builder, reused while fresh) plus one staff user per desk. For every N
-a fresh `streamlit run app.py` is started on loopback (with `--processes 2`, two servers
-behind nginx with sticky sessions, the deploy recipe's shape), and N sessions, each a small
+and every process count (1 and 2 by default: both figures in one JSON) a fresh
+`streamlit run app.py` is started on loopback (with 2, two servers behind nginx configured by
+deploy/render_nginx.py, the deploy recipe itself: its `ip_hash` sticky sessions key on the
+client's address, so each desk connects from its own 127.0.<desk>.1), and N sessions, each a small
 protocol client speaking Streamlit's own protobufs over /_stcore/stream (BackMsg
 rerun_script with widget states, as the browser sends them; ForwardMsg deltas back), do:
 
@@ -22,11 +25,17 @@ Invited, Active) are recorded and, after the timed phase (so the check's own wor
 load the server), compared with services.schedule.summarize_schedule for the same criteria;
 any page exception, error alert or mismatch is counted and fails the run.
 
-Server CPU is utime+stime from /proc over the interaction phase (all servers summed);
+Server CPU is utime+stime from /proc over the interaction phase (all servers summed, and
+each server's share, which shows how nginx spread the desks);
 cpu_ms_per_interaction divides it by the interactions. RSS is sampled every 0.2 s (max over
 the phase, summed over servers) and the kernel's VmHWM is reported too. The machine's load
 average (uptime) is printed with every figure: the machine is shared. Bounded: at most 60
 desks, loopback only, `--timeout` seconds per N.
+
+Output: one JSON document on stdout: every run, the targets' figures ("figures": the best
+1-process throughput, CPU per interaction at the most desks on one process, p95 at 40 desks
+for each process count, the largest RSS) beside "targets"; progress lines go to stderr.
+`--profile PREFIX` records the servers with py-spy during the interaction phase only.
 
 Targets: one process >= 30 interactions/s and <= 35 ms server CPU per interaction; 40
 sessions p95 <= 1000 ms; RSS <= 400 MB.
@@ -43,6 +52,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -69,7 +79,8 @@ PASSWORD = "bench-desk-password-1"
 MAX_DESKS = 60
 METRICS = ("Appointments", "Unique patients", "Not registered", "Invited", "Active")
 TARGETS = {"interactions_per_s_one_process": ">= 30", "cpu_ms_per_interaction": "<= 35",
-           "p95_ms_at_40": "<= 1000", "rss_mb": "<= 400"}
+           "p95_ms_at_40_1_process": "<= 1000", "p95_ms_at_40_2_process": "<= 1000 (either)",
+           "rss_mb": "<= 400"}
 FINISHED_EARLY = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
 
 
@@ -168,29 +179,34 @@ def _wait_healthy(port: int, deadline: float) -> None:
     raise SystemExit(f"the server on port {port} did not become healthy")
 
 
-NGINX_CONF = """
+NGINX_MAIN = """
 worker_processes 1;
 pid {work}/nginx.pid;
 error_log {work}/error.log;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 4096; }}
 http {{
   access_log off;
   client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
   fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-  upstream portal {{ hash $remote_addr$remote_port consistent; {servers} }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://portal;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection "upgrade";
-      proxy_set_header Host $host;
-      proxy_read_timeout 86400;
-    }}
-  }}
+  include {work}/site.conf;
 }}
 """
+
+
+def nginx_site(replicas: list[int], port: int) -> str:
+    """The deploy recipe's site (deploy/render_nginx.py), listening on loopback."""
+    sys.path.insert(0, str(ROOT / "deploy"))
+    from render_nginx import render_site
+
+    return render_site(replicas=replicas, listen_port=port, listen_address="127.0.0.1",
+                       max_upload_mb=50)
+
+
+def client_address(index: int, processes: int) -> str | None:
+    """Where desk `index` connects from. The recipe's `ip_hash` keys on an address's first
+    three octets, so with two servers each desk gets its own 127.0.<index>.1 (all loopback
+    on Linux), as desks on a network have their own addresses."""
+    return f"127.0.{index}.1" if processes > 1 else None
 
 
 def start_servers(database: Path, count: int, flags: list[str], env_extra: dict) -> Servers:
@@ -216,9 +232,8 @@ def start_servers(database: Path, count: int, flags: list[str], env_extra: dict)
         return Servers(processes, log_paths, ports[0])
     work = Path(tempfile.mkdtemp(prefix="portal-nginx-"))
     port = free_port()
-    (work / "nginx.conf").write_text(NGINX_CONF.format(
-        work=work, port=port,
-        servers=" ".join(f"server 127.0.0.1:{p};" for p in ports)))
+    (work / "site.conf").write_text(nginx_site(ports, port))
+    (work / "nginx.conf").write_text(NGINX_MAIN.format(work=work))
     nginx = subprocess.Popen(["nginx", "-p", str(work), "-c", str(work / "nginx.conf"),
                               "-g", "daemon off;"], stderr=subprocess.DEVNULL)
     _wait_healthy(port, deadline)
@@ -280,16 +295,18 @@ class Run:
 class Desk:
     """One browser tab, as far as the server can tell."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, local_address: str | None = None):
         self.url = url
+        self.local_address = local_address
         self.socket = None
         self.query_string = ""
         self.pages: dict[str, str] = {}  # url path (or lower-case name) -> script hash
         self.page_hash = ""
 
     async def __aenter__(self) -> Desk:
+        extra = {"local_addr": (self.local_address, 0)} if self.local_address else {}
         self.socket = await websockets.connect(self.url, subprotocols=["streamlit"],
-                                               max_size=None, open_timeout=60)
+                                               max_size=None, open_timeout=60, **extra)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -359,12 +376,16 @@ async def sign_in(desk: Desk, username: str) -> Run:
 
 async def drive_desk(url: str, index: int, windows, locations: list[str], rounds: int,
                      signing_in: asyncio.Semaphore, signed_in: asyncio.Barrier,
-                     go: asyncio.Event) -> DeskResult:
+                     go: asyncio.Event, local_address: str | None = None) -> DeskResult:
     result = DeskResult()
-    async with Desk(url) as desk:
+    async with Desk(url, local_address) as desk:
         async with signing_in:
             started = time.perf_counter()
-            run = await sign_in(desk, desk_name(index))
+            try:
+                run = await sign_in(desk, desk_name(index))
+            except LookupError as error:  # no sign-in form: reported, and the others go on
+                run = Run(0.0, [])
+                result.problems.append(f"{desk_name(index)}: {error}")
             result.sign_in_ms = (time.perf_counter() - started) * 1000
         result.problems += run.problems()
         await signed_in.wait()
@@ -449,9 +470,31 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+def start_profilers(pids: list[int], profile: Path | None) -> list[subprocess.Popen]:
+    """py-spy on every server for the interaction phase only (not start-up or sign-in)."""
+    if profile is None:
+        return []
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    return [subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "100",
+                              "--nonblocking", "--format", "raw", "--output",
+                              f"{profile}-{index}.txt"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for index, pid in enumerate(pids)]
+
+
+def stop_profilers(spies: list[subprocess.Popen]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on an interrupt
+    for spy in spies:
+        try:
+            spy.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+
+
 async def measure(servers: Servers, desks: int, rounds: int, locations: list[str],
-                  timeout: float, sign_in_at_once: int
-                  ) -> tuple[list[DeskResult], float, float, int, int]:
+                  timeout: float, sign_in_at_once: int, profile: Path | None = None
+                  ) -> tuple[list[DeskResult], float, list[float], int, int]:
     url = f"ws://127.0.0.1:{servers.port}/_stcore/stream"
     today = dt.datetime.now(zoneinfo.ZoneInfo(TIMEZONE)).date()
     windows = new_windows(today, seed=desks)
@@ -461,11 +504,13 @@ async def measure(servers: Servers, desks: int, rounds: int, locations: list[str
     signing_in = asyncio.Semaphore(sign_in_at_once)
     signed_in = asyncio.Barrier(desks + 1)
     go = asyncio.Event()
-    tasks = [asyncio.create_task(drive_desk(url, i + 1, per_desk[i], locations, rounds,
-                                            signing_in, signed_in, go)) for i in range(desks)]
+    tasks = [asyncio.create_task(drive_desk(
+        url, i + 1, per_desk[i], locations, rounds, signing_in, signed_in, go,
+        client_address(i + 1, len(servers.processes)))) for i in range(desks)]
     await asyncio.wait_for(signed_in.wait(), timeout)
     rss_max = 0
-    cpu_before = cpu_seconds(servers.pids())
+    spies = start_profilers(servers.pids(), profile)
+    cpu_before = [cpu_seconds([pid]) for pid in servers.pids()]
     started = time.perf_counter()
     go.set()
     pending = set(tasks)
@@ -476,9 +521,80 @@ async def measure(servers: Servers, desks: int, rounds: int, locations: list[str
         _, pending = await asyncio.wait(pending, timeout=0.2)
         rss_max = max(rss_max, sum(memory_kb(pid, "VmRSS") for pid in servers.pids()))
     wall = time.perf_counter() - started
-    cpu = cpu_seconds(servers.pids()) - cpu_before
+    cpu = [cpu_seconds([pid]) - before for pid, before in zip(servers.pids(), cpu_before,
+                                                               strict=True)]
+    stop_profilers(spies)
     hwm = sum(memory_kb(pid, "VmHWM") for pid in servers.pids())
     return [task.result() for task in tasks], wall, cpu, rss_max, hwm
+
+
+def run_once(args, database: Path, practice_id: int, locations: list[str], processes: int,
+             desks: int, env_extra: dict) -> dict:
+    """Start `processes` servers, drive `desks` sessions, check the figures: one record."""
+    load_before = load_average()
+    servers = start_servers(database, processes, args.server_flag, env_extra)
+    profile = args.profile and args.profile.with_name(f"{args.profile.name}-{processes}p-{desks}")
+    try:
+        results, wall, cpu, rss_kb, hwm_kb = asyncio.run(
+            measure(servers, desks, args.rounds, locations, args.timeout,
+                    args.sign_in_at_once, profile))
+    finally:
+        servers.stop()
+    problems = list(itertools.chain.from_iterable(r.problems for r in results))
+    checked = 0
+    seen: dict[tuple, dict[str, str]] = {}
+    for result in results:
+        for start, end, location, shown in result.shown:
+            key = (start, end, location)
+            if key not in seen:
+                seen[key] = expected_metrics(database, practice_id, *key)
+            checked += 1
+            if {name: shown.get(name) for name in METRICS} != seen[key]:
+                problems.append(f"{key}: shown {shown}, service {seen[key]}")
+    every = list(itertools.chain.from_iterable(
+        timings for r in results for timings in r.timings.values()))
+    by_kind = {}
+    for kind in ("dates", "location", "register", "back"):
+        values = list(itertools.chain.from_iterable(r.timings.get(kind, []) for r in results))
+        by_kind[kind] = {"p50_ms": round(statistics.median(values), 1) if values else None,
+                         "p95_ms": round(percentile(values, 0.95), 1) if values else None}
+    sign_ins = [r.sign_in_ms for r in results]
+    count = max(1, len(every))
+    return {
+        "desks": desks, "processes": processes, "interactions": len(every),
+        "p50_ms": round(statistics.median(every), 1) if every else None,
+        "p95_ms": round(percentile(every, 0.95), 1) if every else None,
+        "by_interaction": by_kind,
+        "interactions_per_s": round(len(every) / wall, 1),
+        "server_cpu_s": round(sum(cpu), 2),
+        "server_cpu_s_each": [round(one, 2) for one in cpu],  # how nginx spread the desks
+        "cpu_ms_per_interaction": round(1000 * sum(cpu) / count, 1),
+        "rss_mb_max": round(rss_kb / 1024, 1), "vm_hwm_mb": round(hwm_kb / 1024, 1),
+        "sign_in_p50_ms": round(statistics.median(sign_ins), 1),
+        "sign_in_max_ms": round(max(sign_ins), 1),
+        "figures_checked": checked,
+        "problems": problems[:5], "problem_count": len(problems),
+        "desks_signed_in": sum(1 for r in results if r.timings),
+        "server_errors": servers.errors(),
+        "load_before": load_before, "load_after": load_average(),
+    }
+
+
+def verdict(runs: list[dict]) -> dict:
+    """The targets' figures out of the runs (None where a run was not asked for)."""
+    one = [run for run in runs if run["processes"] == 1]
+    busiest = max(one, key=lambda run: run["desks"], default=None)
+    found: dict = {
+        "interactions_per_s_one_process": max((run["interactions_per_s"] for run in one),
+                                              default=None),
+        "cpu_ms_per_interaction": busiest and busiest["cpu_ms_per_interaction"],
+        "rss_mb": max((run["rss_mb_max"] for run in runs), default=None),
+    }
+    for processes in sorted({run["processes"] for run in runs}):
+        at_40 = [run["p95_ms"] for run in runs if run["processes"] == processes
+                 and run["desks"] == 40]
+        found[f"p95_ms_at_40_{processes}_process"] = at_40[0] if at_40 else None
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -486,21 +602,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--desks", type=int, nargs="+", default=[1, 10, 20, 40, 60])
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--appointments", type=int, default=20_000)
-    parser.add_argument("--processes", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--processes", type=int, nargs="+", choices=(1, 2), default=[1, 2],
+                        help="server processes (2: behind nginx, deploy/'s recipe); each "
+                             "count is measured for every --desks")
     parser.add_argument("--server-flag", action="append", default=[],
                         help="an extra `streamlit run` flag, e.g. --runner.postScriptGC=true")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     parser.add_argument("--label", default="", help="a name for this configuration")
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--sign-in-at-once", type=int, default=4,
-                        help="sign-ins in flight together before the timed phase (bcrypt runs "
-                             "inside SQLite's write lock; the Sessions issue moves it out)")
+                        help="sign-ins in flight together before the timed phase")
+    parser.add_argument("--profile", type=Path, metavar="PREFIX",
+                        help="record the servers with py-spy (requirements-test.txt) during "
+                             "the interaction phase into PREFIX-<processes>p-<desks>-<server>"
+                             ".txt (collapsed stacks)")
     parser.add_argument("--dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "practice-portal-bench")
     args = parser.parse_args(argv)
     if max(args.desks) > MAX_DESKS:
         raise SystemExit(f"at most {MAX_DESKS} desks")
     args.dir.mkdir(parents=True, exist_ok=True)
+    # The servers' data folder (keys, the PIN pepper the seed hashes with) before any service
+    # reads its settings: the seed and the servers must share it.
+    os.environ["PORTAL_DATA_DIR"] = str(args.dir / "data")
     database, practice_id = build_database(args.dir, args.appointments, max(args.desks))
     from services import db
 
@@ -513,62 +637,21 @@ def main(argv: list[str] | None = None) -> int:
             Location.practice_id == practice_id).order_by(Location.name)).scalars())
     locations = [*names, ALL_LOCATIONS]
     env_extra = dict(item.split("=", 1) for item in args.env)
-    failed = False
-    for desks in args.desks:
-        load_before = load_average()
-        servers = start_servers(database, args.processes, args.server_flag, env_extra)
-        try:
-            results, wall, cpu, rss_kb, hwm_kb = asyncio.run(
-                measure(servers, desks, args.rounds, locations, args.timeout,
-                        args.sign_in_at_once))
-        finally:
-            servers.stop()
-        server_errors = servers.errors()
-        problems = list(itertools.chain.from_iterable(r.problems for r in results))
-        checked = mismatches = 0
-        seen: dict[tuple, dict[str, str]] = {}
-        for result in results:
-            for start, end, location, shown in result.shown:
-                key = (start, end, location)
-                if key not in seen:
-                    seen[key] = expected_metrics(database, practice_id, *key)
-                wanted = seen[key]
-                checked += 1
-                if {name: shown.get(name) for name in METRICS} != wanted:
-                    mismatches += 1
-                    problems.append(f"{key}: shown {shown}, service {wanted}")
-        every = list(itertools.chain.from_iterable(
-            timings for r in results for timings in r.timings.values()))
-        by_kind = {}
-        for kind in ("dates", "location", "register", "back"):
-            values = list(itertools.chain.from_iterable(r.timings.get(kind, []) for r in results))
-            by_kind[kind] = {"p50_ms": round(statistics.median(values), 1),
-                             "p95_ms": round(percentile(values, 0.95), 1)}
-        sign_ins = [r.sign_in_ms for r in results]
-        print(json.dumps({
-            "bench": "concurrency", "label": args.label, "desks": desks,
-            "processes": args.processes, "appointments": args.appointments,
-            "server_flags": args.server_flag, "server_env": env_extra,
-            "interactions": len(every),
-            "p50_ms": round(statistics.median(every), 1),
-            "p95_ms": round(percentile(every, 0.95), 1),
-            "by_interaction": by_kind,
-            "interactions_per_s": round(len(every) / wall, 1),
-            "server_cpu_s": round(cpu, 2),
-            "cpu_ms_per_interaction": round(1000 * cpu / len(every), 1),
-            "rss_mb_max": round(rss_kb / 1024, 1), "vm_hwm_mb": round(hwm_kb / 1024, 1),
-            "sign_in_p50_ms": round(statistics.median(sign_ins), 1),
-            "sign_in_max_ms": round(max(sign_ins), 1),
-            "figures_checked": checked, "figure_mismatches": mismatches,
-            "problems": problems[:5], "problem_count": len(problems),
-            "desks_signed_in": sum(1 for r in results if r.timings),
-            "server_errors": server_errors,
-            "load_before": load_before, "load_after": load_average(),
-            "targets": TARGETS,
-        }), flush=True)
-        if problems:
-            print("\n".join(problems[:20]), file=sys.stderr)
-            failed = True
+    runs = []
+    for processes in args.processes:
+        for desks in args.desks:
+            runs.append(run_once(args, database, practice_id, locations, processes, desks,
+                                 env_extra))
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)  # progress
+    print(json.dumps({
+        "bench": "concurrency", "label": args.label, "appointments": args.appointments,
+        "rounds": args.rounds, "server_flags": args.server_flag, "server_env": env_extra,
+        "cores": os.cpu_count(), "runs": runs, "figures": verdict(runs), "targets": TARGETS,
+    }, indent=1), flush=True)
+    failed = [run for run in runs if run["problem_count"]]
+    for run in failed:
+        print(f"{run['processes']} process(es), {run['desks']} desks: "
+              + "; ".join(run["problems"]), file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -91,6 +91,24 @@ def session_username(
     return found[1].username if found else None
 
 
+def live_username(
+    session: Session, *, session_id: str | None, now: dt.datetime | None = None
+) -> tuple[str | None, bool]:
+    """(username, whether touch_session has anything to write), read only.
+
+    (None, True) for an ended session: touch_session records its end. Every run checks its
+    session with this inside a read transaction and opens a write transaction for
+    touch_session only when it would write (at most every TOUCH_EVERY, or at the end), so
+    that a busy page does not take the database's write lock on every click.
+    """
+    now = now or utcnow()
+    found = _live_row(session, session_id, now)
+    if found is None:
+        return None, bool(session_id)
+    row, user = found
+    return user.username, now - row.last_seen_at >= TOUCH_EVERY
+
+
 def touch_session(
     session: Session, *, session_id: str | None, now: dt.datetime | None = None
 ) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 
 import jwt
 import streamlit as st
@@ -25,6 +26,10 @@ _REFUSAL = "_portal_sign_in_refusal"
 SESSION_ENDED = ("Your session ended (no activity for a while, or signed out elsewhere). "
                  "Sign in again to continue.")
 _NOTICE = "_portal_sign_out_notice"
+# When this run checked its session (time.monotonic()); the session-watch fragment skips its
+# own query when the check is younger than this (it ran in the same run).
+_CHECKED_AT = "_portal_session_checked_at"
+_SAME_RUN_SECONDS = 1.0
 
 
 def _check_credentials_in_database(username: str, password: str) -> bool:
@@ -113,8 +118,13 @@ def current_username(authenticator: stauth.Authenticate) -> str | None:
     """The signed-in username once this run's session check passed (activity extends it)."""
     if not st.session_state.get("authentication_status"):
         return None
-    with session_scope() as session:
-        username = sessions.touch_session(session, session_id=st.session_state.get(SESSION_KEY))
+    session_id = st.session_state.get(SESSION_KEY)
+    with session_scope(read_only=True) as session:
+        username, to_write = sessions.live_username(session, session_id=session_id)
+    if to_write:  # activity to record or an end to mark: checked again inside the write
+        with session_scope() as session:
+            username = sessions.touch_session(session, session_id=session_id)
+    st.session_state[_CHECKED_AT] = time.monotonic()
     if username is None or username != st.session_state.get("username"):
         st.session_state[_NOTICE] = SESSION_ENDED
         end_session(authenticator, reason="ended")
@@ -216,7 +226,10 @@ def idle_check_seconds() -> float:
 
 def _check_still_signed_in() -> None:
     # Reads only: a check is not activity. When the session has ended, the whole app reruns,
-    # which signs out and replaces the page with the sign-in form.
+    # which signs out and replaces the page with the sign-in form. In a whole run the
+    # fragment runs right after current_username checked the session: no second query.
+    if time.monotonic() - st.session_state.pop(_CHECKED_AT, -60.0) < _SAME_RUN_SECONDS:
+        return
     with session_scope(read_only=True) as session:
         username = sessions.session_username(
             session, session_id=st.session_state.get(SESSION_KEY))

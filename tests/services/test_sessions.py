@@ -151,3 +151,28 @@ def test_a_client_is_known_once_the_user_signed_in_from_it(session, desk):
     _open(session, desk, now=T0, client="ip:10.0.0.7")
     assert sessions.is_known_client(session, user_id=desk.id, client="ip:10.0.0.7")
     assert not sessions.is_known_client(session, user_id=desk.id, client="ip:10.0.0.8")
+
+
+def test_the_read_only_check_asks_for_a_write_only_when_touch_has_one(session, desk):
+    session_id = _open(session, desk, now=T0)
+    soon = T0 + sessions.TOUCH_EVERY - dt.timedelta(seconds=1)
+    assert sessions.live_username(session, session_id=session_id, now=soon) == ("desk", False)
+    later = T0 + sessions.TOUCH_EVERY
+    assert sessions.live_username(session, session_id=session_id, now=later) == ("desk", True)
+    # The check itself wrote nothing: activity is still at T0.
+    assert session.exec(select(StaffSession.last_seen_at)).one().replace(
+        tzinfo=dt.UTC) == T0
+    assert sessions.touch_session(session, session_id=session_id, now=later) == "desk"
+    session.commit()
+    assert sessions.live_username(session, session_id=session_id, now=later) == ("desk", False)
+
+
+def test_the_read_only_check_sends_an_ended_session_to_be_marked(session, desk):
+    session_id = _open(session, desk, now=T0)
+    idle = T0 + sessions._idle_limit()
+    assert sessions.live_username(session, session_id=session_id, now=idle) == (None, True)
+    assert sessions.live_username(session, session_id="made-up", now=T0) == (None, True)
+    assert sessions.live_username(session, session_id=None, now=T0) == (None, False)
+    assert sessions.touch_session(session, session_id=session_id, now=idle) is None
+    session.commit()
+    assert session.exec(select(StaffSession.revoked_reason)).one() == "idle"
