@@ -64,26 +64,27 @@ def schedule_frame(page: SchedulePage) -> pd.DataFrame:
 
 
 def _column_config(*, one_day: bool) -> dict:
-    # Widths in pixels: the default columns add up to about 940 px, what a 1366-px window
-    # leaves beside the sidebar; longer text ends in "…" and shows whole in the row detail.
+    # Widths in pixels: the default columns and the selection boxes add up to about 890 px;
+    # a 1366-px window leaves 904 px beside the sidebar (tests/e2e/test_dashboard_register.py).
+    # Longer text ends in "…" and shows whole in the row detail.
     return {
         "Time": st.column_config.DatetimeColumn(
             "Time", format="h:mm a" if one_day else "ddd MM/DD h:mm a",
             width=72 if one_day else 140, pinned=True),
-        "Patient": st.column_config.TextColumn("Patient", width=150, pinned=True),
+        "Patient": st.column_config.TextColumn("Patient", width=140, pinned=True),
         "Register": st.column_config.TextColumn(
             "Register", width=74,
             help="Select the row (its box at the left, or Shift+Space) and use Register "
                  "below the list: it opens in this tab."),
         "Portal status": st.column_config.MultiselectColumn(
-            "Portal status", options=[*BADGES, DELIVERY_FAILED], width=150,
+            "Portal status", options=[*BADGES, DELIVERY_FAILED], width=130,
             color=[*(STATUS_COLORS[b] for b in BADGES), DELIVERY_FAILED_COLOR],
             help="See the legend below the list."),
         "Age": st.column_config.TextColumn("Age", width=60),
-        "Guardian contact": st.column_config.TextColumn("Guardian contact", width=210),
+        "Guardian contact": st.column_config.TextColumn("Guardian contact", width=180),
         "Provider": st.column_config.TextColumn("Provider", width=110),
         "Access due": st.column_config.TextColumn(
-            "Access due", width=100,
+            "Access due", width=90,
             help="Completed or arrived visits: when portal access is due under the "
                  "4-business-day measure. The date is in the row detail and More columns."),
         "Delivery": st.column_config.TextColumn(

@@ -34,12 +34,12 @@ from tests.e2e.conftest import IN_CI, PG_URL, fresh_database_url, seed_database
 from tests.e2e.support import (
     Staff,
     click_button,
-    click_grid_link,
     expect_signed_in,
     fill,
     grid_column,
     main_area,
     open_app,
+    register_from_row,
     reload_app,
     sign_in,
     type_date,
@@ -225,7 +225,7 @@ def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
     sign_in(page, STAFF.username, STAFF.password)
     expect_signed_in(page, STAFF.name)
 
-    register = click_grid_link(page, row=0)
+    register = register_from_row(page, row=0)
     main = main_area(register)
     expect(main.get_by_text("Register Patient with")).to_be_visible()
     click_button(register, "Complete Registration", scope=main)
