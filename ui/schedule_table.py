@@ -64,13 +64,14 @@ def schedule_frame(page: SchedulePage) -> pd.DataFrame:
 
 
 def _column_config(*, one_day: bool) -> dict:
-    # Widths in pixels: the default columns and the selection boxes add up to about 890 px;
-    # a 1366-px window leaves 904 px beside the sidebar (tests/e2e/test_dashboard_register.py).
+    # Widths in pixels: the default columns and the selection boxes add up to 866 px (876 px
+    # over several days); a 1366-px window leaves 904 px beside the sidebar, less the grid's
+    # vertical scrollbar (tests/e2e/test_dashboard_register.py).
     # Longer text ends in "…" and shows whole in the row detail.
     return {
         "Time": st.column_config.DatetimeColumn(
-            "Time", format="h:mm a" if one_day else "ddd MM/DD h:mm a",
-            width=72 if one_day else 140, pinned=True),
+            "Time", format="h:mm a" if one_day else "MM/DD h:mm a",
+            width=72 if one_day else 112, pinned=True),
         "Patient": st.column_config.TextColumn("Patient", width=140, pinned=True),
         "Register": st.column_config.TextColumn(
             "Register", width=74,
@@ -80,11 +81,12 @@ def _column_config(*, one_day: bool) -> dict:
             "Portal status", options=[*BADGES, DELIVERY_FAILED], width=130,
             color=[*(STATUS_COLORS[b] for b in BADGES), DELIVERY_FAILED_COLOR],
             help="See the legend below the list."),
-        "Age": st.column_config.TextColumn("Age", width=60),
-        "Guardian contact": st.column_config.TextColumn("Guardian contact", width=180),
-        "Provider": st.column_config.TextColumn("Provider", width=110),
+        "Age": st.column_config.TextColumn("Age", width=50),
+        "Guardian contact": st.column_config.TextColumn(
+            "Guardian contact", width=170 if one_day else 150),
+        "Provider": st.column_config.TextColumn("Provider", width=110 if one_day else 100),
         "Access due": st.column_config.TextColumn(
-            "Access due", width=90,
+            "Access due", width=88,
             help="Completed or arrived visits: when portal access is due under the "
                  "4-business-day measure. The date is in the row detail and More columns."),
         "Delivery": st.column_config.TextColumn(
