@@ -40,7 +40,6 @@ from tests.e2e.support import (
     main_area,
     open_app,
     register_from_row,
-    reload_app,
     sign_in,
     type_date,
 )
@@ -255,7 +254,7 @@ def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
     click_button(parent, "Activate account", scope=form)
     expect(main_area(parent).get_by_test_id("stAlertContentSuccess")).to_be_visible()
 
-    reload_app(page)
+    open_app(page, "/")  # Register opened in this tab: back to the Dashboard (the cookie)
     expect(grid_column(main_area(page), "Portal status").first).to_have_text("Active")
     support.screenshot(page, "deploy-dashboard-active-through-nginx")
 
