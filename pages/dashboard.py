@@ -7,7 +7,6 @@ import hashlib
 from dataclasses import replace
 
 import pandas as pd
-import pyarrow as pa
 import streamlit as st
 
 from services import permissions
@@ -16,27 +15,28 @@ from services.errors import PortalError
 from services.schedule import (
     PAGE_SIZE,
     ScheduleCriteria,
-    SchedulePage,
     ScheduleSummary,
     list_schedule,
     summarize_schedule,
 )
 from services.status import STATUS_COLORS, STATUS_MEANINGS, PortalStatus
-from services.validation import format_phone
 from ui.access_due import access_due_filter
 from ui.arrivals import arrivals_panel
 from ui.birthdays import show_birthdays
 from ui.bulk_register import register_all
 from ui.context import require_page, show_error
 from ui.filters import practice_today, schedule_filters
+from ui.schedule_table import (
+    BADGES,
+    DELIVERY_FAILED,
+    DELIVERY_FAILED_COLOR,
+    remember_return_query,
+    row_detail,
+    schedule_frame,
+    show_schedule,
+)
 
 CACHE_TTL_SECONDS = 30
-# The Register Patient page (url_path "register" in app.py) reads the appointment from here.
-# The practice rides along: the link opens a new tab, whose Practice selector starts afresh.
-REGISTER_URL = "register?appointment={appointment_id}&practice={practice_id}"
-BADGES = [status.value for status in PortalStatus]
-DELIVERY_FAILED = "Delivery failed"  # shown beside the badge; not a portal status
-DELIVERY_FAILED_COLOR = "#b71c1c"
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
@@ -62,76 +62,14 @@ def show_summary(summary: ScheduleSummary) -> None:
                     help="Active patients out of the unique patients in this list.")
 
 
-def schedule_frame(page: SchedulePage, *, practice_id: int) -> pd.DataFrame:
-    """The page's rows as the table shows them."""
-    rows = page.rows
-    return pd.DataFrame({
-        "Time": pd.to_datetime([row.starts_at for row in rows]),
-        "Patient": [row.patient_name for row in rows],
-        "Register": ["" if row.portal_status == PortalStatus.active
-                     else REGISTER_URL.format(appointment_id=row.appointment_id,
-                                              practice_id=practice_id)
-                     for row in rows],
-        "Portal status": [[row.portal_status.value] + ([DELIVERY_FAILED] if row.delivery_failure
-                                                        else []) for row in rows],
-        "Delivery": [row.delivery_failure or "" for row in rows],
-        "Age": [row.age for row in rows],
-        "Date of birth": [row.date_of_birth for row in rows],
-        "MRN": [row.mrn for row in rows],
-        "Guardian": [f"{row.guardian_name} ({row.guardian_relationship})"
-                     if row.guardian_name else "" for row in rows],
-        "Guardian contact": [" · ".join(part for part in (
-            row.guardian_email, format_phone(row.guardian_cell_phone)) if part)
-            for row in rows],
-        "Provider": [row.provider for row in rows],
-        "Location": [row.location for row in rows],
-        "Visit type": [row.visit_type for row in rows],
-        "Visit status": [row.appointment_status.replace("_", " ").capitalize() for row in rows],
-        "Access due by": [row.access.due_by if row.access else None for row in rows],
-        "Access": [row.access.label if row.access else "" for row in rows],
-    })
-
-
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def load_page(practice_id: int, criteria: ScheduleCriteria, page: int) -> pa.Table:
-    # The table is cached ready to show: formatting 100 phone numbers costs more than the query,
-    # and as Arrow, what st.dataframe sends, a cached rerun neither converts nor copies it
-    # (about 1 ms a run for 100 rows, bench/concurrency.py).
+def load_page(practice_id: int, criteria: ScheduleCriteria, page: int) -> pd.DataFrame:
+    # The table is cached ready to show: formatting 100 phone numbers costs more than the query.
+    # (The row detail reads the selected row from this frame.)
     with session_scope(read_only=True) as session:
         schedule_page = list_schedule(session, practice_id=practice_id, criteria=criteria,
                                       page=page, page_size=PAGE_SIZE)
-    return pa.Table.from_pandas(schedule_frame(schedule_page, practice_id=practice_id),
-                                preserve_index=False)
-
-
-def show_schedule(frame: pa.Table, *, one_day: bool) -> None:
-    st.dataframe(
-        frame,
-        hide_index=True,
-        width="stretch",
-        height=min(36 + 35 * len(frame), 740),
-        column_config={
-            "Time": st.column_config.DatetimeColumn(
-                "Time", format="h:mm a" if one_day else "ddd MM/DD h:mm a",
-                width="small" if one_day else None, pinned=True),
-            "Patient": st.column_config.TextColumn("Patient", pinned=True),
-            "Register": st.column_config.LinkColumn(
-                "Register", display_text="Register", width="small",
-                help="Open Register Patient for this appointment."),
-            "Portal status": st.column_config.MultiselectColumn(
-                "Portal status", options=[*BADGES, DELIVERY_FAILED],
-                color=[*(STATUS_COLORS[b] for b in BADGES), DELIVERY_FAILED_COLOR],
-                help="See the legend below the list."),
-            "Delivery": st.column_config.TextColumn(
-                "Delivery", help="Why the invitation did not reach the parent: correct the "
-                                 "address on Register Patient and resend."),
-            "Date of birth": st.column_config.DateColumn("Date of birth", format="MM/DD/YYYY"),
-            "Access due by": st.column_config.DateColumn(
-                "Access due by", format="ddd MM/DD",
-                help="Completed or arrived visits: the last day for portal access under the "
-                     "4-business-day measure (the Enrollment page's calendar and holidays)."),
-        },
-    )
+    return schedule_frame(schedule_page)
 
 
 def show_legend() -> None:
@@ -158,6 +96,7 @@ if not filters.valid:
     st.warning(filters.error, icon=":material/event_busy:")
     st.stop()
 criteria = replace(filters.criteria, access_due=access_due_filter())
+remember_return_query()
 
 try:
     summary = load_summary(context.practice.id, criteria)
@@ -177,7 +116,7 @@ if summary.appointments == 0:
     st.stop()
 
 if criteria.start <= practice_today(context.practice.timezone) <= criteria.end:
-    arrivals_panel(context, location_id=criteria.location_id, register_url=REGISTER_URL,
+    arrivals_panel(context, location_id=criteria.location_id,
                    on_change=lambda: (load_summary.clear(), load_page.clear()))
 if permissions.can_open(context.user.role, permissions.REGISTER):
     register_all(context, criteria, on_done=lambda: (load_summary.clear(), load_page.clear()))
@@ -185,9 +124,9 @@ if permissions.can_open(context.user.role, permissions.REGISTER):
 pages = summary.pages(PAGE_SIZE)
 caption, table, pager = st.container(), st.container(), st.container()
 page = 1
+# A new key for new filters, so the list starts again at page 1 with no row selected.
+filters_key = hashlib.sha1(repr((context.practice.id, criteria)).encode()).hexdigest()[:12]
 if pages > 1:
-    # A new key for new filters, so the list starts again at page 1.
-    filters_key = hashlib.sha1(repr((context.practice.id, criteria)).encode()).hexdigest()[:12]
     page = pager.pagination(pages, key=f"dashboard_page_{filters_key}")
 try:
     frame = load_page(context.practice.id, criteria, page)
@@ -198,9 +137,12 @@ first = (page - 1) * PAGE_SIZE + 1
 caption.caption(f"Appointments {first:,}–{first + len(frame) - 1:,} of "
                 f"{summary.appointments:,}" + ("" if filters.include_cancelled
                                                else " (cancelled hidden)"))
-if not permissions.can_open(context.user.role, permissions.REGISTER):
-    frame = frame.drop_columns(["Register"])  # supervisors read the list; they do not register
+can_register = permissions.can_open(context.user.role, permissions.REGISTER)
+if not can_register:
+    frame = frame.drop(columns=["Register"])  # supervisors read the list; they do not register
 with table:
-    show_schedule(frame, one_day=filters.days == 1)
+    selected = show_schedule(frame, one_day=filters.days == 1,
+                             key=f"dashboard_rows_{filters_key}_{page}")
+    row_detail(frame, selected, practice_id=context.practice.id, can_register=can_register)
 show_legend()
 show_birthdays(context)

@@ -41,6 +41,7 @@ from ui.registration_form import (
     show_confirmation,
     show_errors,
 )
+from ui.schedule_table import return_query
 from ui.text import flash, plain, show_flash
 
 CACHE_TTL_SECONDS = 10
@@ -232,6 +233,9 @@ def decline_panel(context: PageContext, ctx: RegistrationContext,
 
 context = require_page(permissions.REGISTER)
 st.title("Register Patient")
+# The Dashboard's filters ride in its query string: back to the same list.
+st.page_link("pages/dashboard.py", label="Back to Dashboard", icon=":material/arrow_back:",
+             query_params=return_query())
 show_flash(FLASH)
 
 ctx: RegistrationContext | None = None

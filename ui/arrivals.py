@@ -1,7 +1,7 @@
 """The Dashboard's arrivals panel: today's arrived patients with no portal invitation first, each
-with a Register link, and one click per visit to mark a family Arrived. It refreshes itself every
-minute and reruns the whole page when arrivals or activations changed, so the desk sees them
-without reloading."""
+with a Register link (same tab), and one click per visit to mark a family Arrived. It refreshes
+itself every minute and reruns the whole page when arrivals or activations changed, so the desk
+sees them without reloading."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from services.db import session_scope
 from services.errors import PortalError
 from ui.context import PageContext
 from ui.filters import practice_today
+from ui.schedule_table import REGISTER_PAGE, register_query
 from ui.text import plain
 
 REFRESH_SECONDS = 60
@@ -45,7 +46,7 @@ def _arrive(context: PageContext, on_change: Callable[[], None]) -> None:
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def arrivals_panel(context: PageContext, *, location_id: int | None, register_url: str,
+def arrivals_panel(context: PageContext, *, location_id: int | None,
                    on_change: Callable[[], None]) -> None:
     """Arrived-not-registered first with a prompt, then today's visits to mark Arrived."""
     practice = context.practice
@@ -64,13 +65,17 @@ def arrivals_panel(context: PageContext, *, location_id: int | None, register_ur
 
     can_register = permissions.can_open(context.user.role, permissions.REGISTER)
     if waiting:
-        links = {visit.appointment_id: register_url.format(
-            appointment_id=visit.appointment_id, practice_id=practice.id) for visit in waiting}
-        lines = [f"- {plain(visit.label)}"
-                 + (f" · [Register]({links[visit.appointment_id]})" if can_register else "")
-                 for visit in waiting]
+        lines = [f"- {plain(visit.label)}" for visit in waiting]
         st.warning(f"**{len(waiting)} arrived and not registered**: register them while the "
                    "family is here.\n" + "\n".join(lines), icon=":material/directions_walk:")
+        if can_register:
+            # Real links (Tab and Enter reach them) that open Register Patient in this tab.
+            with st.container(horizontal=True, key="arrivals_register"):
+                for visit in waiting:
+                    st.page_link(REGISTER_PAGE, label=f"Register {visit.patient_name}",
+                                 icon=":material/person_add:",
+                                 query_params=register_query(visit.appointment_id,
+                                                             practice.id))
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         getattr(st, notice[0])(notice[1])

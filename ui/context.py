@@ -55,7 +55,7 @@ def practice_selector(user: StaffUserPublic) -> PracticeOption | None:
         st.session_state.pop("practice_id", None)
         return None
     by_id = {option.id: option for option in options}
-    # A link may name the practice (the Dashboard's Register link opens a new tab); it is
+    # A link may name the practice (the Dashboard's Register link, a bookmark); it is
     # applied once per new value, and only when the user belongs to that practice.
     requested = st.query_params.get("practice")
     if requested and requested != st.session_state.get("_portal_practice_param"):

@@ -56,6 +56,7 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 SERVER_LOGS = ARTIFACTS / "server-logs"
 RUN_TIMEOUT_MS = 30_000
 GRID_HEADER_HEIGHT, GRID_ROW_HEIGHT = 36, 35  # st.dataframe's header and row, in CSS pixels
+GRID_MARKER_WIDTH = 32  # the row-selection boxes' column
 WRITTEN: list[Path] = []  # screenshots and server logs of this test run, for the summary
 
 # Installed on every document before the app's own scripts (top frame only). It watches the
@@ -305,25 +306,25 @@ def grid_column(scope: Locator, header: str, *, grid: int = 0) -> Locator:
     return table.locator(f'tbody td[aria-colindex="{headers.index(header) + 1}"]')
 
 
-def click_grid_link(page: Page, *, row: int = 0, grid: int = 0) -> Page:
-    """Click the link in a st.dataframe row (a LinkColumn); return the tab it opens.
+def register_from_row(page: Page, *, row: int = 0, grid: int = 0) -> Page:
+    """Select a Dashboard row by its box and follow Register in the row's detail: Register
+    Patient opens in the same tab, which is returned once its first run finished.
 
-    The grid is drawn on a canvas: the link is found by moving the mouse along the row until
-    the grid shows the pointer cursor, as it does over a link."""
+    The grid is drawn on a canvas: the box is the first column at the row's height."""
     canvas = main_area(page).get_by_test_id("stDataFrame").nth(grid).locator("canvas").first
     box = canvas.bounding_box()
     y = box["y"] + GRID_HEADER_HEIGHT + GRID_ROW_HEIGHT * (row + 0.5)
-    for x in range(int(box["x"]) + 4, int(box["x"] + box["width"]) - 4, 6):
-        page.mouse.move(x, y)
-        cursor = page.evaluate(
-            "([x, y]) => getComputedStyle(document.elementFromPoint(x, y)).cursor", [x, y])
-        if cursor == "pointer":
-            with page.context.expect_page() as opened:
-                page.mouse.click(x, y)
-            tab = opened.value
-            wait_for_app_run(tab)
-            return tab
-    raise AssertionError(f"no link in row {row} of the grid")
+    with rerun(page):
+        page.mouse.click(box["x"] + GRID_MARKER_WIDTH / 2, y)
+    detail = main_area(page).locator(".st-key-dashboard_row_detail")
+    link = detail.get_by_role("link", name=re.compile(r"^Register "))
+    expect(link).to_be_visible()
+    pages = len(page.context.pages)
+    with rerun(page):
+        link.click()
+    expect(main_area(page).get_by_role("heading", name="Register Patient")).to_be_visible()
+    assert len(page.context.pages) == pages, "Register opened another tab"
+    return page
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -34,13 +34,12 @@ from tests.e2e.conftest import IN_CI, PG_URL, fresh_database_url, seed_database
 from tests.e2e.support import (
     Staff,
     click_button,
-    click_grid_link,
     expect_signed_in,
     fill,
     grid_column,
     main_area,
     open_app,
-    reload_app,
+    register_from_row,
     sign_in,
     type_date,
 )
@@ -225,7 +224,7 @@ def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
     sign_in(page, STAFF.username, STAFF.password)
     expect_signed_in(page, STAFF.name)
 
-    register = click_grid_link(page, row=0)
+    register = register_from_row(page, row=0)
     main = main_area(register)
     expect(main.get_by_text("Register Patient with")).to_be_visible()
     click_button(register, "Complete Registration", scope=main)
@@ -255,7 +254,7 @@ def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
     click_button(parent, "Activate account", scope=form)
     expect(main_area(parent).get_by_test_id("stAlertContentSuccess")).to_be_visible()
 
-    reload_app(page)
+    open_app(page, "/")  # Register opened in this tab: back to the Dashboard (the cookie)
     expect(grid_column(main_area(page), "Portal status").first).to_have_text("Active")
     support.screenshot(page, "deploy-dashboard-active-through-nginx")
 

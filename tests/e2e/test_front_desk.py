@@ -20,11 +20,11 @@ from tests.e2e.support import (
     Staff,
     choose_option,
     click_button,
-    click_grid_link,
     fill,
     grid_column,
     main_area,
     open_app,
+    register_from_row,
     reload_app,
     rerun,
     sidebar,
@@ -133,8 +133,8 @@ def test_register_letter_email_activation_then_the_badge_turns_active(page, new_
     expect(grid_column(main_area(dashboard), "Portal status").first).to_have_text(
         "Not registered")
 
-    # Register from Mia's row: the link opens Register Patient in a new tab.
-    page = click_grid_link(dashboard, row=0)
+    # Register from Mia's row: selected, its Register link opens Register Patient in this tab.
+    page = register_from_row(dashboard, row=0)
     main = main_area(page)
     expect(main.get_by_role("heading", name="Register Patient")).to_be_visible()
     expect(main.get_by_text("Register Patient with")).to_be_visible()
@@ -175,7 +175,9 @@ def test_register_letter_email_activation_then_the_badge_turns_active(page, new_
     expect(main_area(parent).get_by_test_id("stAlertContentSuccess")).to_be_visible()
     support.screenshot(parent, "activate-done-front-desk")
 
-    # Back at the front desk: the badge is Active and the row has no Register link.
+    # Back at the front desk: the badge is Active and the row has no Register mark.
+    with rerun(page):
+        main.get_by_role("link", name="Back to Dashboard").click()
     reload_app(dashboard)
     statuses = grid_column(main_area(dashboard), "Portal status")
     expect(statuses).to_have_text(["Active", "Not registered"])

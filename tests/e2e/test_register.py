@@ -19,7 +19,6 @@ from tests.e2e.support import Staff, click_button, main_area
 pytestmark = pytest.mark.e2e
 
 SAM = Staff("sam.staff", "Sam Staff", "staff-pass-Heron-61")
-HEADER_HEIGHT, ROW_HEIGHT = 36, 35  # Streamlit's dataframe header and row, in CSS pixels
 SEEDED: dict[str, int] = {}
 
 
@@ -37,33 +36,13 @@ def portal_seed():
     return fill
 
 
-def click_register_link(page, context):
-    """Click the first row's Register link in the Dashboard's grid; return the tab it opens.
-
-    The grid is drawn on a canvas: the link is found by moving the mouse along the row until
-    the grid shows the pointer cursor, as it does over a link."""
-    canvas = main_area(page).get_by_test_id("stDataFrame").locator("canvas").first
-    box = canvas.bounding_box()
-    y = box["y"] + HEADER_HEIGHT + ROW_HEIGHT / 2
-    for x in range(int(box["x"]) + 4, int(box["x"] + box["width"]) - 4, 6):
-        page.mouse.move(x, y)
-        cursor = page.evaluate(
-            "([x, y]) => getComputedStyle(document.elementFromPoint(x, y)).cursor", [x, y])
-        if cursor == "pointer":
-            with context.expect_page() as opened:
-                page.mouse.click(x, y)
-            return opened.value
-    raise AssertionError("no Register link in the Dashboard's first row")
-
-
 def test_register_complete_print_pin_and_the_email_arrives(page, context, portal, smtp):
     support.signed_in(page, SAM)
     expect(main_area(page).get_by_text("Not registered").first).to_be_visible()
 
-    # The Dashboard's Register link opens Register Patient for that appointment in a new tab,
-    # signed in by the cookie.
-    page = click_register_link(page, context)
-    support.wait_for_app_run(page)
+    # The selected row's Register link opens Register Patient for that appointment in the
+    # same tab.
+    page = support.register_from_row(page, row=0)
     assert f"/register?appointment={SEEDED['appointment']}&practice=" in page.url
     main = main_area(page)
     expect(main.get_by_text("Zoë O’Brien").first).to_be_visible()

@@ -234,19 +234,14 @@ def test_another_practices_location_in_the_link_is_refused(clinic, session):
     assert len(listed(at)) == 3
 
 
-def test_register_links_to_the_register_page_for_that_appointment(clinic):
+def test_register_marks_the_rows_to_register_on_the_register_page(clinic):
     at = open_dashboard(clinic)
     table = rows(at)
-    links = dict(zip(table["Patient"], table["Register"], strict=True))
-    practice = clinic.practice.id
-    assert links["Rivera, Sam"] == (
-        f"register?appointment={clinic.today_main.id}&practice={practice}")
-    assert links["Chen, Lee"] == (
-        f"register?appointment={clinic.today_north.id}&practice={practice}")
-    assert links["Ortiz, Ana"] == ""  # Active: nothing to register
-    config = at.dataframe[0].proto.columns
-    assert '"type": "link", "display_text": "Register"' in config
-    # The link's path is the url_path app.py gives the Register Patient page.
+    marks = dict(zip(table["Patient"], table["Register"], strict=True))
+    assert marks == {"Rivera, Sam": "Register", "Chen, Lee": "Register", "Ortiz, Ana": ""}
+    ids = dict(zip(table["Patient"], table["Appointment"], strict=True))
+    assert ids["Rivera, Sam"] == clinic.today_main.id  # the row detail's Register link uses it
+    # The Register link targets the page app.py serves at url_path "register".
     pages = {info.get("url_pathname"): info["script_path"]
              for info in at._registered_pages.values()}
     assert pages["register"].endswith("pages/register.py")

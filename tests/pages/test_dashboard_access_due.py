@@ -28,12 +28,12 @@ def test_completed_visit_shows_its_deadline_and_the_filter_finds_it(clinic):  # 
     old = table[table["Patient"] == "Visit, Old"].iloc[0]
     visit_day = today() - dt.timedelta(days=20)
     assert old["Access due by"] == access_deadline(visit_day, holidays=set())
-    assert old["Access"] == "Overdue"
+    assert old["Access due"] == "Overdue"
     fresh = table[table["Patient"] == "Visit, Fresh"].iloc[0]
     assert fresh["Access due by"] == access_deadline(today(), holidays=set())
-    assert fresh["Access"].startswith("Due")
+    assert fresh["Access due"].startswith("Due")
     scheduled = table[table["Patient"] == "Rivera, Sam"].iloc[0]
-    assert scheduled["Access"] == ""  # not seen yet: no deadline
+    assert scheduled["Access due"] == ""  # not seen yet: no deadline
 
     at.sidebar.selectbox(key="_filters_access_due").set_value("Overdue").run()
     assert not at.exception

@@ -34,7 +34,9 @@ def test_one_click_arrival_prompts_to_register(clinic):  # noqa: F811
     session.commit()
     shown = texts(at)
     assert "**1 arrived and not registered**" in shown
-    assert f"register?appointment={clinic.today_main.id}" in shown
+    [link] = [e.proto for e in at.get("page_link") if e.proto.label == "Register Rivera, Sam"]
+    assert link.query_string == (f"appointment={clinic.today_main.id}"
+                                 f"&practice={clinic.practice.id}")
     table = at.dataframe[0].value
     assert table[table["Patient"] == "Rivera, Sam"].iloc[0]["Visit status"] == "Arrived"
 
