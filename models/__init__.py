@@ -43,6 +43,7 @@ from models.tables import (  # noqa: E402
     StaffUser,
     TextLog,
     TextOptOut,
+    VisitFact,
     WorkerHeartbeat,
     utcnow,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "StaffUser",
     "TextLog",
     "TextOptOut",
+    "VisitFact",
     "WorkerHeartbeat",
     "utcnow",
 ]

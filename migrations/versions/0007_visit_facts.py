@@ -1,0 +1,184 @@
+"""visit facts: completed visits with the patient's previous completed visit, and the patient's
+first invitation and activation, all kept by database triggers
+
+Revision ID: 0007_visit_facts
+Revises: 0006_new_user_fixes
+Create Date: 2026-11-30 21:40:00
+
+visit_fact holds one row per completed appointment with the start of the same patient's
+previous completed visit (overall, with the same provider, at the same location; ties broken
+by provider, location and id). Triggers on appointment recompute the patient's rows whenever a
+visit is added, removed, or changes status, start, patient, provider or location, so every
+writer (the app, imports, COPY, seed-demo, a hand-written UPDATE) keeps them right. Times
+stay UTC: the practice's local days are applied at query time, so a timezone change needs no
+rebuild. patient.first_invited_at / first_activated_at are kept the same way from enrollment
+and portalaccess. A later migration that rebuilds appointment, enrollment, portalaccess or
+patient on SQLite must recreate these triggers (tests/services/test_visit_facts.py notices).
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0007_visit_facts"
+down_revision: str | None = "0006_new_user_fixes"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_ORDER = "start_at, provider_id, location_id, id"
+
+
+def refresh_facts(pid: str) -> str:
+    """Statements recomputing patient `pid`'s visit_fact rows (';'-separated)."""
+    return (
+        f"DELETE FROM visit_fact WHERE patient_id = {pid}; "
+        "INSERT INTO visit_fact (appointment_id, practice_id, patient_id, provider_id, "
+        "location_id, start_at, prev_start_at, prev_provider_start_at, prev_location_start_at) "
+        "SELECT id, practice_id, patient_id, provider_id, location_id, start_at, "
+        f"LAG(start_at) OVER (PARTITION BY patient_id ORDER BY {_ORDER}), "
+        f"LAG(start_at) OVER (PARTITION BY patient_id, provider_id ORDER BY {_ORDER}), "
+        f"LAG(start_at) OVER (PARTITION BY patient_id, location_id ORDER BY {_ORDER}) "
+        f"FROM appointment WHERE patient_id = {pid} AND status = 'completed'"
+    )
+
+
+def refresh_access(pid: str) -> str:
+    """The statement recomputing patient `pid`'s first invitation and first activation."""
+    return (
+        "UPDATE patient SET "
+        f"first_invited_at = (SELECT min(issued_at) FROM enrollment WHERE patient_id = {pid}), "
+        "first_activated_at = (SELECT min(moment) FROM ("
+        f"SELECT activated_at AS moment FROM enrollment WHERE patient_id = {pid} UNION ALL "
+        f"SELECT granted_at FROM portalaccess WHERE patient_id = {pid}) AS activations) "
+        f"WHERE id = {pid}"
+    )
+
+
+_VISIT = "status, start_at, patient_id, provider_id, location_id"
+SQLITE_TRIGGERS = {
+    "trg_visit_fact_insert": (
+        "AFTER INSERT ON appointment WHEN NEW.status = 'completed' BEGIN {new}; END"),
+    "trg_visit_fact_update": (
+        f"AFTER UPDATE OF {_VISIT} ON appointment WHEN NEW.status = 'completed' "
+        "OR OLD.status = 'completed' BEGIN {new}; {old}; END"),
+    "trg_visit_fact_delete": (
+        "AFTER DELETE ON appointment WHEN OLD.status = 'completed' BEGIN {old}; END"),
+}
+SQLITE_ACCESS_TRIGGERS = {
+    "trg_patient_access_enrollment_insert": "AFTER INSERT ON enrollment BEGIN {new}; END",
+    "trg_patient_access_enrollment_update": (
+        "AFTER UPDATE OF issued_at, activated_at, patient_id ON enrollment "
+        "BEGIN {new}; {old}; END"),
+    "trg_patient_access_enrollment_delete": "AFTER DELETE ON enrollment BEGIN {old}; END",
+    "trg_patient_access_grant_insert": "AFTER INSERT ON portalaccess BEGIN {new}; END",
+    "trg_patient_access_grant_update": (
+        "AFTER UPDATE OF granted_at, patient_id ON portalaccess BEGIN {new}; {old}; END"),
+    "trg_patient_access_grant_delete": "AFTER DELETE ON portalaccess BEGIN {old}; END",
+}
+
+POSTGRESQL_FUNCTIONS = f"""
+CREATE OR REPLACE FUNCTION visit_fact_refresh() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.status = 'completed' THEN {refresh_facts("NEW.patient_id")}; END IF;
+  ELSIF TG_OP = 'DELETE' THEN
+    IF OLD.status = 'completed' THEN {refresh_facts("OLD.patient_id")}; END IF;
+  ELSIF NEW.status = 'completed' OR OLD.status = 'completed' THEN
+    {refresh_facts("NEW.patient_id")};
+    IF OLD.patient_id <> NEW.patient_id THEN {refresh_facts("OLD.patient_id")}; END IF;
+  END IF;
+  RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE OR REPLACE FUNCTION patient_access_refresh() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    {refresh_access("NEW.patient_id")};
+  END IF;
+  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.patient_id <> NEW.patient_id) THEN
+    {refresh_access("OLD.patient_id")};
+  END IF;
+  RETURN NULL;
+END
+$$ LANGUAGE plpgsql
+"""
+
+POSTGRESQL_TRIGGERS = [
+    f"CREATE TRIGGER trg_visit_fact AFTER INSERT OR DELETE OR UPDATE OF {_VISIT} "
+    "ON appointment FOR EACH ROW EXECUTE FUNCTION visit_fact_refresh()",
+    "CREATE TRIGGER trg_patient_access_enrollment AFTER INSERT OR DELETE OR UPDATE OF "
+    "issued_at, activated_at, patient_id ON enrollment FOR EACH ROW "
+    "EXECUTE FUNCTION patient_access_refresh()",
+    "CREATE TRIGGER trg_patient_access_grant AFTER INSERT OR DELETE OR UPDATE OF "
+    "granted_at, patient_id ON portalaccess FOR EACH ROW "
+    "EXECUTE FUNCTION patient_access_refresh()",
+]
+
+
+def rebuild_all() -> list[str]:
+    """Statements that fill visit_fact and the patient columns from existing data."""
+    everything = refresh_facts("x").replace(" WHERE patient_id = x AND", " WHERE")
+    delete, insert = everything.split("; ", 1)
+    return [
+        "DELETE FROM visit_fact",
+        insert,
+        refresh_access("patient.id")
+        + " AND (EXISTS (SELECT 1 FROM enrollment WHERE patient_id = patient.id)"
+        " OR EXISTS (SELECT 1 FROM portalaccess WHERE patient_id = patient.id))",
+    ]
+
+
+def upgrade() -> None:
+    op.add_column("patient", sa.Column("first_invited_at",
+                                       sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    op.add_column("patient", sa.Column("first_activated_at",
+                                       sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    op.create_table(
+        "visit_fact",
+        sa.Column("appointment_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("practice_id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("start_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("prev_start_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("prev_provider_start_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("prev_location_start_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("appointment_id"),
+    )
+    op.create_index("ix_visit_fact_window", "visit_fact", [
+        "practice_id", "start_at", "patient_id", "provider_id", "location_id", "prev_start_at",
+        "prev_provider_start_at", "prev_location_start_at"])
+    op.create_index("ix_visit_fact_patient", "visit_fact", ["patient_id", "start_at"])
+    for statement in rebuild_all():
+        op.execute(statement)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(POSTGRESQL_FUNCTIONS)
+        for statement in POSTGRESQL_TRIGGERS:
+            op.execute(statement)
+        return
+    for name, body in SQLITE_TRIGGERS.items():
+        op.execute(f"CREATE TRIGGER {name} " + body.format(
+            new=refresh_facts("NEW.patient_id"), old=refresh_facts("OLD.patient_id")))
+    for name, body in SQLITE_ACCESS_TRIGGERS.items():
+        op.execute(f"CREATE TRIGGER {name} " + body.format(
+            new=refresh_access("NEW.patient_id"), old=refresh_access("OLD.patient_id")))
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS trg_visit_fact ON appointment")
+        op.execute("DROP TRIGGER IF EXISTS trg_patient_access_enrollment ON enrollment")
+        op.execute("DROP TRIGGER IF EXISTS trg_patient_access_grant ON portalaccess")
+        op.execute("DROP FUNCTION IF EXISTS visit_fact_refresh()")
+        op.execute("DROP FUNCTION IF EXISTS patient_access_refresh()")
+    else:
+        for name in (*SQLITE_TRIGGERS, *SQLITE_ACCESS_TRIGGERS):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    op.drop_index("ix_visit_fact_patient", table_name="visit_fact")
+    op.drop_index("ix_visit_fact_window", table_name="visit_fact")
+    op.drop_table("visit_fact")
+    op.drop_column("patient", "first_activated_at")
+    op.drop_column("patient", "first_invited_at")

@@ -1,0 +1,281 @@
+"""The Enrollment figures for a whole practice (no Location or provider filter) from the visit
+facts kept ahead of time (models.VisitFact, patient.first_invited_at / first_activated_at, all
+maintained by database triggers: migration 0007_visit_facts), in four queries and no
+temporary tables. The rules are services.enrollment's; that module calls this one.
+
+Each completed visit's fact row carries the start of the same patient's previous completed
+visit (overall, with the same provider, at the same location). A visit is the patient's
+(provider's, location's) first in the period exactly when that previous start is missing or
+before the period's first local midnight, so "first visit in the period" is a filter on an index
+and no GROUP BY over every visit. The period's calendar (local days, deadlines after holidays)
+is joined at query time, so holidays and a timezone change apply at once.
+
+    1. counts: one grouped query over the period's first visits returning (provider,
+       location, which firsts, timely, still in time, invited, activated, PIN expiring)
+       counts, summed here into the headline, the measure and both rate tables;
+    2. the missing list, ordered and limited in SQL;
+    3. the enrollments of the patients seen: reminders and days to activation;
+    4. invitations by local week.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Integer, and_, case, cast, exists, func, literal, or_, select
+from sqlmodel import Session
+
+from models import Enrollment as EnrollmentModel
+from models import EnrollmentStatus, Location, Patient, Provider, VisitFact
+from services.enrollment_cohort import EXPIRING_WITHIN, Period, calendar_cte
+from services.status import patient_status_sql
+
+SECONDS_PER_DAY = 86_400
+DAYS_TO_ACTIVATION_CAP = 21  # the histogram's last bar holds this many days and more
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Sums over the period's first visits, for the whole practice and per group."""
+
+    seen: int
+    invited: int
+    activated: int
+    timely: int
+    still_in_time: int
+    expiring: int
+    by_provider: dict[int, list[int]]  # provider id -> [seen, timely, invited, activated]
+    by_location: dict[int, list[int]]
+
+
+def applies(period: Period) -> bool:
+    """The facts answer a whole practice's period; filtered scopes use the cohort tables."""
+    return period.location_id is None and period.provider_ids is None
+
+
+def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
+    return period.calendar_rows[0][1], period.calendar_rows[-1][2]
+
+
+def access_at_sql():
+    """The patient's first access: the earlier of first invitation and first activation."""
+    invited, activated = Patient.first_invited_at, Patient.first_activated_at
+    return case(
+        (invited.is_(None), activated),
+        (activated.is_(None), invited),
+        (invited <= activated, invited),
+        else_=activated,
+    )
+
+
+def _flag(condition):
+    return case((condition, 1), else_=0)
+
+
+def _first(column, start: dt.datetime):
+    return or_(column.is_(None), column < start)
+
+
+def _period_visits(period: Period, calendar, *columns):
+    """The period's completed visits of the practice, each with its local day's calendar row;
+    the calendar drives the join, one range of ix_visit_fact_window per day."""
+    fact = VisitFact.__table__
+    return (
+        select(*columns)
+        .select_from(calendar)
+        .join(fact, and_(fact.c.practice_id == period.practice_id,
+                         fact.c.start_at >= calendar.c.day_start,
+                         fact.c.start_at < calendar.c.day_end))
+        .join(Patient, Patient.id == fact.c.patient_id)
+    )
+
+
+def counts(session: Session, period: Period) -> Counts:
+    calendar = calendar_cte(period)
+    fact = VisitFact.__table__
+    start, _ = _bounds(period)
+    access_at = access_at_sql()
+    first_patient = _flag(_first(fact.c.prev_start_at, start))
+    first_provider = _flag(_first(fact.c.prev_provider_start_at, start))
+    first_location = _flag(_first(fact.c.prev_location_start_at, start))
+    timely = _flag(access_at < calendar.c.deadline_end)
+    late = or_(access_at.is_(None), access_at >= calendar.c.deadline_end)
+    still = _flag(and_(late, calendar.c.deadline_end > period.now))
+    invited = _flag(Patient.first_invited_at.is_not(None))
+    activated = _flag(Patient.first_activated_at.is_not(None))
+    # Only invited PINs are live and unique per patient: the patient's copy of its live
+    # enrollment says whether one expires soon.
+    expiring = _flag(and_(Patient.live_enrollment_status == EnrollmentStatus.invited.value,
+                          Patient.live_enrollment_expires_at > period.now,
+                          Patient.live_enrollment_expires_at <= period.now + EXPIRING_WITHIN))
+    keys = (fact.c.provider_id, fact.c.location_id, first_patient, first_provider,
+            first_location, timely, still, invited, activated, expiring)
+    query = (
+        _period_visits(period, calendar, *keys, func.count())
+        .where(or_(_first(fact.c.prev_start_at, start),
+                   _first(fact.c.prev_provider_start_at, start),
+                   _first(fact.c.prev_location_start_at, start)))
+        .group_by(*keys)
+    )
+    totals = [0] * 6
+    by_provider: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    by_location: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for (provider, location, is_first, provider_first, location_first, is_timely, is_still,
+         is_invited, is_activated, is_expiring, number) in session.execute(query):
+        figures = (number, number * is_timely, number * is_invited, number * is_activated)
+        if is_first:
+            for index, value in enumerate((*figures, number * is_still, number * is_expiring)):
+                totals[index] += value
+        for first, groups, key in ((provider_first, by_provider, provider),
+                                   (location_first, by_location, location)):
+            if first:
+                for index, value in enumerate(figures):
+                    groups[key][index] += value
+    seen, timely_total, invited_total, activated_total, still_total, expiring_total = totals
+    return Counts(seen=seen, invited=invited_total, activated=activated_total,
+                  timely=timely_total, still_in_time=still_total, expiring=expiring_total,
+                  by_provider=dict(by_provider), by_location=dict(by_location))
+
+
+def rates_frame(session: Session, groups: dict[int, list[int]], *, group: str,
+                columns: list[str]) -> pd.DataFrame:
+    """Each provider's (location's) own measure and funnel; laggards first."""
+    named = Provider if group == "provider" else Location
+    names = dict(session.execute(select(named.id, named.name).where(named.id.in_(list(groups)))
+                                 ).all()) if groups else {}
+    frame = pd.DataFrame(
+        [(names[key], *figures) for key, figures in groups.items()],
+        columns=["name", "seen", "timely", "invited", "activated"],
+    )
+    frame["timely_rate"] = frame["timely"] / frame["seen"]
+    frame["activated_rate"] = frame["activated"] / frame["seen"]
+    frame = frame.sort_values(["timely_rate", "seen", "name"], ascending=[True, False, True])
+    return frame[columns].reset_index(drop=True)
+
+
+def missing_rows(session: Session, period: Period, *, limit: int | None):
+    """The patients seen outside the numerator, by first visit, with that visit's provider
+    and location (the fact row of the first visit itself)."""
+    calendar = calendar_cte(period)
+    fact = VisitFact.__table__
+    start, _ = _bounds(period)
+    access_at = access_at_sql()
+    query = (
+        _period_visits(
+            period, calendar,
+            Patient.mrn, Patient.last_name, Patient.first_name, Patient.date_of_birth,
+            calendar.c.day.label("first_day"), Provider.name.label("provider"),
+            Location.name.label("location"), calendar.c.deadline, calendar.c.deadline_end,
+            access_at.label("access_at"), patient_status_sql(period.now).label("portal_status"),
+        )
+        .join(Provider, Provider.id == fact.c.provider_id)
+        .join(Location, Location.id == fact.c.location_id)
+        .where(_first(fact.c.prev_start_at, start),
+               or_(access_at.is_(None), access_at >= calendar.c.deadline_end))
+        .order_by(calendar.c.day, Patient.last_name, Patient.first_name, Patient.mrn)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return session.execute(query).all()
+
+
+def _seen_patient(period: Period, patient_id):
+    """Has this patient a completed visit in the period? (the patients seen; a probe of
+    ix_visit_fact_patient: the patient is the practice's, as the caller's rows are)"""
+    fact = VisitFact.__table__
+    start, end = _bounds(period)
+    return exists().where(fact.c.patient_id == patient_id, fact.c.start_at >= start,
+                          fact.c.start_at < end)
+
+
+def _seconds_between(session: Session, later, earlier):
+    if session.get_bind().dialect.name == "sqlite":
+        return cast(func.round((func.julianday(later) - func.julianday(earlier))
+                               * SECONDS_PER_DAY), Integer)
+    return cast(func.round(func.extract("epoch", later - earlier)), Integer)
+
+
+@dataclass(frozen=True)
+class EnrollmentFigures:
+    reminded: int
+    activated_after_reminder: int
+    durations: list[int]  # seconds from issue to activation, sorted
+
+
+def enrollment_figures(session: Session, period: Period) -> EnrollmentFigures:
+    """Reminders and days to activation over the enrollments of the patients seen."""
+    enrollment = EnrollmentModel.__table__
+    seconds = _seconds_between(session, enrollment.c.activated_at, enrollment.c.issued_at)
+    reminded = _flag(enrollment.c.reminders_sent > 0)
+    activated = _flag(enrollment.c.activated_at.is_not(None))
+    duration = case(
+        (and_(enrollment.c.practice_id == period.practice_id,
+              enrollment.c.activated_at.is_not(None)),
+         case((seconds < 0, 0), else_=seconds)),
+        else_=literal(None),
+    )
+    rows = session.execute(
+        select(reminded, activated, duration, func.count())
+        .where(_seen_patient(period, enrollment.c.patient_id))
+        .group_by(reminded, activated, duration)
+    ).all()
+    durations: list[int] = []
+    total_reminded = reminded_activated = 0
+    for is_reminded, is_activated, seconds_taken, number in rows:
+        total_reminded += is_reminded * number
+        reminded_activated += is_reminded * is_activated * number
+        if seconds_taken is not None:
+            durations.extend([int(seconds_taken)] * number)
+    durations.sort()
+    return EnrollmentFigures(total_reminded, reminded_activated, durations)
+
+
+def weekly_counts(session: Session, period: Period) -> dict[dt.date, tuple[int, int]]:
+    """Invitations issued in the period to the patients seen, and activated, by local week."""
+    calendar = calendar_cte(period)
+    enrollment = EnrollmentModel.__table__
+    rows = session.execute(
+        select(calendar.c.week_start, func.count(enrollment.c.id),
+               func.count(enrollment.c.activated_at))
+        .select_from(calendar)
+        .join(enrollment, and_(enrollment.c.practice_id == period.practice_id,
+                               enrollment.c.issued_at >= calendar.c.day_start,
+                               enrollment.c.issued_at < calendar.c.day_end))
+        .where(_seen_patient(period, enrollment.c.patient_id))
+        .group_by(calendar.c.week_start)
+    ).all()
+    return {week: (invitations, activated) for week, invitations, activated in rows}
+
+
+def weekly_frame(period: Period, counts: dict) -> pd.DataFrame:
+    weeks = sorted({row[5] for row in period.calendar_rows})
+    invitations = [counts.get(week, (0, 0))[0] for week in weeks]
+    activated = [counts.get(week, (0, 0))[1] for week in weeks]
+    return pd.DataFrame({
+        "week_start": weeks,
+        "invitations": invitations,
+        "activated": activated,
+        "rate": [a / i if i else None for a, i in zip(activated, invitations, strict=True)],
+    })
+
+
+def durations_figures(durations: list[int]) -> tuple[float | None, pd.DataFrame]:
+    """The median in days (sorted seconds) and the days-to-activation histogram."""
+    median = None
+    if durations:
+        middle = len(durations) // 2
+        seconds = (durations[middle] if len(durations) % 2
+                   else (durations[middle - 1] + durations[middle]) / 2)
+        median = round(float(seconds) / SECONDS_PER_DAY, 1)
+    counts: dict[int, int] = {}
+    for seconds in durations:
+        days = min(seconds // SECONDS_PER_DAY, DAYS_TO_ACTIVATION_CAP)
+        counts[days] = counts.get(days, 0) + 1
+    longest = max(counts, default=-1)
+    return median, pd.DataFrame({
+        "days": list(range(longest + 1)),
+        "enrollments": [counts.get(days, 0) for days in range(longest + 1)],
+    })
