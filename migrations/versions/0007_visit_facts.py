@@ -62,7 +62,7 @@ SQLITE_TRIGGERS = {
         "AFTER INSERT ON appointment WHEN NEW.status = 'completed' BEGIN {new}; END"),
     "trg_visit_fact_update": (
         f"AFTER UPDATE OF {_VISIT} ON appointment WHEN NEW.status = 'completed' "
-        "OR OLD.status = 'completed' BEGIN {new}; {old}; END"),
+        "OR OLD.status = 'completed' BEGIN {old}; {new}; END"),  # old first: a moved row
     "trg_visit_fact_delete": (
         "AFTER DELETE ON appointment WHEN OLD.status = 'completed' BEGIN {old}; END"),
 }
@@ -86,8 +86,8 @@ BEGIN
   ELSIF TG_OP = 'DELETE' THEN
     IF OLD.status = 'completed' THEN {refresh_facts("OLD.patient_id")}; END IF;
   ELSIF NEW.status = 'completed' OR OLD.status = 'completed' THEN
-    {refresh_facts("NEW.patient_id")};
     IF OLD.patient_id <> NEW.patient_id THEN {refresh_facts("OLD.patient_id")}; END IF;
+    {refresh_facts("NEW.patient_id")};
   END IF;
   RETURN NULL;
 END
