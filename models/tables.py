@@ -207,11 +207,18 @@ class VisitFact(SQLModel, table=True):
     prev_start_at: dt.datetime | None = None
     prev_provider_start_at: dt.datetime | None = None
     prev_location_start_at: dt.datetime | None = None
+    # Copies of the patient's columns of the same names (a trigger on patient keeps them).
+    first_invited_at: dt.datetime | None = None
+    first_activated_at: dt.datetime | None = None
+    live_enrollment_status: str | None = Field(default=None, max_length=16)
+    live_enrollment_expires_at: dt.datetime | None = None
 
     __table_args__ = (
+        # Covering: the Enrollment counts read a period from the index alone.
         Index("ix_visit_fact_window", "practice_id", "start_at", "patient_id", "provider_id",
               "location_id", "prev_start_at", "prev_provider_start_at",
-              "prev_location_start_at"),
+              "prev_location_start_at", "first_invited_at", "first_activated_at",
+              "live_enrollment_status", "live_enrollment_expires_at"),
         Index("ix_visit_fact_patient", "patient_id", "start_at"),
     )
 

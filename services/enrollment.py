@@ -402,15 +402,15 @@ def _report_from_facts(session: Session, period: Period, *, missing_limit: int
             "stage": ["Seen", "Invited", "Activated"],
             "patients": [headline.patients_seen, headline.invited, headline.activated],
         }),
-        weekly=enrollment_facts.weekly_frame(
-            period, enrollment_facts.weekly_counts(session, period)),
+        weekly=enrollment_facts.weekly_frame(period, figures.weekly),
         by_provider=enrollment_facts.rates_frame(session, counts.by_provider, group="provider",
                                                  columns=RATE_COLUMNS),
         by_location=enrollment_facts.rates_frame(session, counts.by_location, group="location",
                                                  columns=RATE_COLUMNS),
         days_to_activation=days_frame,
         missing_preview=_missing_frame(
-            period, enrollment_facts.missing_rows(session, period, limit=missing_limit)),
+            period, enrollment_facts.missing_rows(session, period, limit=missing_limit,
+                                                  last_day=counts.last_day_for(missing_limit))),
     )
 
 

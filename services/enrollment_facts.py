@@ -49,6 +49,18 @@ class Counts:
     expiring: int
     by_provider: dict[int, list[int]]  # provider id -> [seen, timely, invited, activated]
     by_location: dict[int, list[int]]
+    missing_by_day: dict[dt.date, int]  # patients outside the numerator, by first visit
+
+    def last_day_for(self, rows: int | None) -> dt.date | None:
+        """The first visit day by which the missing list has `rows` rows (None: all)."""
+        if rows is None:
+            return None
+        total = 0
+        for day in sorted(self.missing_by_day):
+            total += self.missing_by_day[day]
+            if total >= rows:
+                return day
+        return None
 
 
 def applies(period: Period) -> bool:
@@ -60,9 +72,11 @@ def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
     return period.calendar_rows[0][1], period.calendar_rows[-1][2]
 
 
-def access_at_sql():
-    """The patient's first access: the earlier of first invitation and first activation."""
-    invited, activated = Patient.first_invited_at, Patient.first_activated_at
+def access_at_sql(source=None):
+    """The patient's first access: the earlier of first invitation and first activation (of
+    the patient row, or of a visit fact's copy of it)."""
+    columns = Patient.__table__.c if source is None else source.c
+    invited, activated = columns.first_invited_at, columns.first_activated_at
     return case(
         (invited.is_(None), activated),
         (activated.is_(None), invited),
@@ -89,7 +103,6 @@ def _period_visits(period: Period, calendar, *columns):
         .join(fact, and_(fact.c.practice_id == period.practice_id,
                          fact.c.start_at >= calendar.c.day_start,
                          fact.c.start_at < calendar.c.day_end))
-        .join(Patient, Patient.id == fact.c.patient_id)
     )
 
 
@@ -97,21 +110,21 @@ def counts(session: Session, period: Period) -> Counts:
     calendar = calendar_cte(period)
     fact = VisitFact.__table__
     start, _ = _bounds(period)
-    access_at = access_at_sql()
+    access_at = access_at_sql(fact)  # the facts' copies: no patient row read
     first_patient = _flag(_first(fact.c.prev_start_at, start))
     first_provider = _flag(_first(fact.c.prev_provider_start_at, start))
     first_location = _flag(_first(fact.c.prev_location_start_at, start))
     timely = _flag(access_at < calendar.c.deadline_end)
     late = or_(access_at.is_(None), access_at >= calendar.c.deadline_end)
     still = _flag(and_(late, calendar.c.deadline_end > period.now))
-    invited = _flag(Patient.first_invited_at.is_not(None))
-    activated = _flag(Patient.first_activated_at.is_not(None))
-    # Only invited PINs are live and unique per patient: the patient's copy of its live
-    # enrollment says whether one expires soon.
-    expiring = _flag(and_(Patient.live_enrollment_status == EnrollmentStatus.invited.value,
-                          Patient.live_enrollment_expires_at > period.now,
-                          Patient.live_enrollment_expires_at <= period.now + EXPIRING_WITHIN))
-    keys = (fact.c.provider_id, fact.c.location_id, first_patient, first_provider,
+    invited = _flag(fact.c.first_invited_at.is_not(None))
+    activated = _flag(fact.c.first_activated_at.is_not(None))
+    # Only invited PINs are live and unique per patient: the copy of the live enrollment says
+    # whether one expires soon.
+    expiring = _flag(and_(fact.c.live_enrollment_status == EnrollmentStatus.invited.value,
+                          fact.c.live_enrollment_expires_at > period.now,
+                          fact.c.live_enrollment_expires_at <= period.now + EXPIRING_WITHIN))
+    keys = (calendar.c.day, fact.c.provider_id, fact.c.location_id, first_patient, first_provider,
             first_location, timely, still, invited, activated, expiring)
     query = (
         _period_visits(period, calendar, *keys, func.count())
@@ -123,10 +136,12 @@ def counts(session: Session, period: Period) -> Counts:
     totals = [0] * 6
     by_provider: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     by_location: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for (provider, location, is_first, provider_first, location_first, is_timely, is_still,
+    missing_by_day: dict[dt.date, int] = defaultdict(int)
+    for (day, provider, location, is_first, provider_first, location_first, is_timely, is_still,
          is_invited, is_activated, is_expiring, number) in session.execute(query):
         figures = (number, number * is_timely, number * is_invited, number * is_activated)
         if is_first:
+            missing_by_day[day] += number * (1 - is_timely)
             for index, value in enumerate((*figures, number * is_still, number * is_expiring)):
                 totals[index] += value
         for first, groups, key in ((provider_first, by_provider, provider),
@@ -137,7 +152,8 @@ def counts(session: Session, period: Period) -> Counts:
     seen, timely_total, invited_total, activated_total, still_total, expiring_total = totals
     return Counts(seen=seen, invited=invited_total, activated=activated_total,
                   timely=timely_total, still_in_time=still_total, expiring=expiring_total,
-                  by_provider=dict(by_provider), by_location=dict(by_location))
+                  by_provider=dict(by_provider), by_location=dict(by_location),
+                  missing_by_day=dict(missing_by_day))
 
 
 def rates_frame(session: Session, groups: dict[int, list[int]], *, group: str,
@@ -156,9 +172,11 @@ def rates_frame(session: Session, groups: dict[int, list[int]], *, group: str,
     return frame[columns].reset_index(drop=True)
 
 
-def missing_rows(session: Session, period: Period, *, limit: int | None):
+def missing_rows(session: Session, period: Period, *, limit: int | None,
+                 last_day: dt.date | None = None):
     """The patients seen outside the numerator, by first visit, with that visit's provider
-    and location (the fact row of the first visit itself)."""
+    and location (the fact row of the first visit itself). `last_day` (from
+    Counts.last_day_for) spares reading the patients of later days for a limited list."""
     calendar = calendar_cte(period)
     fact = VisitFact.__table__
     start, _ = _bounds(period)
@@ -171,12 +189,15 @@ def missing_rows(session: Session, period: Period, *, limit: int | None):
             Location.name.label("location"), calendar.c.deadline, calendar.c.deadline_end,
             access_at.label("access_at"), patient_status_sql(period.now).label("portal_status"),
         )
+        .join(Patient, Patient.id == fact.c.patient_id)
         .join(Provider, Provider.id == fact.c.provider_id)
         .join(Location, Location.id == fact.c.location_id)
         .where(_first(fact.c.prev_start_at, start),
                or_(access_at.is_(None), access_at >= calendar.c.deadline_end))
         .order_by(calendar.c.day, Patient.last_name, Patient.first_name, Patient.mrn)
     )
+    if last_day is not None:
+        query = query.where(calendar.c.day <= last_day)
     if limit is not None:
         query = query.limit(limit)
     return session.execute(query).all()
@@ -203,51 +224,54 @@ class EnrollmentFigures:
     reminded: int
     activated_after_reminder: int
     durations: list[int]  # seconds from issue to activation, sorted
+    weekly: dict[dt.date, tuple[int, int]]  # local week -> (invitations, activated)
+
+
+def _issued_week(period: Period, issued_at):
+    """The local week (Monday) of an issue inside the period, else NULL: a CASE over the
+    weeks' UTC bounds, so no timezone arithmetic in SQL."""
+    weeks: dict[dt.date, tuple[dt.datetime, dt.datetime]] = {}
+    for _day, day_start, day_end, _deadline, _deadline_end, week in period.calendar_rows:
+        first, _ = weeks.get(week, (day_start, day_end))
+        weeks[week] = (first, day_end)
+    return case(*((and_(issued_at >= first, issued_at < last), literal(week.isoformat()))
+                  for week, (first, last) in weeks.items()), else_=literal(None))
 
 
 def enrollment_figures(session: Session, period: Period) -> EnrollmentFigures:
-    """Reminders and days to activation over the enrollments of the patients seen."""
+    """Reminders, days to activation and invitations by week over the enrollments of the
+    patients seen: one scan of the enrollments, one index probe each."""
     enrollment = EnrollmentModel.__table__
     seconds = _seconds_between(session, enrollment.c.activated_at, enrollment.c.issued_at)
+    ours = enrollment.c.practice_id == period.practice_id
     reminded = _flag(enrollment.c.reminders_sent > 0)
     activated = _flag(enrollment.c.activated_at.is_not(None))
     duration = case(
-        (and_(enrollment.c.practice_id == period.practice_id,
-              enrollment.c.activated_at.is_not(None)),
-         case((seconds < 0, 0), else_=seconds)),
+        (and_(ours, enrollment.c.activated_at.is_not(None)), case((seconds < 0, 0),
+                                                                    else_=seconds)),
         else_=literal(None),
     )
+    week = case((ours, _issued_week(period, enrollment.c.issued_at)), else_=literal(None))
     rows = session.execute(
-        select(reminded, activated, duration, func.count())
+        select(reminded, activated, duration, week, func.count())
         .where(_seen_patient(period, enrollment.c.patient_id))
-        .group_by(reminded, activated, duration)
+        .group_by(reminded, activated, duration, week)
     ).all()
     durations: list[int] = []
+    weekly: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
     total_reminded = reminded_activated = 0
-    for is_reminded, is_activated, seconds_taken, number in rows:
+    for is_reminded, is_activated, seconds_taken, issued_week, number in rows:
         total_reminded += is_reminded * number
         reminded_activated += is_reminded * is_activated * number
         if seconds_taken is not None:
             durations.extend([int(seconds_taken)] * number)
+        if issued_week is not None:
+            counts = weekly[dt.date.fromisoformat(issued_week)]
+            counts[0] += number
+            counts[1] += is_activated * number
     durations.sort()
-    return EnrollmentFigures(total_reminded, reminded_activated, durations)
-
-
-def weekly_counts(session: Session, period: Period) -> dict[dt.date, tuple[int, int]]:
-    """Invitations issued in the period to the patients seen, and activated, by local week."""
-    calendar = calendar_cte(period)
-    enrollment = EnrollmentModel.__table__
-    rows = session.execute(
-        select(calendar.c.week_start, func.count(enrollment.c.id),
-               func.count(enrollment.c.activated_at))
-        .select_from(calendar)
-        .join(enrollment, and_(enrollment.c.practice_id == period.practice_id,
-                               enrollment.c.issued_at >= calendar.c.day_start,
-                               enrollment.c.issued_at < calendar.c.day_end))
-        .where(_seen_patient(period, enrollment.c.patient_id))
-        .group_by(calendar.c.week_start)
-    ).all()
-    return {week: (invitations, activated) for week, invitations, activated in rows}
+    return EnrollmentFigures(total_reminded, reminded_activated, durations,
+                             {key: (value[0], value[1]) for key, value in weekly.items()})
 
 
 def weekly_frame(period: Period, counts: dict) -> pd.DataFrame:

@@ -7,7 +7,8 @@ Create Date: 2026-11-30 21:40:00
 
 visit_fact holds one row per completed appointment with the start of the same patient's
 previous completed visit (overall, with the same provider, at the same location; ties broken
-by provider, location and id). Triggers on appointment recompute the patient's rows whenever a
+by provider, location and id) and a copy of the patient's access columns (first invitation,
+first activation, live enrollment status and expiry; a trigger on patient keeps the copy). Triggers on appointment recompute the patient's rows whenever a
 visit is added, removed, or changes status, start, patient, provider or location, so every
 writer (the app, imports, COPY, seed-demo, a hand-written UPDATE) keeps them right. Times
 stay UTC: the practice's local days are applied at query time, so a timezone change needs no
@@ -27,21 +28,36 @@ down_revision: str | None = "0006_new_user_fixes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_ORDER = "start_at, provider_id, location_id, id"
+_ORDER = "a.start_at, a.provider_id, a.location_id, a.id"
+
+
+PATIENT_COLUMNS = ("first_invited_at", "first_activated_at", "live_enrollment_status",
+                   "live_enrollment_expires_at")
 
 
 def refresh_facts(pid: str) -> str:
     """Statements recomputing patient `pid`'s visit_fact rows (';'-separated)."""
+    copied = ", ".join(PATIENT_COLUMNS)
     return (
         f"DELETE FROM visit_fact WHERE patient_id = {pid}; "
         "INSERT INTO visit_fact (appointment_id, practice_id, patient_id, provider_id, "
-        "location_id, start_at, prev_start_at, prev_provider_start_at, prev_location_start_at) "
-        "SELECT id, practice_id, patient_id, provider_id, location_id, start_at, "
-        f"LAG(start_at) OVER (PARTITION BY patient_id ORDER BY {_ORDER}), "
-        f"LAG(start_at) OVER (PARTITION BY patient_id, provider_id ORDER BY {_ORDER}), "
-        f"LAG(start_at) OVER (PARTITION BY patient_id, location_id ORDER BY {_ORDER}) "
-        f"FROM appointment WHERE patient_id = {pid} AND status = 'completed'"
+        "location_id, start_at, prev_start_at, prev_provider_start_at, prev_location_start_at, "
+        f"{copied}) "
+        "SELECT a.id, a.practice_id, a.patient_id, a.provider_id, a.location_id, a.start_at, "
+        f"LAG(a.start_at) OVER (PARTITION BY a.patient_id ORDER BY {_ORDER}), "
+        f"LAG(a.start_at) OVER (PARTITION BY a.patient_id, a.provider_id ORDER BY {_ORDER}), "
+        f"LAG(a.start_at) OVER (PARTITION BY a.patient_id, a.location_id ORDER BY {_ORDER}), "
+        + ", ".join(f"p.{name}" for name in PATIENT_COLUMNS)
+        + " FROM appointment AS a JOIN patient AS p ON p.id = a.patient_id "
+        f"WHERE a.patient_id = {pid} AND a.status = 'completed'"
     )
+
+
+def copy_patient(new: str) -> str:
+    """The statement copying a patient's access columns onto its visit_fact rows."""
+    return ("UPDATE visit_fact SET "
+            + ", ".join(f"{name} = {new}.{name}" for name in PATIENT_COLUMNS)
+            + f" WHERE patient_id = {new}.id")
 
 
 def refresh_access(pid: str) -> str:
@@ -66,6 +82,9 @@ SQLITE_TRIGGERS = {
     "trg_visit_fact_delete": (
         "AFTER DELETE ON appointment WHEN OLD.status = 'completed' BEGIN {old}; END"),
 }
+SQLITE_PATIENT_TRIGGER = (
+    "CREATE TRIGGER trg_visit_fact_patient AFTER UPDATE OF " + ", ".join(PATIENT_COLUMNS)
+    + " ON patient BEGIN " + copy_patient("NEW") + "; END")
 SQLITE_ACCESS_TRIGGERS = {
     "trg_patient_access_enrollment_insert": "AFTER INSERT ON enrollment BEGIN {new}; END",
     "trg_patient_access_enrollment_update": (
@@ -102,6 +121,12 @@ BEGIN
   END IF;
   RETURN NULL;
 END
+$$ LANGUAGE plpgsql;
+CREATE OR REPLACE FUNCTION visit_fact_patient_copy() RETURNS trigger AS $$
+BEGIN
+  {copy_patient("NEW")};
+  RETURN NULL;
+END
 $$ LANGUAGE plpgsql
 """
 
@@ -111,6 +136,8 @@ POSTGRESQL_TRIGGERS = [
     "CREATE TRIGGER trg_patient_access_enrollment AFTER INSERT OR DELETE OR UPDATE OF "
     "issued_at, activated_at, patient_id ON enrollment FOR EACH ROW "
     "EXECUTE FUNCTION patient_access_refresh()",
+    "CREATE TRIGGER trg_visit_fact_patient AFTER UPDATE OF " + ", ".join(PATIENT_COLUMNS)
+    + " ON patient FOR EACH ROW EXECUTE FUNCTION visit_fact_patient_copy()",
     "CREATE TRIGGER trg_patient_access_grant AFTER INSERT OR DELETE OR UPDATE OF "
     "granted_at, patient_id ON portalaccess FOR EACH ROW "
     "EXECUTE FUNCTION patient_access_refresh()",
@@ -119,14 +146,14 @@ POSTGRESQL_TRIGGERS = [
 
 def rebuild_all() -> list[str]:
     """Statements that fill visit_fact and the patient columns from existing data."""
-    everything = refresh_facts("x").replace(" WHERE patient_id = x AND", " WHERE")
-    delete, insert = everything.split("; ", 1)
+    everything = refresh_facts("x").replace(" WHERE a.patient_id = x AND", " WHERE")
+    _delete, insert = everything.split("; ", 1)
     return [
-        "DELETE FROM visit_fact",
-        insert,
         refresh_access("patient.id")
         + " AND (EXISTS (SELECT 1 FROM enrollment WHERE patient_id = patient.id)"
         " OR EXISTS (SELECT 1 FROM portalaccess WHERE patient_id = patient.id))",
+        "DELETE FROM visit_fact",
+        insert,
     ]
 
 
@@ -146,11 +173,17 @@ def upgrade() -> None:
         sa.Column("prev_start_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("prev_provider_start_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("prev_location_start_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("first_invited_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("first_activated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("live_enrollment_status", sqlmodel.sql.sqltypes.AutoString(length=16),
+                  nullable=True),
+        sa.Column("live_enrollment_expires_at", sqlmodel.sql.sqltypes.UTCDateTime(),
+                  nullable=True),
         sa.PrimaryKeyConstraint("appointment_id"),
     )
     op.create_index("ix_visit_fact_window", "visit_fact", [
         "practice_id", "start_at", "patient_id", "provider_id", "location_id", "prev_start_at",
-        "prev_provider_start_at", "prev_location_start_at"])
+        "prev_provider_start_at", "prev_location_start_at", *PATIENT_COLUMNS])
     op.create_index("ix_visit_fact_patient", "visit_fact", ["patient_id", "start_at"])
     for statement in rebuild_all():
         op.execute(statement)
@@ -165,6 +198,7 @@ def upgrade() -> None:
     for name, body in SQLITE_ACCESS_TRIGGERS.items():
         op.execute(f"CREATE TRIGGER {name} " + body.format(
             new=refresh_access("NEW.patient_id"), old=refresh_access("OLD.patient_id")))
+    op.execute(SQLITE_PATIENT_TRIGGER)
 
 
 def downgrade() -> None:
@@ -172,10 +206,12 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS trg_visit_fact ON appointment")
         op.execute("DROP TRIGGER IF EXISTS trg_patient_access_enrollment ON enrollment")
         op.execute("DROP TRIGGER IF EXISTS trg_patient_access_grant ON portalaccess")
+        op.execute("DROP TRIGGER IF EXISTS trg_visit_fact_patient ON patient")
+        op.execute("DROP FUNCTION IF EXISTS visit_fact_patient_copy()")
         op.execute("DROP FUNCTION IF EXISTS visit_fact_refresh()")
         op.execute("DROP FUNCTION IF EXISTS patient_access_refresh()")
     else:
-        for name in (*SQLITE_TRIGGERS, *SQLITE_ACCESS_TRIGGERS):
+        for name in (*SQLITE_TRIGGERS, *SQLITE_ACCESS_TRIGGERS, "trg_visit_fact_patient"):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.drop_index("ix_visit_fact_patient", table_name="visit_fact")
     op.drop_index("ix_visit_fact_window", table_name="visit_fact")

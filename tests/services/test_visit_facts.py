@@ -45,10 +45,14 @@ STATUSES = [s.value for s in AppointmentStatus]
 
 
 def expected_facts(session) -> set[tuple]:
-    """Every completed visit with its previous completed visits' starts, computed in Python."""
+    """Every completed visit with its previous completed visits' starts, computed in Python,
+    and its patient's access columns."""
     visits = session.execute(
         select(Appointment.id, Appointment.practice_id, Appointment.patient_id,
-               Appointment.provider_id, Appointment.location_id, Appointment.start_at)
+               Appointment.provider_id, Appointment.location_id, Appointment.start_at,
+               Patient.first_invited_at, Patient.first_activated_at,
+               Patient.live_enrollment_status, Patient.live_enrollment_expires_at)
+        .join(Patient, Patient.id == Appointment.patient_id)
         .where(Appointment.status == AppointmentStatus.completed.value)
     ).all()
     visits.sort(key=lambda v: (v.patient_id, v.start_at, v.provider_id, v.location_id, v.id))
@@ -58,7 +62,7 @@ def expected_facts(session) -> set[tuple]:
         keys = [(v.patient_id,), (v.patient_id, "p", v.provider_id),
                 (v.patient_id, "l", v.location_id)]
         facts.add((v.id, v.practice_id, v.patient_id, v.provider_id, v.location_id, v.start_at,
-                   *(last.get(key) for key in keys)))
+                   *(last.get(key) for key in keys), *v[6:]))
         for key in keys:
             last[key] = v.start_at
     return facts
@@ -69,7 +73,8 @@ def stored_facts(session) -> set[tuple]:
     return set(session.execute(select(
         fact.appointment_id, fact.practice_id, fact.patient_id, fact.provider_id,
         fact.location_id, fact.start_at, fact.prev_start_at, fact.prev_provider_start_at,
-        fact.prev_location_start_at)).all())
+        fact.prev_location_start_at, fact.first_invited_at, fact.first_activated_at,
+        fact.live_enrollment_status, fact.live_enrollment_expires_at)).all())
 
 
 def access_mismatches(session) -> list[tuple]:
