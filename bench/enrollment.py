@@ -45,6 +45,11 @@ def database_path(appointments: int, seed: int) -> Path:
     return BENCH_DIR / name
 
 
+def data_dir(path: Path) -> Path:
+    """The data folder the database was seeded with (its PIN pepper)."""
+    return Path(f"{path}.data")
+
+
 @contextlib.contextmanager
 def _build_lock(path: Path):
     # Two benchmarks started together must not both seed the same file.
@@ -66,8 +71,10 @@ def ensure_database(appointments: int, seed: int) -> Path:
         partial = path.with_suffix(".partial.db")
         for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
             leftover.unlink(missing_ok=True)
+        # The data folder holds the PIN pepper the seed hashed with: the runs need the same one.
+        data_dir(path).mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, PORTAL_DATABASE_URL=f"sqlite:///{partial}",
-                   PORTAL_DATA_DIR=tempfile.mkdtemp(prefix="portal-bench-data-"))
+                   PORTAL_DATA_DIR=str(data_dir(path)))
         print(f"building {path} ({appointments:,} appointments, seed {seed})", file=sys.stderr)
         subprocess.run(
             [sys.executable, str(ROOT / "manage.py"), "seed-demo",
@@ -196,7 +203,9 @@ def main() -> int:
         return 0
     database_url = f"sqlite:///{path}"
     os.environ["PORTAL_DATABASE_URL"] = database_url
-    os.environ["PORTAL_DATA_DIR"] = tempfile.mkdtemp(prefix="portal-bench-data-")
+    seeded_with = data_dir(path)
+    os.environ["PORTAL_DATA_DIR"] = (str(seeded_with) if seeded_with.exists()
+                                     else tempfile.mkdtemp(prefix="portal-bench-data-"))
     _, practice_id = ensure_supervisor(database_url)
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     page = run_page(practice_id=practice_id, window_days=arguments.window_days,

@@ -54,10 +54,13 @@ How it is computed
     A small calendar, one row per local day of the period (its UTC bounds, its deadline, its
     week), is built in Python from the practice's timezone and Holiday rows and joined as a
     VALUES CTE, so the SQL never converts timezones or counts business days (which SQLite and
-    PostgreSQL would each do differently). The period's completed visits are scanned once into
-    two temporary tables (per patient, provider and location; per patient); each figure is then
-    one GROUP BY or window query over them. PostgreSQL refuses temporary tables in a READ ONLY
-    transaction or on a hot standby, so these reads need an ordinary transaction.
+    PostgreSQL would each do differently). A whole practice (no Location or provider filter)
+    is read from the visit facts kept by database triggers (services.enrollment_facts): four
+    queries, no temporary tables. A filtered scope scans the period's completed visits once
+    into two temporary tables (services.enrollment_cohort; per patient, provider and
+    location; per patient) and each figure is one GROUP BY or window query over them.
+    PostgreSQL refuses temporary tables in a READ ONLY transaction or on a hot standby, so
+    these reads need an ordinary transaction.
 
 Where things are
     The page builds one EnrollmentScope (practice, Start Date, End Date, Location, providers)
