@@ -116,7 +116,7 @@ def run_page(*, practice_id: int, window_days: int, runs: int) -> dict:
 
     from services.db import session_scope
     from services.practices import get_practice
-    from tests.pages.helpers import rerun_app_script_every_run
+    from tests.pages.helpers import open_session, rerun_app_script_every_run
 
     rerun_app_script_every_run()  # every rerun goes through app.py, as on the server
 
@@ -124,9 +124,7 @@ def run_page(*, practice_id: int, window_days: int, runs: int) -> dict:
         zone = zoneinfo.ZoneInfo(get_practice(session, practice_id=practice_id).timezone)
     today = dt.datetime.now(zone).date()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = SUPERVISOR
-    at.session_state["name"] = SUPERVISOR
+    open_session(at, SUPERVISOR)  # a live server-side session, as a sign-in makes
     at.session_state["practice_id"] = practice_id
     at.run()
     at.switch_page("pages/enrollment.py")
