@@ -25,8 +25,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Integer, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy import Integer, and_, bindparam, case, cast, exists, func, literal, or_, select
 from sqlmodel import Session
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from models import Enrollment as EnrollmentModel
 from models import EnrollmentStatus, Location, Patient, Provider, VisitFact
@@ -107,28 +108,33 @@ def _period_visits(period: Period, calendar, *columns):
 
 
 def counts(session: Session, period: Period) -> Counts:
-    calendar = calendar_cte(period)
+    """One small grouped query per day of the period over its first visits (a range of
+    ix_visit_fact_window, the day's deadline a bound value, no calendar join). The group keys
+    are provider, location and the three "first" flags only; everything else is a sum inside
+    the group. SQLite has no hash aggregation: it sorts the rows for GROUP BY, and a day's few
+    thousand narrow rows sort in memory far faster than the whole period's at once. "Still in
+    time" is "not timely" on a day whose deadline is still ahead."""
     fact = VisitFact.__table__
     start, _ = _bounds(period)
     access_at = access_at_sql(fact)  # the facts' copies: no patient row read
     first_patient = _flag(_first(fact.c.prev_start_at, start))
     first_provider = _flag(_first(fact.c.prev_provider_start_at, start))
     first_location = _flag(_first(fact.c.prev_location_start_at, start))
-    timely = _flag(access_at < calendar.c.deadline_end)
-    late = or_(access_at.is_(None), access_at >= calendar.c.deadline_end)
-    still = _flag(and_(late, calendar.c.deadline_end > period.now))
-    invited = _flag(fact.c.first_invited_at.is_not(None))
-    activated = _flag(fact.c.first_activated_at.is_not(None))
+    timely = _flag(access_at < bindparam("deadline_end", type_=UTCDateTime()))
     # Only invited PINs are live and unique per patient: the copy of the live enrollment says
     # whether one expires soon.
     expiring = _flag(and_(fact.c.live_enrollment_status == EnrollmentStatus.invited.value,
                           fact.c.live_enrollment_expires_at > period.now,
                           fact.c.live_enrollment_expires_at <= period.now + EXPIRING_WITHIN))
-    keys = (calendar.c.day, fact.c.provider_id, fact.c.location_id, first_patient, first_provider,
-            first_location, timely, still, invited, activated, expiring)
+    keys = (fact.c.provider_id, fact.c.location_id, first_patient, first_provider,
+            first_location)
     query = (
-        _period_visits(period, calendar, *keys, func.count())
-        .where(or_(_first(fact.c.prev_start_at, start),
+        select(*keys, func.count(), func.sum(timely), func.count(fact.c.first_invited_at),
+               func.count(fact.c.first_activated_at), func.sum(expiring))
+        .where(fact.c.practice_id == period.practice_id,
+               fact.c.start_at >= bindparam("day_start", type_=UTCDateTime()),
+               fact.c.start_at < bindparam("day_end", type_=UTCDateTime()),
+               or_(_first(fact.c.prev_start_at, start),
                    _first(fact.c.prev_provider_start_at, start),
                    _first(fact.c.prev_location_start_at, start)))
         .group_by(*keys)
@@ -137,18 +143,25 @@ def counts(session: Session, period: Period) -> Counts:
     by_provider: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     by_location: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     missing_by_day: dict[dt.date, int] = defaultdict(int)
-    for (day, provider, location, is_first, provider_first, location_first, is_timely, is_still,
-         is_invited, is_activated, is_expiring, number) in session.execute(query):
-        figures = (number, number * is_timely, number * is_invited, number * is_activated)
-        if is_first:
-            missing_by_day[day] += number * (1 - is_timely)
-            for index, value in enumerate((*figures, number * is_still, number * is_expiring)):
-                totals[index] += value
-        for first, groups, key in ((provider_first, by_provider, provider),
-                                   (location_first, by_location, location)):
-            if first:
-                for index, value in enumerate(figures):
-                    groups[key][index] += value
+    for day, day_start, day_end, _deadline, deadline_end, _week in period.calendar_rows:
+        ahead = deadline_end > period.now
+        for (provider, location, is_first, provider_first, location_first, number,
+             number_timely, number_invited, number_activated, number_expiring
+             ) in session.execute(query, {"day_start": day_start, "day_end": day_end,
+                                          "deadline_end": deadline_end}):
+            figures = (int(number), int(number_timely), int(number_invited),
+                       int(number_activated))
+            if is_first:
+                late = figures[0] - figures[1]
+                missing_by_day[day] += late
+                for index, value in enumerate((*figures, late if ahead else 0,
+                                               int(number_expiring))):
+                    totals[index] += value
+            for first, groups, key in ((provider_first, by_provider, provider),
+                                       (location_first, by_location, location)):
+                if first:
+                    for index, value in enumerate(figures):
+                        groups[key][index] += value
     seen, timely_total, invited_total, activated_total, still_total, expiring_total = totals
     return Counts(seen=seen, invited=invited_total, activated=activated_total,
                   timely=timely_total, still_in_time=still_total, expiring=expiring_total,
@@ -240,12 +253,17 @@ def _issued_week(period: Period, issued_at):
 
 def enrollment_figures(session: Session, period: Period) -> EnrollmentFigures:
     """Reminders, days to activation and invitations by week over the enrollments of the
-    patients seen: one scan of the enrollments, one index probe each."""
+    patients seen: two scans of the enrollments, one index probe each, and no GROUP BY over
+    the durations (a sort of every activation and a row per distinct duration): the durations
+    come back as one column and are sorted here."""
     enrollment = EnrollmentModel.__table__
     seconds = _seconds_between(session, enrollment.c.activated_at, enrollment.c.issued_at)
     ours = enrollment.c.practice_id == period.practice_id
+    seen = _seen_patient(period, enrollment.c.patient_id)
     reminded = _flag(enrollment.c.reminders_sent > 0)
     activated = _flag(enrollment.c.activated_at.is_not(None))
+    # Inside CASE, not a WHERE term, so that the planner scans the table instead of reading
+    # ix_enrollment_practice_issued and then every row by its id.
     duration = case(
         (and_(ours, enrollment.c.activated_at.is_not(None)), case((seconds < 0, 0),
                                                                     else_=seconds)),
@@ -253,25 +271,21 @@ def enrollment_figures(session: Session, period: Period) -> EnrollmentFigures:
     )
     week = case((ours, _issued_week(period, enrollment.c.issued_at)), else_=literal(None))
     rows = session.execute(
-        select(reminded, activated, duration, week, func.count())
-        .where(_seen_patient(period, enrollment.c.patient_id))
-        .group_by(reminded, activated, duration, week)
+        select(week, func.count(), func.sum(activated), func.sum(reminded),
+               func.sum(reminded * activated))
+        .where(seen)
+        .group_by(week)
     ).all()
-    durations: list[int] = []
-    weekly: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
+    weekly: dict[dt.date, tuple[int, int]] = {}
     total_reminded = reminded_activated = 0
-    for is_reminded, is_activated, seconds_taken, issued_week, number in rows:
-        total_reminded += is_reminded * number
-        reminded_activated += is_reminded * is_activated * number
-        if seconds_taken is not None:
-            durations.extend([int(seconds_taken)] * number)
+    for issued_week, number, number_activated, number_reminded, reminded_and_activated in rows:
+        total_reminded += int(number_reminded or 0)
+        reminded_activated += int(reminded_and_activated or 0)
         if issued_week is not None:
-            counts = weekly[dt.date.fromisoformat(issued_week)]
-            counts[0] += number
-            counts[1] += is_activated * number
-    durations.sort()
-    return EnrollmentFigures(total_reminded, reminded_activated, durations,
-                             {key: (value[0], value[1]) for key, value in weekly.items()})
+            weekly[dt.date.fromisoformat(issued_week)] = (int(number), int(number_activated))
+    durations = sorted(int(value) for value in session.execute(
+        select(duration).where(duration.is_not(None), seen)).scalars())
+    return EnrollmentFigures(total_reminded, reminded_activated, durations, weekly)
 
 
 def weekly_frame(period: Period, counts: dict) -> pd.DataFrame:

@@ -73,18 +73,27 @@ def refresh_access(pid: str) -> str:
 
 
 _VISIT = "status, start_at, patient_id, provider_id, location_id"
+_CHANGED = " OR ".join(f"OLD.{name} IS NOT NEW.{name}" for name in _VISIT.split(", "))
+# NULL unless the visit moved to another patient: refresh_facts of NULL touches no row.
+_MOVED_FROM = "(CASE WHEN OLD.patient_id <> NEW.patient_id THEN OLD.patient_id END)"
 SQLITE_TRIGGERS = {
     "trg_visit_fact_insert": (
         "AFTER INSERT ON appointment WHEN NEW.status = 'completed' BEGIN {new}; END"),
+    # Only when a column the facts read changed (an import re-writing a row as it was does
+    # nothing); the old patient's rows only when the visit moved to another patient (old
+    # first, so that the moved visit's row is gone before the new patient's are written).
     "trg_visit_fact_update": (
-        f"AFTER UPDATE OF {_VISIT} ON appointment WHEN NEW.status = 'completed' "
-        "OR OLD.status = 'completed' BEGIN {old}; {new}; END"),  # old first: a moved row
+        f"AFTER UPDATE OF {_VISIT} ON appointment WHEN (NEW.status = 'completed' "
+        f"OR OLD.status = 'completed') AND ({_CHANGED}) BEGIN {{old}}; {{new}}; END"),
     "trg_visit_fact_delete": (
         "AFTER DELETE ON appointment WHEN OLD.status = 'completed' BEGIN {old}; END"),
 }
+# Only when a copied value changed: refresh_access rewrites the patient's columns on every
+# enrollment write, mostly with the values they had.
+_PATIENT_CHANGED = " OR ".join(f"OLD.{name} IS NOT NEW.{name}" for name in PATIENT_COLUMNS)
 SQLITE_PATIENT_TRIGGER = (
     "CREATE TRIGGER trg_visit_fact_patient AFTER UPDATE OF " + ", ".join(PATIENT_COLUMNS)
-    + " ON patient BEGIN " + copy_patient("NEW") + "; END")
+    + f" ON patient WHEN {_PATIENT_CHANGED} BEGIN " + copy_patient("NEW") + "; END")
 SQLITE_ACCESS_TRIGGERS = {
     "trg_patient_access_enrollment_insert": "AFTER INSERT ON enrollment BEGIN {new}; END",
     "trg_patient_access_enrollment_update": (
@@ -104,7 +113,10 @@ BEGIN
     IF NEW.status = 'completed' THEN {refresh_facts("NEW.patient_id")}; END IF;
   ELSIF TG_OP = 'DELETE' THEN
     IF OLD.status = 'completed' THEN {refresh_facts("OLD.patient_id")}; END IF;
-  ELSIF NEW.status = 'completed' OR OLD.status = 'completed' THEN
+  ELSIF (NEW.status = 'completed' OR OLD.status = 'completed')
+        AND (OLD.status, OLD.start_at, OLD.patient_id, OLD.provider_id, OLD.location_id)
+            IS DISTINCT FROM
+            (NEW.status, NEW.start_at, NEW.patient_id, NEW.provider_id, NEW.location_id) THEN
     IF OLD.patient_id <> NEW.patient_id THEN {refresh_facts("OLD.patient_id")}; END IF;
     {refresh_facts("NEW.patient_id")};
   END IF;
@@ -137,7 +149,9 @@ POSTGRESQL_TRIGGERS = [
     "issued_at, activated_at, patient_id ON enrollment FOR EACH ROW "
     "EXECUTE FUNCTION patient_access_refresh()",
     "CREATE TRIGGER trg_visit_fact_patient AFTER UPDATE OF " + ", ".join(PATIENT_COLUMNS)
-    + " ON patient FOR EACH ROW EXECUTE FUNCTION visit_fact_patient_copy()",
+    + " ON patient FOR EACH ROW WHEN ("
+    + " OR ".join(f"OLD.{name} IS DISTINCT FROM NEW.{name}" for name in PATIENT_COLUMNS)
+    + ") EXECUTE FUNCTION visit_fact_patient_copy()",
     "CREATE TRIGGER trg_patient_access_grant AFTER INSERT OR DELETE OR UPDATE OF "
     "granted_at, patient_id ON portalaccess FOR EACH ROW "
     "EXECUTE FUNCTION patient_access_refresh()",
@@ -194,7 +208,9 @@ def upgrade() -> None:
         return
     for name, body in SQLITE_TRIGGERS.items():
         op.execute(f"CREATE TRIGGER {name} " + body.format(
-            new=refresh_facts("NEW.patient_id"), old=refresh_facts("OLD.patient_id")))
+            new=refresh_facts("NEW.patient_id"),
+            old=refresh_facts(_MOVED_FROM if name == "trg_visit_fact_update"
+                              else "OLD.patient_id")))
     for name, body in SQLITE_ACCESS_TRIGGERS.items():
         op.execute(f"CREATE TRIGGER {name} " + body.format(
             new=refresh_access("NEW.patient_id"), old=refresh_access("OLD.patient_id")))
