@@ -60,6 +60,35 @@ def copy_patient(new: str) -> str:
             + f" WHERE patient_id = {new}.id")
 
 
+# A new visit after all of its patient's completed visits (in the facts' order) changes no
+# other row: its previous visits are the latest ones, read from ix_visit_fact_patient. Any
+# other new visit (an earlier one, entered late) recomputes the patient's rows.
+LATER_VISIT = (
+    "EXISTS (SELECT 1 FROM visit_fact AS f WHERE f.patient_id = NEW.patient_id AND "
+    "(f.start_at, f.provider_id, f.location_id, f.appointment_id) > "
+    "(NEW.start_at, NEW.provider_id, NEW.location_id, NEW.id))"
+)
+
+
+def append_fact() -> str:
+    """The statement adding the fact row of NEW, a completed visit after all of its
+    patient's others (no LATER_VISIT)."""
+    def latest(where: str = "") -> str:
+        return ("(SELECT max(f.start_at) FROM visit_fact AS f "
+                f"WHERE f.patient_id = NEW.patient_id{where})")
+
+    return (
+        "INSERT INTO visit_fact (appointment_id, practice_id, patient_id, provider_id, "
+        "location_id, start_at, prev_start_at, prev_provider_start_at, prev_location_start_at, "
+        f"{', '.join(PATIENT_COLUMNS)}) "
+        "SELECT NEW.id, NEW.practice_id, NEW.patient_id, NEW.provider_id, NEW.location_id, "
+        f"NEW.start_at, {latest()}, {latest(' AND f.provider_id = NEW.provider_id')}, "
+        f"{latest(' AND f.location_id = NEW.location_id')}, "
+        + ", ".join(f"p.{name}" for name in PATIENT_COLUMNS)
+        + " FROM patient AS p WHERE p.id = NEW.patient_id"
+    )
+
+
 def refresh_access(pid: str) -> str:
     """The statement recomputing patient `pid`'s first invitation and first activation."""
     return (
@@ -78,7 +107,11 @@ _CHANGED = " OR ".join(f"OLD.{name} IS NOT NEW.{name}" for name in _VISIT.split(
 _MOVED_FROM = "(CASE WHEN OLD.patient_id <> NEW.patient_id THEN OLD.patient_id END)"
 SQLITE_TRIGGERS = {
     "trg_visit_fact_insert": (
-        "AFTER INSERT ON appointment WHEN NEW.status = 'completed' BEGIN {new}; END"),
+        f"AFTER INSERT ON appointment WHEN NEW.status = 'completed' AND {LATER_VISIT} "
+        "BEGIN {new}; END"),
+    "trg_visit_fact_append": (
+        f"AFTER INSERT ON appointment WHEN NEW.status = 'completed' AND NOT {LATER_VISIT} "
+        f"BEGIN {append_fact()}; END"),
     # Only when a column the facts read changed (an import re-writing a row as it was does
     # nothing); the old patient's rows only when the visit moved to another patient (old
     # first, so that the moved visit's row is gone before the new patient's are written).
@@ -110,7 +143,9 @@ POSTGRESQL_FUNCTIONS = f"""
 CREATE OR REPLACE FUNCTION visit_fact_refresh() RETURNS trigger AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF NEW.status = 'completed' THEN {refresh_facts("NEW.patient_id")}; END IF;
+    IF NEW.status = 'completed' THEN
+      IF {LATER_VISIT} THEN {refresh_facts("NEW.patient_id")}; ELSE {append_fact()}; END IF;
+    END IF;
   ELSIF TG_OP = 'DELETE' THEN
     IF OLD.status = 'completed' THEN {refresh_facts("OLD.patient_id")}; END IF;
   ELSIF (NEW.status = 'completed' OR OLD.status = 'completed')
