@@ -276,3 +276,38 @@ def test_the_schedule_import_and_the_demo_seed_keep_the_facts(session):
     assert len(stored_facts(session)) == 2
     seed_demo(session, practice_name="Demo", appointments=300, seed=3)
     assert_kept(session)
+
+
+def test_appended_and_late_visits_and_unchanged_rewrites_keep_the_facts(session):
+    """The insert trigger's two paths (a visit after all of the patient's others appends one
+    row; an earlier one, or one tied on start, recomputes the patient) and the update trigger's
+    guards (a rewrite with the same values; a visit moved to another patient)."""
+    practice = make_practice(session)
+    first, second = make_provider(session, practice), make_provider(session, practice)
+    here, there = make_location(session, practice), make_location(session, practice)
+    patient, sibling = make_patient(session, practice), make_patient(session, practice)
+    completed = AppointmentStatus.completed.value
+
+    def visit(days: int, provider=first, location=here, who=patient):
+        return make_appointment(session, practice, patient=who, provider=provider,
+                                location=location, start_at=BASE + dt.timedelta(days=days),
+                                status=completed)
+
+    visit(0)
+    visit(3, second)  # appended: previous overall, none with this provider
+    visit(5, first, there)  # appended: previous with the first provider is day 0
+    assert_kept(session)
+    late = visit(1, second, there)  # before the day 3 and day 5 visits: both change
+    visit(5, first, there)  # tied on start with the day 5 visit: the id breaks the tie
+    visit(4)
+    assert_kept(session)
+    before = stored_facts(session)
+    session.execute(update(Appointment).where(Appointment.id == late.id)
+                    .values(status=completed, start_at=late.start_at))
+    session.expire_all()
+    assert stored_facts(session) == before
+    session.execute(update(Appointment).where(Appointment.id == late.id)
+                    .values(patient_id=sibling.id))
+    session.expire_all()
+    assert stored_facts(session) != before
+    assert_kept(session)
