@@ -25,7 +25,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Integer, and_, bindparam, case, cast, exists, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
 
@@ -116,7 +128,8 @@ def _group_key(provider, location, first_patient, first_provider, first_location
     ids below 2**31 and location ids below 2**29 (counts checks), and far cheaper for
     SQLite's sorter than five columns."""
     flags = first_patient * 4 + first_provider * 2 + first_location
-    return provider * (2 ** (_LOCATION_BITS + _FLAG_BITS)) + location * (2 ** _FLAG_BITS) + flags
+    shift = literal(2 ** (_LOCATION_BITS + _FLAG_BITS), BigInteger)  # BIGINT on PostgreSQL
+    return cast(provider, BigInteger) * shift + location * (2 ** _FLAG_BITS) + flags
 
 
 def _unpack(packed: int) -> tuple[int, int, int, int, int]:
