@@ -368,5 +368,9 @@ def upsert_appointments(session: Session, practice_id: int, parsed: Parsed,
     report.updated = updated
     report.unchanged = len(rows) - report.created - report.updated
     progress(0.85, f"Saving {len(inserts):,} new and {len(updates):,} changed appointments")
+    # In visit order: a completed visit after its patient's others only appends its visit
+    # fact (migration 0007's insert trigger); one entered before them recomputes the patient.
+    inserts.sort(key=lambda values: (values["start_at"], values["provider_id"],
+                                     values["location_id"]))
     _insert(connection, Appointment, inserts)
     _bulk_update(session, Appointment, updates)
