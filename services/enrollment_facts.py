@@ -344,9 +344,11 @@ def enrollment_figures(session: Session, period: Period) -> EnrollmentFigures:
         reminded_activated += int(reminded_and_activated or 0)
         if issued_week is not None:
             weekly[weeks[int(issued_week)][0]] = (int(number), int(number_activated))
-    durations = session.execute(select(duration).where(duration.is_not(None), seen)
-                                ).scalars().all()  # one fetch: row by row costs more
-    durations = sorted(map(int, durations))
+    # Plain integers in one column: read from the DBAPI cursor in one go (SQLAlchemy's
+    # per-row handling of ~70,000 rows cost ~0.1 s CPU at a million appointments).
+    result = session.execute(select(duration).where(duration.is_not(None), seen))
+    durations = sorted(int(value) for (value,) in result.cursor.fetchall())
+    result.close()
     return EnrollmentFigures(total_reminded, reminded_activated, durations, weekly)
 
 
