@@ -1,21 +1,22 @@
 """The Enrollment figures for a whole practice (no Location or provider filter) from the visit
 facts kept ahead of time (models.VisitFact, patient.first_invited_at / first_activated_at, all
-maintained by database triggers: migration 0007_visit_facts), in four queries and no
-temporary tables. The rules are services.enrollment's; that module calls this one.
+maintained by database triggers: migration 0007_visit_facts), with no temporary tables. The
+rules are services.enrollment's; that module calls this one.
 
 Each completed visit's fact row carries the start of the same patient's previous completed
 visit (overall, with the same provider, at the same location). A visit is the patient's
 (provider's, location's) first in the period exactly when that previous start is missing or
 before the period's first local midnight, so "first visit in the period" is a filter on an index
 and no GROUP BY over every visit. The period's calendar (local days, deadlines after holidays)
-is joined at query time, so holidays and a timezone change apply at once.
+is applied at query time, so holidays and a timezone change apply at once.
 
-    1. counts: one grouped query over the period's first visits returning (provider,
-       location, which firsts, timely, still in time, invited, activated, PIN expiring)
-       counts, summed here into the headline, the measure and both rate tables;
+    1. counts: one small grouped query per local day over that day's first visits (one
+       packed integer key: provider, location, which firsts; sums of timely, invited,
+       activated, PIN expiring), summed here into the headline, the measure and both rate
+       tables;
     2. the missing list, ordered and limited in SQL;
-    3. the enrollments of the patients seen: reminders and days to activation;
-    4. invitations by local week.
+    3. the enrollments of the patients seen: reminders and invitations by local week (one
+       grouped scan), days to activation (one column, sorted here).
 """
 
 from __future__ import annotations
