@@ -44,6 +44,7 @@ from models.tables import (  # noqa: E402
     StaffUser,
     TextLog,
     TextOptOut,
+    VisitFact,
     WorkerHeartbeat,
     utcnow,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "StaffUser",
     "TextLog",
     "TextOptOut",
+    "VisitFact",
     "WorkerHeartbeat",
     "utcnow",
 ]

@@ -138,6 +138,10 @@ class Patient(SQLModel, table=True):
     live_enrollment_id: int | None = Field(default=None)
     live_enrollment_status: str | None = Field(default=None, max_length=16)
     live_enrollment_expires_at: dt.datetime | None = None
+    # The first enrollment's issue and the first activation (an enrollment's activated_at or a
+    # PortalAccess grant), kept by triggers (0008_visit_facts) for the Enrollment measure.
+    first_invited_at: dt.datetime | None = None
+    first_activated_at: dt.datetime | None = None
 
     __table_args__ = (
         UniqueConstraint("practice_id", "mrn"),
@@ -189,6 +193,38 @@ class Appointment(SQLModel, table=True):
         Index("ix_appointment_patient_window", "patient_id", "start_at", "status",
               "location_id", "provider_id", "practice_id"),
         CheckConstraint(_in("status", AppointmentStatus), name="status"),
+    )
+
+
+# VisitFact: one completed appointment with the start of the patient's previous completed visit
+# (overall, with the same provider, at the same location), kept by database triggers in the
+# same transaction as every appointment change (migration 0008_visit_facts). "First completed
+# visit in a period starting at S" is then `prev < S` on an index instead of a GROUP BY.
+class VisitFact(SQLModel, table=True):
+    __tablename__ = "visit_fact"
+
+    appointment_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    practice_id: int
+    patient_id: int
+    provider_id: int
+    location_id: int
+    start_at: dt.datetime  # UTC
+    prev_start_at: dt.datetime | None = None
+    prev_provider_start_at: dt.datetime | None = None
+    prev_location_start_at: dt.datetime | None = None
+    # Copies of the patient's columns of the same names (a trigger on patient keeps them).
+    first_invited_at: dt.datetime | None = None
+    first_activated_at: dt.datetime | None = None
+    live_enrollment_status: str | None = Field(default=None, max_length=16)
+    live_enrollment_expires_at: dt.datetime | None = None
+
+    __table_args__ = (
+        # Covering: the Enrollment counts read a period from the index alone.
+        Index("ix_visit_fact_window", "practice_id", "start_at", "patient_id", "provider_id",
+              "location_id", "prev_start_at", "prev_provider_start_at",
+              "prev_location_start_at", "first_invited_at", "first_activated_at",
+              "live_enrollment_status", "live_enrollment_expires_at"),
+        Index("ix_visit_fact_patient", "patient_id", "start_at"),
     )
 
 

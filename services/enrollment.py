@@ -54,10 +54,13 @@ How it is computed
     A small calendar, one row per local day of the period (its UTC bounds, its deadline, its
     week), is built in Python from the practice's timezone and Holiday rows and joined as a
     VALUES CTE, so the SQL never converts timezones or counts business days (which SQLite and
-    PostgreSQL would each do differently). The period's completed visits are scanned once into
-    two temporary tables (per patient, provider and location; per patient); each figure is then
-    one GROUP BY or window query over them. PostgreSQL refuses temporary tables in a READ ONLY
-    transaction or on a hot standby, so these reads need an ordinary transaction.
+    PostgreSQL would each do differently). A whole practice (no Location or provider filter)
+    is read from the visit facts kept by database triggers (services.enrollment_facts): four
+    queries, no temporary tables. A filtered scope scans the period's completed visits once
+    into two temporary tables (services.enrollment_cohort; per patient, provider and
+    location; per patient) and each figure is one GROUP BY or window query over them.
+    PostgreSQL refuses temporary tables in a READ ONLY transaction or on a hot standby, so
+    these reads need an ordinary transaction.
 
 Where things are
     The page builds one EnrollmentScope (practice, Start Date, End Date, Location, providers)
@@ -77,6 +80,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from models import Enrollment, Location, Patient, Provider
+from services import enrollment_facts
 from services.enrollment_cohort import (
     ACCESS_BUSINESS_DAYS,
     Cohort,
@@ -87,6 +91,7 @@ from services.enrollment_cohort import (
     open_cohort,
     resolve_period,
 )
+from services.enrollment_facts import DAYS_TO_ACTIVATION_CAP
 from services.spreadsheet import frame_csv
 from services.status import patient_status_sql
 
@@ -96,7 +101,6 @@ __all__ = [
     "export_patients_missing_access_csv", "list_patients_missing_access",
 ]
 
-DAYS_TO_ACTIVATION_CAP = 21  # the histogram's last bar holds this many days and more
 MISSING_PREVIEW_ROWS = 200
 SECONDS_PER_DAY = 86_400
 
@@ -271,16 +275,8 @@ def _weekly(session: Session, period: Period, cohort: Cohort) -> pd.DataFrame:
         .join(cohort.patients, cohort.patients.c.patient_id == enrollment.c.patient_id)
         .group_by(calendar.c.week_start)
     ).all()
-    counts = {week: (invitations, activated) for week, invitations, activated in rows}
-    weeks = sorted({row[5] for row in period.calendar_rows})
-    invitations = [counts.get(week, (0, 0))[0] for week in weeks]
-    activated = [counts.get(week, (0, 0))[1] for week in weeks]
-    return pd.DataFrame({
-        "week_start": weeks,
-        "invitations": invitations,
-        "activated": activated,
-        "rate": [_rate(a, i) for a, i in zip(activated, invitations, strict=True)],
-    })
+    return enrollment_facts.weekly_frame(period, {week: (invitations, activated)
+                                  for week, invitations, activated in rows})
 
 
 def _rates_by(session: Session, cohort: Cohort, *, group: str) -> pd.DataFrame:
@@ -362,6 +358,10 @@ def _missing(session: Session, period: Period, cohort: Cohort, *, limit: int | N
     )
     if limit is not None:
         query = query.limit(limit)
+    return _missing_frame(period, session.execute(query))
+
+
+def _missing_frame(period: Period, rows) -> pd.DataFrame:
     records = [
         {
             "MRN": row.mrn,
@@ -375,9 +375,46 @@ def _missing(session: Session, period: Period, cohort: Cohort, *, limit: int | N
             "Portal status": row.portal_status,
             "Still in time": row.access_at is None and row.deadline_end > period.now,
         }
-        for row in session.execute(query)
+        for row in rows
     ]
     return pd.DataFrame(records, columns=MISSING_COLUMNS)
+
+
+def _report_from_facts(session: Session, period: Period, *, missing_limit: int
+                       ) -> EnrollmentReport:
+    """The whole practice's report from the visit facts (services.enrollment_facts)."""
+    counts = enrollment_facts.counts(session, period)
+    figures = enrollment_facts.enrollment_figures(session, period)
+    median, days_frame = enrollment_facts.durations_figures(figures.durations)
+    headline = EnrollmentHeadline(
+        patients_seen=counts.seen,
+        invited=counts.invited,
+        activated=counts.activated,
+        activation_rate=_rate(counts.activated, counts.invited),
+        median_days_to_activation=median,
+        pins_expiring_soon=counts.expiring,
+        reminded=figures.reminded,
+        activated_after_reminder=figures.activated_after_reminder,
+    )
+    return EnrollmentReport(
+        start=period.start,
+        end=period.end,
+        headline=headline,
+        measure=_measure(counts),
+        funnel=pd.DataFrame({
+            "stage": ["Seen", "Invited", "Activated"],
+            "patients": [headline.patients_seen, headline.invited, headline.activated],
+        }),
+        weekly=enrollment_facts.weekly_frame(period, figures.weekly),
+        by_provider=enrollment_facts.rates_frame(session, counts.by_provider, group="provider",
+                                                 columns=RATE_COLUMNS),
+        by_location=enrollment_facts.rates_frame(session, counts.by_location, group="location",
+                                                 columns=RATE_COLUMNS),
+        days_to_activation=days_frame,
+        missing_preview=_missing_frame(
+            period, enrollment_facts.missing_rows(session, period, limit=missing_limit,
+                                                  last_day=counts.last_day_for(missing_limit))),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,6 +430,8 @@ def build_enrollment_report(
 ) -> EnrollmentReport:
     """Every figure of the Enrollment page for the patients seen in the scope's period."""
     period = resolve_period(session, scope, now=now)
+    if enrollment_facts.applies(period):
+        return _report_from_facts(session, period, missing_limit=missing_limit)
     with open_cohort(session, period) as cohort:
         counts = _headline_counts(session, period, cohort)
         measure = _measure(counts)
@@ -433,6 +472,8 @@ def list_patients_missing_access(
     """The patients seen in the scope's period outside the measure's numerator, by first
     visit."""
     period = resolve_period(session, scope, now=now)
+    if enrollment_facts.applies(period):
+        return _missing_frame(period, enrollment_facts.missing_rows(session, period, limit=limit))
     with open_cohort(session, period) as cohort:
         return _missing(session, period, cohort, limit=limit)
 
