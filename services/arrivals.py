@@ -24,6 +24,8 @@ from services.schedule import day_bounds
 from services.status import PortalStatus, status_sql
 
 NEEDS_INVITATION = (PortalStatus.not_registered.value, PortalStatus.pin_expired.value)
+EXPECTED_LIMIT = 40  # visits offered to mark Arrived: the desk's next hours, not the whole day
+EXPECTED_LOOKBACK = dt.timedelta(hours=2)  # a family late for its time can still be marked
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,9 @@ def _zone(session: Session, practice_id: int) -> zoneinfo.ZoneInfo:
 
 
 def _visits(session: Session, *, practice_id: int, day: dt.date, status: str,
-            location_id: int | None, now: dt.datetime) -> list[VisitToday]:
+            location_id: int | None, now: dt.datetime, since: dt.datetime | None = None,
+            before: dt.datetime | None = None, limit: int | None = None) -> list[VisitToday]:
+    """The day's visits with `status` by time; with `before`, the latest `limit` before it."""
     zone = _zone(session, practice_id)
     lower, upper = day_bounds(day, day, zone.key)
     query = (
@@ -56,16 +60,27 @@ def _visits(session: Session, *, practice_id: int, day: dt.date, status: str,
         .outerjoin(Enrollment, Enrollment.id == Patient.live_enrollment_id)
         .where(Appointment.practice_id == practice_id, Appointment.start_at >= lower,
                Appointment.start_at < upper, Appointment.status == status)
-        .order_by(Appointment.start_at, Appointment.id)
     )
     if location_id is not None:
         query = query.where(Appointment.location_id == location_id)
+    if since is not None:
+        query = query.where(Appointment.start_at >= since)
+    if before is not None:  # the latest ones before, read newest first and turned back
+        query = query.where(Appointment.start_at < before).order_by(
+            Appointment.start_at.desc(), Appointment.id.desc())
+    else:
+        query = query.order_by(Appointment.start_at, Appointment.id)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = session.execute(query).all()
+    if before is not None:
+        rows.reverse()
     return [
         VisitToday(appointment_id=appointment_id, patient_id=patient_id,
                    starts_at=start_at.astimezone(zone), patient_name=f"{last}, {first}",
                    portal_status=PortalStatus(portal_status))
         for appointment_id, patient_id, start_at, last, first, portal_status
-        in session.execute(query).all()
+        in rows
     ]
 
 
@@ -81,11 +96,22 @@ def arrived_not_registered(session: Session, *, practice_id: int, day: dt.date,
 
 def expected_today(session: Session, *, practice_id: int, day: dt.date,
                    location_id: int | None = None,
-                   now: dt.datetime | None = None) -> list[VisitToday]:
-    """Today's visits still Scheduled: the ones the desk can mark Arrived."""
-    return _visits(session, practice_id=practice_id, day=day,
-                   status=AppointmentStatus.scheduled.value, location_id=location_id,
-                   now=now or utcnow())
+                   now: dt.datetime | None = None,
+                   limit: int = EXPECTED_LIMIT) -> list[VisitToday]:
+    """Today's visits still Scheduled that the desk can mark Arrived, by time: the next `limit`
+    from two hours before now, topped up with the latest earlier ones when fewer remain (a busy
+    day holds thousands; the panel offers the desk's next hours)."""
+    now = now or utcnow()
+    since = now - EXPECTED_LOOKBACK
+    ahead = _visits(session, practice_id=practice_id, day=day,
+                    status=AppointmentStatus.scheduled.value, location_id=location_id,
+                    now=now, since=since, limit=limit)
+    if len(ahead) >= limit:
+        return ahead
+    earlier = _visits(session, practice_id=practice_id, day=day,
+                      status=AppointmentStatus.scheduled.value, location_id=location_id,
+                      now=now, before=since, limit=limit - len(ahead))
+    return earlier + ahead
 
 
 def mark_arrived(session: Session, *, practice_id: int, appointment_id: int, actor: str,

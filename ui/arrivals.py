@@ -11,6 +11,7 @@ import streamlit as st
 
 from services import permissions
 from services.arrivals import (
+    EXPECTED_LIMIT,
     arrived_not_registered,
     changes_signature,
     expected_today,
@@ -83,4 +84,7 @@ def arrivals_panel(context: PageContext, *, location_id: int | None,
         by_id = {visit.appointment_id: visit.label for visit in expected}
         st.pills("Mark arrived (one click per family at the desk)", list(by_id), key=PICK,
                  format_func=by_id.get, selection_mode="single",
-                 on_change=_arrive, args=(context, on_change))
+                 on_change=_arrive, args=(context, on_change),
+                 help=f"Still-Scheduled visits by time: the next {EXPECTED_LIMIT} from two hours "
+                      "ago on (earlier ones when fewer remain). Arrived families move to the "
+                      "prompt above.")

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from models import AppointmentStatus, AuditEvent, Enrollment, EnrollmentStatus
 from services.arrivals import (
+    EXPECTED_LIMIT,
     arrived_not_registered,
     changes_signature,
     expected_today,
@@ -92,3 +93,24 @@ def test_arrived_refuses_twice_cancelled_and_another_practice(session, desk):
     with pytest.raises(NotFound):
         mark_arrived(session, practice_id=other.id, appointment_id=visits["known"].id,
                      actor="a")
+
+
+def test_the_desk_is_offered_the_next_visits_not_the_whole_day(session):
+    clinic = make_practice(session, name="Busy Kids", timezone="America/Chicago")
+    patient = make_patient(session, clinic, first_name="Bo", last_name="Busy")
+    start = at(7)
+    for minute in range(0, 600, 5):  # 120 visits, 7:00 to 16:55
+        make_appointment(session, clinic, patient=patient,
+                         start_at=start + dt.timedelta(minutes=minute))
+    session.commit()
+    now = at(12)
+    offered = expected_today(session, practice_id=clinic.id, day=DAY, now=now)
+    assert len(offered) == EXPECTED_LIMIT
+    assert offered[0].starts_at == at(10).astimezone(ZONE)  # two hours back, no further
+    assert [v.starts_at for v in offered] == sorted(v.starts_at for v in offered)
+    assert len(expected_today(session, practice_id=clinic.id, day=DAY, now=now, limit=500)) \
+        == 120  # fewer than the limit ahead: topped up with the earlier ones, in time order
+    late = expected_today(session, practice_id=clinic.id, day=DAY, now=at(18))
+    assert len(late) == EXPECTED_LIMIT  # after the last visit: the day's latest 40, by time
+    assert late[-1].starts_at == (at(16) + dt.timedelta(minutes=55)).astimezone(ZONE)
+    assert [v.starts_at for v in late] == sorted(v.starts_at for v in late)
