@@ -14,7 +14,7 @@ import zoneinfo
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from models import Appointment, AppointmentStatus, Patient, Practice
@@ -77,6 +77,13 @@ def _birthday(date_of_birth: dt.date, years: int) -> dt.date:
         return dt.date(date_of_birth.year + years, 3, 1)
 
 
+def _years_back(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return dt.date(day.year - years, 2, 28)
+
+
 @dataclass(frozen=True)
 class BirthdayAhead:
     patient_id: int
@@ -105,24 +112,32 @@ def birthdays_ahead(session: Session, *, practice_id: int, today: dt.date,
     limits = [(age, ParentAccess.limited) for age in (practice.confidential_age,) if age]
     limits.append((practice.minor_age_limit, ParentAccess.ended))
     lower, upper = day_bounds(today, today + dt.timedelta(days=days), practice.timezone)
+    # Only patients born so that they reach one of the ages within the window (two days wider
+    # for 29 February; the exact check is below), their first visit with their names in one
+    # grouped query.
+    horizon = today + dt.timedelta(days=days)
+    born = [and_(Patient.date_of_birth > _years_back(today, age) - dt.timedelta(days=2),
+                 Patient.date_of_birth <= _years_back(horizon, age) + dt.timedelta(days=2))
+            for age, _ in limits]
     visits = session.execute(
-        select(Appointment.patient_id, func.min(Appointment.start_at))
+        select(Appointment.patient_id, func.min(Appointment.start_at), Patient.date_of_birth,
+               Patient.last_name, Patient.first_name)
+        .join(Patient, Patient.id == Appointment.patient_id)
         .where(Appointment.practice_id == practice_id, Appointment.start_at >= lower,
                Appointment.start_at < upper,
-               Appointment.status != AppointmentStatus.cancelled.value)
-        .group_by(Appointment.patient_id)
+               Appointment.status != AppointmentStatus.cancelled.value, or_(*born))
+        .group_by(Appointment.patient_id, Patient.date_of_birth, Patient.last_name,
+                  Patient.first_name)
     ).all()
     zone = zoneinfo.ZoneInfo(practice.timezone)
     found = []
-    for patient_id, first_at in visits:
-        patient = session.get(Patient, patient_id)
+    for patient_id, first_at, date_of_birth, last_name, first_name in visits:
         visit_day = first_at.astimezone(zone).date()
         for age, becomes in limits:
-            on = _birthday(patient.date_of_birth, age)
+            on = _birthday(date_of_birth, age)
             if today < on <= visit_day:
                 found.append(BirthdayAhead(
-                    patient_id=patient.id,
-                    patient_name=f"{patient.last_name}, {patient.first_name}",
-                    date_of_birth=patient.date_of_birth, next_visit=visit_day, turns=age,
+                    patient_id=patient_id, patient_name=f"{last_name}, {first_name}",
+                    date_of_birth=date_of_birth, next_visit=visit_day, turns=age,
                     on=on, becomes=becomes))
     return sorted(found, key=lambda item: (item.next_visit, item.patient_name))

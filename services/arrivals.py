@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from models import Appointment, AppointmentStatus, Enrollment, Patient, utcnow
+from models import Appointment, AppointmentStatus, AuditEvent, Enrollment, Patient, utcnow
 from services.audit import record_event
 from services.errors import Conflict, NotFound
 from services.practices import get_practice
@@ -146,8 +146,11 @@ def changes_signature(session: Session, *, practice_id: int, day: dt.date) -> tu
             Appointment.start_at < upper,
             Appointment.status == AppointmentStatus.arrived.value)
     ).scalar_one()
-    enrollments = session.execute(
-        select(func.count(), func.max(Enrollment.activated_at), func.max(Enrollment.issued_at))
-        .where(Enrollment.practice_id == practice_id)
-    ).one()
-    return (arrived, *enrollments)
+    # Every change to a patient's portal access (registration, new PIN, activation, lock,
+    # decline, arrival) records an audit event for the practice: the newest one's time moves
+    # with them, read from the end of ix_auditevent_practice_at (an aggregate over the
+    # practice's enrollments cost ~220 ms a run at 1,000,000 appointments).
+    latest = session.execute(
+        select(func.max(AuditEvent.at)).where(AuditEvent.practice_id == practice_id)
+    ).scalar()
+    return (arrived, latest)

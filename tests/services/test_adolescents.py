@@ -57,3 +57,17 @@ def test_birthdays_ahead_lists_who_crosses_an_age_by_their_visit(session):
     assert [(item.patient_name, item.turns, item.becomes) for item in found] == [
         ("A, Twelve", 12, ParentAccess.limited), ("B, Adult", 18, ParentAccess.ended)]
     assert "own name" in found[1].what
+
+
+def test_birthdays_ahead_counts_a_leap_day_birth_on_1_march(session):
+    # Born 29 February 2012: turns 18 on 1 March 2030 (no 29 February that year). The query's
+    # date-of-birth window must not drop them.
+    practice = make_practice(session, timezone="America/New_York")
+    leap = make_patient(session, practice, first_name="Leap", last_name="Day",
+                        date_of_birth=dt.date(2012, 2, 29))
+    make_appointment(session, practice, patient=leap,
+                     start_at=dt.datetime(2030, 3, 1, 15, tzinfo=dt.UTC))
+    session.commit()
+    found = birthdays_ahead(session, practice_id=practice.id, today=dt.date(2030, 2, 20))
+    assert [(item.patient_name, item.turns, item.on) for item in found] == [
+        ("Day, Leap", 18, dt.date(2030, 3, 1))]
