@@ -2,8 +2,12 @@
 
 import streamlit as st
 
+# Signed-out pages (sign-in, setup, activation) are narrow forms from their first delta; staff
+# pages turn wide once the run knows who is signed in (below). Starting wide and narrowing
+# later left the sign-in form stretched now and then (a rerun cut between the two).
 st.set_page_config(page_title="Practice Portal", page_icon=":material/health_and_safety:",
-                   layout="wide")
+                   layout="wide" if st.session_state.get("authentication_status")
+                   else "centered")
 
 from services import auth, permissions  # noqa: E402
 from services.db import migrate_once, session_scope  # noqa: E402
@@ -128,6 +132,7 @@ if user is None:
     st.stop()
 
 st.session_state[USER_KEY] = user
+st.set_page_config(layout="wide")  # staff pages; Activate narrows itself again
 keep_login_cookie(authenticator)
 practice_selector(user)
 allowed = [PAGES[key] for key in permissions.ROLE_PAGES[user.role]]
