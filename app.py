@@ -1,13 +1,19 @@
 """Practice Portal: page config, start-up, login gate, practice selector, navigation by role."""
 
+from urllib.parse import urlsplit
+
 import streamlit as st
 
 # Signed-out pages (sign-in, setup, activation) are narrow forms from their first delta; staff
 # pages turn wide once the run knows who is signed in (below). Starting wide and narrowing
 # later left the sign-in form stretched now and then (a rerun cut between the two).
+# The parents' Activate page stays narrow for a signed-in staff user too: decided from the URL,
+# so the layout never changes during the run (a change mid-run raced the browser's easing).
+ACTIVATE_PATH = "activate"
+_opening_activate = urlsplit(st.context.url or "").path.rstrip("/").endswith("/" + ACTIVATE_PATH)
 st.set_page_config(page_title="Practice Portal", page_icon=":material/health_and_safety:",
                    layout="wide" if st.session_state.get("authentication_status")
-                   else "centered")
+                   and not _opening_activate else "centered")
 
 from services import auth, permissions  # noqa: E402
 from services.db import migrate_once, session_scope  # noqa: E402
@@ -41,7 +47,7 @@ from ui.context import (  # noqa: E402
 from ui.layout import narrow_page, public_address_warning  # noqa: E402
 from ui.startup import freeze_imports  # noqa: E402
 
-ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_path="activate",
+ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_path=ACTIVATE_PATH,
                    icon=":material/key:", visibility="hidden")
 PAGES = {
     permissions.DASHBOARD: st.Page("pages/dashboard.py", title="Dashboard",
@@ -132,11 +138,12 @@ if user is None:
     st.stop()
 
 st.session_state[USER_KEY] = user
-st.set_page_config(layout="wide")  # staff pages; Activate narrows itself again
 keep_login_cookie(authenticator)
 practice_selector(user)
 allowed = [PAGES[key] for key in permissions.ROLE_PAGES[user.role]]
 navigation = st.navigation(allowed + [ACTIVATE], position="top")
+if navigation.url_path != ACTIVATE.url_path:
+    st.set_page_config(layout="wide")  # staff pages (a no-op when the run started wide)
 # The banner is for staff pages: the Activate page is the parents' page, even when an admin
 # opens it to try a link.
 if user.role == "admin" and navigation.url_path != ACTIVATE.url_path:

@@ -136,6 +136,8 @@ def filters_from_query(
         start = _parse_date(params[START], "Start Date", defaults.start, latest, notices)
     if END in params:
         end = _parse_date(params[END], "End Date", defaults.end, latest, notices)
+    elif start > end:
+        end = start  # a link to a day ahead (or a day the server's clock has not reached) shows it
 
     location_id = defaults.location_id
     raw = params.get(LOCATION, "").strip()

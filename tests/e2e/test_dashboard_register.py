@@ -23,6 +23,7 @@ from tests.factories import (
     make_practice,
     make_provider,
 )
+from ui.filters import practice_today
 
 pytestmark = pytest.mark.e2e
 
@@ -85,7 +86,8 @@ def signed_in(page, path: str = "/"):
 @pytest.mark.parametrize("days", [1, 7])
 def test_the_list_fits_a_1366_screen_without_sideways_scrolling(new_context, days):
     page = new_context(viewport={"width": 1366, "height": 768}).new_page()
-    start = dt.date.today() - dt.timedelta(days=days - 1)  # a week shows dates in Time
+    # The practice's today (New York), not the server's: CI runs just after UTC midnight too.
+    start = practice_today("America/New_York") - dt.timedelta(days=days - 1)  # a week: dates
     main = signed_in(page, f"/?start={start.isoformat()}")
     expect(sidebar(page)).to_be_visible()  # with the sidebar open
     grid = main.get_by_test_id("stDataFrame")

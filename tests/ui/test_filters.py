@@ -47,6 +47,14 @@ def test_a_date_that_is_not_a_date_falls_back_with_a_notice_naming_the_field():
     assert "03/10/2025" in filters.notices[0]  # the fallback, written as people write it
 
 
+def test_a_link_with_only_a_later_start_date_shows_that_day():
+    # e.g. a link written in UTC just after midnight, before the practice's own midnight
+    filters = parse(start="2025-03-11")
+    assert (filters.start, filters.end) == (dt.date(2025, 3, 11), dt.date(2025, 3, 11))
+    assert filters.notices == ()
+    assert parse(start="2025-03-01").end == TODAY  # an earlier start keeps today as the end
+
+
 def test_a_date_out_of_range_falls_back():
     filters = parse(start="1999-12-31", end="2036-01-01")
     assert (filters.start, filters.end) == (TODAY, TODAY)
