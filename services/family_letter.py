@@ -9,37 +9,34 @@ guardian's preferred language, carried by each PinLetter), through the gettext c
 from __future__ import annotations
 
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 
 from services.activation_messages import limited_account_note
 from services.i18n import format_long_date, gettext_for
-from services.letters import FONT, FONT_DIR, PinLetter, _nfc, _qr_image
+from services.letters import (
+    FONT,
+    LINE,
+    PinLetter,
+    _nfc,
+    _qr_image,
+    letter_pdf,
+    practice_header,
+)
 
 QR_SIZE = 30
 URL_MIN_SIZE = 5.5
-_LINE = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
 
 def _header(pdf: FPDF, first: PinLetter, children: list[PinLetter]) -> None:
     _ = gettext_for(first.language)
     width = pdf.epw
-    pdf.set_font(FONT, "B", 15)
-    pdf.multi_cell(width, 7, _nfc(first.practice_name), **_LINE)
-    pdf.set_font(FONT, "", 9)
-    contact = [part for part in (first.practice_address, first.practice_phone,
-                                 first.practice_email) if part]
-    if contact:
-        pdf.multi_cell(width, 4.5, _nfc(" · ".join(contact)), **_LINE)
-    pdf.cell(width, 4.5, _("Date: %(date)s")
-             % {"date": format_long_date(first.issued_on, first.language)}, **_LINE)
-    pdf.ln(3)
+    practice_header(pdf, first, compact=True)
     names = ", ".join(child.patient_name for child in children)
     title = (_("Patient portal invitation for %(child)s") % {"child": names}
              if len(children) == 1 else
              _("Patient portal invitations for %(count)s children: %(names)s")
              % {"count": len(children), "names": names})
     pdf.set_font(FONT, "B", 12)
-    pdf.multi_cell(width, 6, _nfc(title), **_LINE)
+    pdf.multi_cell(width, 6, _nfc(title), **LINE)
     pdf.set_font(FONT, "", 9.5)
     pdf.multi_cell(
         width, 5,
@@ -47,7 +44,7 @@ def _header(pdf: FPDF, first: PinLetter, children: list[PinLetter]) -> None:
                "next to a child's name, enter that child's PIN and date of birth, and choose "
                "your login; for the next child, sign in with the same login (I already have an "
                "account) and enter that child's PIN.")),
-        **_LINE,
+        **LINE,
     )
     pdf.ln(2)
 
@@ -58,31 +55,31 @@ def _child(pdf: FPDF, child: PinLetter) -> None:
     top = pdf.get_y()
     text_width = width - QR_SIZE - 6
     pdf.set_font(FONT, "B", 11)
-    pdf.cell(text_width, 6, _nfc(child.patient_name), **_LINE)
+    pdf.cell(text_width, 6, _nfc(child.patient_name), **LINE)
     if child.pin:
         pdf.set_font(FONT, "", 9)
         pdf.cell(22, 7, "PIN")
         pdf.set_font(FONT, "B", 18)
-        pdf.cell(text_width - 22, 7, child.pin, **_LINE)
+        pdf.cell(text_width - 22, 7, child.pin, **LINE)
     else:
         pdf.set_font(FONT, "", 9)
         pdf.multi_cell(text_width, 5, _nfc(_("Verification question: %(question)s")
                                            % {"question": child.verification_question or ""}),
-                       **_LINE)
+                       **LINE)
     pdf.set_font(FONT, "", 9)
     if child.expires_on:
         valid_until = format_long_date(child.expires_on, child.language)
-        pdf.cell(text_width, 5, _("Valid until %(date)s") % {"date": valid_until}, **_LINE)
+        pdf.cell(text_width, 5, _("Valid until %(date)s") % {"date": valid_until}, **LINE)
     size = 8.0
     pdf.set_font(FONT, "", size)
     while pdf.get_string_width(child.activation_url) > text_width and size > URL_MIN_SIZE:
         size -= 0.5
         pdf.set_font(FONT, "", size)
-    pdf.cell(text_width, 5, child.activation_url, link=child.activation_url, **_LINE)
+    pdf.cell(text_width, 5, child.activation_url, link=child.activation_url, **LINE)
     if child.limited:
         pdf.set_font(FONT, "", 8)
         pdf.multi_cell(text_width, 4, _nfc(limited_account_note(child.patient_name,
-                                                                child.language)), **_LINE)
+                                                                child.language)), **LINE)
     pdf.image(_qr_image(child.activation_url), x=pdf.l_margin + width - QR_SIZE, y=top,
               w=QR_SIZE, h=QR_SIZE)
     pdf.set_y(max(pdf.get_y(), top + QR_SIZE) + 3)
@@ -100,17 +97,12 @@ def _footer(pdf: FPDF, first: PinLetter) -> None:
         notes.append(_("Questions, or a PIN expired? Call %(phone)s.")
                      % {"phone": first.practice_phone})
     for note in notes:
-        pdf.multi_cell(pdf.epw, 4.5, _nfc(note), **_LINE)
+        pdf.multi_cell(pdf.epw, 4.5, _nfc(note), **LINE)
 
 
 def render_family_letters(families: list[list[PinLetter]]) -> bytes:
     """One PDF, one page per family (a family of many children runs onto further pages)."""
-    pdf = FPDF(format="Letter", unit="mm")
-    pdf.set_margins(18, 15, 18)
-    pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.set_creator("Practice Portal")
-    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
-    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf = letter_pdf(side=18, top=15, bottom=12)
     first_family = next((family for family in families if family), None)
     if first_family:
         pdf.set_title(f"Patient portal invitations - {_nfc(first_family[0].practice_name)}")
@@ -127,5 +119,5 @@ def render_family_letters(families: list[list[PinLetter]]) -> bytes:
     if not first_family:
         pdf.add_page()
         pdf.set_font(FONT, "", 11)
-        pdf.cell(pdf.epw, 8, "No letters: nobody was registered.", **_LINE)
+        pdf.cell(pdf.epw, 8, "No letters: nobody was registered.", **LINE)
     return bytes(pdf.output())

@@ -17,6 +17,7 @@ from services.i18n import format_long_date, gettext_for
 FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
 FONT = "DejaVuSans"  # a Unicode TTF shipped in assets/fonts: Łukasz, Nguyễn and Zoë all render
 URL_MIN_SIZE = 6.0
+LINE = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}  # each cell or paragraph on a line of its own
 
 
 @dataclass(frozen=True)
@@ -73,46 +74,62 @@ def _steps(letter: PinLetter) -> list[str]:
     ]
 
 
-def render_pin_letter(letter: PinLetter) -> bytes:
-    """The letter as PDF bytes: practice, patient, PIN, expiry, link, QR code, steps."""
-    _ = gettext_for(letter.language)
+def letter_pdf(*, side: float, top: float, bottom: float) -> FPDF:
+    """A blank US Letter PDF with the Unicode font loaded, for a PIN or family letter."""
     pdf = FPDF(format="Letter", unit="mm")
-    pdf.set_margins(20, 18, 20)
-    pdf.set_auto_page_break(auto=True, margin=18)
-    pdf.set_title(_("Patient portal invitation - %(practice)s")
-                  % {"practice": _nfc(letter.practice_name)})
+    pdf.set_margins(side, top, side)
+    pdf.set_auto_page_break(auto=True, margin=bottom)
     pdf.set_creator("Practice Portal")
     pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
-    pdf.add_page()
-    width = pdf.epw
-    line = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+    return pdf
 
-    pdf.set_font(FONT, "B", 16)
-    pdf.multi_cell(width, 8, _nfc(letter.practice_name), **line)
-    pdf.set_font(FONT, "", 10)
+
+def practice_header(pdf: FPDF, letter: PinLetter, *, compact: bool = False) -> None:
+    """The practice's name and contact details and the letter's date, atop a letter's page.
+
+    A family letter prints it a size smaller (``compact``) to leave room for every child.
+    """
+    _ = gettext_for(letter.language)
+    name_size, name_height, text_size, text_height, gap = (
+        (15, 7, 9, 4.5, 3) if compact else (16, 8, 10, 5, 6))
+    width = pdf.epw
+    pdf.set_font(FONT, "B", name_size)
+    pdf.multi_cell(width, name_height, _nfc(letter.practice_name), **LINE)
+    pdf.set_font(FONT, "", text_size)
     contact = [part for part in (letter.practice_address, letter.practice_phone,
                                  letter.practice_email) if part]
     if contact:
-        pdf.multi_cell(width, 5, _nfc(" · ".join(contact)), **line)
-    pdf.cell(width, 5, _("Date: %(date)s")
-             % {"date": format_long_date(letter.issued_on, letter.language)}, **line)
-    pdf.ln(6)
+        pdf.multi_cell(width, text_height, _nfc(" · ".join(contact)), **LINE)
+    pdf.cell(width, text_height, _("Date: %(date)s")
+             % {"date": format_long_date(letter.issued_on, letter.language)}, **LINE)
+    pdf.ln(gap)
+
+
+def render_pin_letter(letter: PinLetter) -> bytes:
+    """The letter as PDF bytes: practice, patient, PIN, expiry, link, QR code, steps."""
+    _ = gettext_for(letter.language)
+    pdf = letter_pdf(side=20, top=18, bottom=18)
+    pdf.set_title(_("Patient portal invitation - %(practice)s")
+                  % {"practice": _nfc(letter.practice_name)})
+    pdf.add_page()
+    width = pdf.epw
+    practice_header(pdf, letter)
 
     pdf.set_font(FONT, "B", 13)
     pdf.multi_cell(width, 7, _nfc(_("Patient portal invitation for %(child)s")
-                                  % {"child": letter.patient_name}), **line)
+                                  % {"child": letter.patient_name}), **LINE)
     pdf.set_font(FONT, "", 11)
     intro = (_("You are invited to the patient portal of %(practice)s, in your own name, where "
                "you can follow your own care online.") if letter.own_account else
              _("You are invited to the patient portal of %(practice)s, where you can follow "
                "%(child)s's care online."))
     pdf.multi_cell(width, 6, _nfc(intro % {"practice": letter.practice_name,
-                                           "child": letter.patient_name}), **line)
+                                           "child": letter.patient_name}), **LINE)
     if letter.limited:
         pdf.ln(2)
         pdf.multi_cell(width, 6, _nfc(limited_account_note(letter.patient_name,
-                                                           letter.language)), **line)
+                                                           letter.language)), **LINE)
     pdf.ln(4)
 
     box_top = pdf.get_y()
@@ -120,24 +137,24 @@ def render_pin_letter(letter: PinLetter) -> bytes:
     text_width = width - qr_size - 8
     if letter.pin:
         pdf.set_font(FONT, "", 11)
-        pdf.cell(text_width, 6, _("Your PIN"), **line)
+        pdf.cell(text_width, 6, _("Your PIN"), **LINE)
         pdf.set_font(FONT, "B", 24)
-        pdf.cell(text_width, 13, letter.pin, **line)
+        pdf.cell(text_width, 13, letter.pin, **LINE)
     else:
         pdf.set_font(FONT, "", 11)
-        pdf.cell(text_width, 6, _("Your verification question"), **line)
+        pdf.cell(text_width, 6, _("Your verification question"), **LINE)
         pdf.set_font(FONT, "B", 12)
-        pdf.multi_cell(text_width, 6, _nfc(letter.verification_question or ""), **line)
+        pdf.multi_cell(text_width, 6, _nfc(letter.verification_question or ""), **LINE)
     pdf.set_font(FONT, "", 11)
     if letter.expires_on:
         pdf.cell(text_width, 6, _("Valid until %(date)s")
-                 % {"date": format_long_date(letter.expires_on, letter.language)}, **line)
+                 % {"date": format_long_date(letter.expires_on, letter.language)}, **LINE)
     pdf.image(_qr_image(letter.activation_url), x=pdf.l_margin + width - qr_size, y=box_top,
               w=qr_size, h=qr_size)
     pdf.set_y(max(pdf.get_y(), box_top + qr_size) + 4)
 
     pdf.set_font(FONT, "", 11)
-    pdf.cell(width, 6, _("Web address"), **line)
+    pdf.cell(width, 6, _("Web address"), **LINE)
     # The link stays on one line, so that it can be typed (and extracted) as printed: the font
     # shrinks to fit, and a link longer still may run into the right margin rather than wrap.
     size = 10.0
@@ -145,14 +162,14 @@ def render_pin_letter(letter: PinLetter) -> bytes:
     while pdf.get_string_width(letter.activation_url) > width and size > URL_MIN_SIZE:
         size -= 0.5
         pdf.set_font(FONT, "", size)
-    pdf.cell(width, 6, letter.activation_url, link=letter.activation_url, **line)
+    pdf.cell(width, 6, letter.activation_url, link=letter.activation_url, **LINE)
     pdf.ln(5)
 
     pdf.set_font(FONT, "B", 12)
-    pdf.cell(width, 7, _("How to activate your account"), **line)
+    pdf.cell(width, 7, _("How to activate your account"), **LINE)
     pdf.set_font(FONT, "", 11)
     for number, step in enumerate(_steps(letter), start=1):
-        pdf.multi_cell(width, 6, _nfc(f"{number}. {step}"), **line)
+        pdf.multi_cell(width, 6, _nfc(f"{number}. {step}"), **LINE)
     pdf.ln(4)
     pdf.set_font(FONT, "", 9)
     notes = [
@@ -166,5 +183,5 @@ def render_pin_letter(letter: PinLetter) -> bytes:
     if letter.practice_phone:
         notes.append(_("Questions? Call %(phone)s.") % {"phone": letter.practice_phone})
     for note in notes:
-        pdf.multi_cell(width, 5, _nfc(note), **line)
+        pdf.multi_cell(width, 5, _nfc(note), **LINE)
     return bytes(pdf.output())

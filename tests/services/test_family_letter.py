@@ -1,0 +1,62 @@
+"""The family letter: each page opens with the same practice header as a PIN letter, in the
+family's language, then a child a block."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from pypdf import PdfReader
+
+from services.family_letter import render_family_letters
+from services.letters import PinLetter, render_pin_letter
+
+URL = "https://portal.sunny.example/activate?practice=12&token=Qm3x-_Zr8LpA2vN0cT7yWkEe"
+
+
+def letter(**changes) -> PinLetter:
+    values = dict(
+        practice_name="Sunny Peds", practice_phone="(555) 010-2000",
+        practice_email="desk@sunny.example", practice_address="1 Main Street, Springfield",
+        patient_name="Ava Smith", date_of_birth_hint=True, activation_url=URL,
+        expires_on=dt.date(2025, 6, 16), issued_on=dt.date(2025, 6, 2), pin="7KQ4M-9TXR2",
+    )
+    values.update(changes)
+    return PinLetter(**values)
+
+
+def page_lines(pdf: bytes) -> list[list[str]]:
+    return [page.extract_text().splitlines() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_a_family_page_opens_with_the_pin_letters_practice_header():
+    single = page_lines(render_pin_letter(letter()))[0]
+    family = page_lines(render_family_letters([[letter(), letter(patient_name="Sam Smith")]]))[0]
+
+    assert family[:3] == single[:3] == [
+        "Sunny Peds", "1 Main Street, Springfield · (555) 010-2000 · desk@sunny.example",
+        "Date: June 2, 2025"]
+    assert family[3] == "Patient portal invitations for 2 children: Ava Smith, Sam Smith"
+
+
+def test_a_header_without_contact_details_has_the_name_and_date_only():
+    bare = dict(practice_phone="", practice_email="", practice_address="")
+    single = page_lines(render_pin_letter(letter(**bare)))[0]
+    family = page_lines(render_family_letters([[letter(**bare)]]))[0]
+
+    assert family[:2] == single[:2] == ["Sunny Peds", "Date: June 2, 2025"]
+
+
+def test_each_family_page_has_its_own_language_and_header():
+    pages = page_lines(render_family_letters([
+        [letter()], [letter(language="es", patient_name="José García")]]))
+
+    assert [page[0] for page in pages] == ["Sunny Peds", "Sunny Peds"]
+    assert pages[0][2] == "Date: June 2, 2025"
+    assert pages[1][2] == page_lines(render_pin_letter(letter(language="es")))[0][2]
+    assert pages[1][2].startswith("Fecha: ") and "junio" in pages[1][2]
+    assert "José García" in "\n".join(pages[1])
+
+
+def test_no_families_gives_a_page_that_says_so():
+    assert page_lines(render_family_letters([]))[0] == ["No letters: nobody was registered."]
