@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models import (
@@ -29,21 +27,25 @@ from models import (
     EnrollmentStatus,
     Patient,
     Practice,
-    utcnow,
 )
 from services.adolescents import AccessLevel, ParentAccess, parent_access
 from services.audit import record_event
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput
 from services.i18n import DEFAULT_LANGUAGE
+from services.invitation_setup import (
+    insert_enrollment,
+    invitation_link,
+    practice_letter,
+    start_invitation,
+    void_enrollment,
+)
 from services.letters import PinLetter
-from services.messages import Invitation, activation_url, build_welcome_email
+from services.messages import Invitation, build_welcome_email
 from services.outbox import queue_message
 from services.pins import format_pin, generate_pin, hash_secret, normalize_pin
-from services.practices import get_practice
-from services.registration import _void
-from services.registration_context import find_patient, live_enrollment, status_of
-from services.senders import Senders, senders_from_settings
-from services.settings import Settings, get_settings
+from services.registration_context import live_enrollment, status_of
+from services.senders import Senders
+from services.settings import Settings
 from services.status import PortalStatus
 from services.validation import normalize_email, normalize_phone
 
@@ -113,17 +115,11 @@ def invite_patient(
 ) -> PatientInvitationResult:
     """The patient's own invitation with a fresh PIN, emailed (when an email is given) through
     the outbox and audited; a previous unused one of their own is voided."""
-    settings = settings or get_settings()
-    senders = senders or senders_from_settings(settings)
-    now = now or utcnow()
-    practice = session.get(Practice, practice_id)
-    if practice is None:
-        raise NotFound("That practice does not exist.")
-    patient = find_patient(session, practice_id=practice_id, patient_id=patient_id)
-    patient_name = f"{patient.first_name} {patient.last_name}"
-    zone = zoneinfo.ZoneInfo(practice.timezone)
-    today = now.astimezone(zone).date()
-    level = patient_invitation_level(patient, practice, today=today)
+    setup = start_invitation(session, practice_id=practice_id, patient_id=patient_id,
+                             settings=settings, senders=senders, now=now)
+    practice, patient, now = setup.practice, setup.patient, setup.now
+    patient_name = setup.patient_name
+    level = patient_invitation_level(patient, practice, today=setup.today)
     if level is None:
         raise Conflict(f"{patient_name} is under the practice's Confidential age: invite a "
                        "parent instead.", field=SUBMIT)
@@ -134,7 +130,8 @@ def invite_patient(
         raise Conflict(f"{patient_name} already has a portal account of their own.",
                        field=SUBMIT)
     if live is not None:
-        _void(session, live=live, now=now, actor=actor, reason="the patient was invited again")
+        void_enrollment(session, live=live, now=now, actor=actor,
+                        reason="the patient was invited again")
 
     pin = generate_pin()
     expires_at = now + dt.timedelta(days=practice.pin_lifetime_days)
@@ -148,16 +145,12 @@ def invite_patient(
         issued_by_id=staff_user_id, issued_at=now, expires_at=expires_at,
         assent_at=now if assent else None, assent_by_id=staff_user_id if assent else None,
     )
-    session.add(enrollment)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise Conflict(f"{patient_name} was invited by someone else just now. Reload the page "
-                       "to see their invitation.", field=SUBMIT) from None
+    insert_enrollment(session, enrollment, field=SUBMIT,
+                      raced=f"{patient_name} was invited by someone else just now. Reload the "
+                      "page to see their invitation.")
 
-    info = get_practice(session, practice_id=practice_id)
-    url = activation_url(info, enrollment.link_token, DEFAULT_LANGUAGE)
-    expires_on = expires_at.astimezone(zone).date()
+    info, url = invitation_link(session, setup, enrollment, DEFAULT_LANGUAGE)
+    expires_on = setup.local_date(expires_at)
     rows = []
     if email:
         invitation = Invitation(practice=info, guardian_name=patient_name,
@@ -167,7 +160,7 @@ def invite_patient(
         rows.append(queue_message(session, practice_id=practice_id,
                                   enrollment_id=enrollment.id,
                                   message=build_welcome_email(invitation, recipient=email),
-                                  pin=pin, senders=senders, now=now))
+                                  pin=pin, senders=setup.senders, now=now))
         session.flush()
 
     detail = {"enrollment_id": enrollment.id, "access_level": level.value, "email": email,
@@ -182,12 +175,8 @@ def invite_patient(
     record_event(session, actor=actor, action="pin_issued", practice_id=practice_id,
                  patient_id=patient.id, **detail)
 
-    letter = PinLetter(
-        practice_name=practice.name, practice_phone=practice.phone,
-        practice_email=practice.email, practice_address=practice.address,
-        patient_name=patient_name, date_of_birth_hint=True, activation_url=url,
-        expires_on=expires_on, issued_on=today, pin=format_pin(pin), own_account=True,
-    )
+    letter = practice_letter(setup, date_of_birth_hint=True, activation_url=url,
+                             expires_on=expires_on, pin=format_pin(pin), own_account=True)
     return PatientInvitationResult(
         enrollment_id=enrollment.id, patient_id=patient.id, patient_name=patient_name,
         access_level=level, pin=format_pin(pin), email=email, cell_phone=phone,

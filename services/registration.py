@@ -16,7 +16,6 @@ import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models import (
@@ -33,19 +32,24 @@ from models import (
 from services import text_opt_out
 from services.adolescents import ParentAccess, parent_access
 from services.audit import record_event
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput
 from services.i18n import DEFAULT_LANGUAGE
 from services.invitation_resend import ResendResult, resend_invitation  # noqa: F401
+from services.invitation_setup import (
+    insert_enrollment,
+    invitation_link,
+    practice_letter,
+    start_invitation,
+    void_enrollment,
+)
 from services.letters import PinLetter
 from services.messages import (
     Invitation,
-    activation_url,
     build_text_message,
     build_welcome_email,
 )
 from services.outbox import cancel_unsent_pins, queue_message
 from services.pins import format_pin, generate_pin, hash_secret, normalize_pin
-from services.practices import get_practice
 from services.registration_context import (
     find_appointment,
     find_patient,
@@ -61,8 +65,8 @@ from services.registration_form import (
     RegistrationForm,
     checked_form,
 )
-from services.senders import Senders, senders_from_settings
-from services.settings import Settings, get_settings
+from services.senders import Senders
+from services.settings import Settings
 from services.status import PortalStatus
 
 # --- what the use cases return -----------------------------------------------------------------
@@ -88,10 +92,6 @@ class RegistrationResult:
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _local_date(moment: dt.datetime, timezone: str) -> dt.date:
-    return moment.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
 def _already(session: Session, enrollment: Enrollment, patient: Patient, practice: Practice,
@@ -151,24 +151,6 @@ def _guardian(session: Session, *, practice_id: int, patient: Patient, form: Reg
 # --- use cases -----------------------------------------------------------------------------
 
 
-def _void(session: Session, *, live: Enrollment, now: dt.datetime, actor: str,
-          reason: str) -> None:
-    # Conditional on the status we read: if another desk changed it meanwhile, we lose cleanly.
-    changed = session.exec(
-        update(Enrollment)
-        .where(Enrollment.id == live.id, Enrollment.status == live.status)
-        .values(status=EnrollmentStatus.voided, voided_at=now, secret_hash=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not changed:
-        raise Conflict("Someone else changed this patient's portal invitation just now. "
-                       "Reload the page and try again.", field=SUBMIT)
-    cancel_unsent_pins(session, enrollment_id=live.id, reason=f"Not sent: {reason}")
-    record_event(session, actor=actor, action="pin_voided", practice_id=live.practice_id,
-                 patient_id=live.patient_id, enrollment_id=live.id, previous_status=live.status,
-                 reason=reason)
-
-
 def _enroll(
     session: Session,
     *,
@@ -185,28 +167,25 @@ def _enroll(
     now: dt.datetime | None,
     send_messages: bool = True,
 ) -> RegistrationResult:
-    settings = settings or get_settings()
-    senders = senders or senders_from_settings(settings)
-    now = now or utcnow()
-    practice = session.get(Practice, practice_id)
-    if practice is None:
-        raise NotFound("That practice does not exist.")
-    patient = find_patient(session, practice_id=practice_id, patient_id=patient_id)
+    setup = start_invitation(session, practice_id=practice_id, patient_id=patient_id,
+                             settings=settings, senders=senders, now=now)
+    practice, patient, now = setup.practice, setup.patient, setup.now
+    patient_name = setup.patient_name
     if appointment_id is not None:
         find_appointment(session, practice_id=practice_id, appointment_id=appointment_id)
-    checked = checked_form(form, settings)
+    checked = checked_form(form, setup.settings)
 
-    access = parent_access(patient.date_of_birth, today=_local_date(now, practice.timezone),
+    access = parent_access(patient.date_of_birth, today=setup.today,
                            confidential_age=practice.confidential_age,
                            minor_age_limit=practice.minor_age_limit)
     if access == ParentAccess.ended:
-        raise Conflict(f"{patient.first_name} {patient.last_name} is {practice.minor_age_limit} "
+        raise Conflict(f"{patient_name} is {practice.minor_age_limit} "
                        "or older: a parent can no longer be invited. Invite the patient in "
                        "their own name instead.", field=SUBMIT)
     live = live_enrollment(session, patient_id=patient.id)
     status = status_of(live, now)
     if status == PortalStatus.active:
-        raise Conflict(f"{patient.first_name} {patient.last_name} already has portal access: "
+        raise Conflict(f"{patient_name} already has portal access: "
                        "no new registration is needed.", field=SUBMIT)
     if new_pin:
         if live is None or live.id != replacing:
@@ -218,8 +197,8 @@ def _enroll(
     guardian = _guardian(session, practice_id=practice_id, patient=patient, form=form,
                          checked=checked, actor=actor)
     if live is not None:
-        _void(session, live=live, now=now, actor=actor,
-              reason="new PIN issued" if new_pin else "registered again after a decline")
+        void_enrollment(session, live=live, now=now, actor=actor,
+                        reason="new PIN issued" if new_pin else "registered again after a decline")
 
     # A number that opted out (or had its texts for today or this week) gets no text; the PIN
     # then goes by email as if Text Message were unticked, and staff are told why.
@@ -252,20 +231,13 @@ def _enroll(
         expires_at=expires_at,
         access_level=access.value,  # Full or Limited: the child's age on the day of issue
     )
-    session.add(enrollment)
-    patient_name = f"{patient.first_name} {patient.last_name}"  # a failed flush expires rows
-    try:
-        session.flush()
-    except IntegrityError:
-        # Another desk registered this patient in the same instant (PostgreSQL reaches here;
-        # SQLite's BEGIN IMMEDIATE already made us wait and see their enrollment above).
-        raise Conflict(f"{patient_name} was registered by someone else just now. Reload the "
-                       "page to see their invitation.", field=SUBMIT) from None
+    insert_enrollment(session, enrollment, field=SUBMIT,
+                      raced=f"{patient_name} was registered by someone else just now. Reload "
+                      "the page to see their invitation.")
 
-    info = get_practice(session, practice_id=practice_id)
     language = guardian.preferred_language  # set from the form above, or the one on file
-    url = activation_url(info, enrollment.link_token, language)
-    expires_on = _local_date(expires_at, practice.timezone)
+    info, url = invitation_link(session, setup, enrollment, language)
+    expires_on = setup.local_date(expires_at)
     invitation = Invitation(
         practice=info,
         guardian_name=f"{guardian.first_name} {guardian.last_name}".strip(),
@@ -285,7 +257,7 @@ def _enroll(
         messages.append(build_text_message(invitation, channel=text_channel,
                                            recipient=checked.text_recipient))
     rows = [queue_message(session, practice_id=practice_id, enrollment_id=enrollment.id,
-                          message=message, pin=pin, senders=senders, now=now)
+                          message=message, pin=pin, senders=setup.senders, now=now)
             for message in messages]
     session.flush()
     if send_messages and text_channel:
@@ -305,16 +277,11 @@ def _enroll(
         record_event(session, actor=actor, action=action, practice_id=practice_id,
                      patient_id=patient.id, **detail)
 
-    letter = PinLetter(
-        practice_name=practice.name,
-        practice_phone=practice.phone,
-        practice_email=practice.email,
-        practice_address=practice.address,
-        patient_name=patient_name,
+    letter = practice_letter(
+        setup,
         date_of_birth_hint=pin is not None,
         activation_url=url,
         expires_on=expires_on,
-        issued_on=_local_date(now, practice.timezone),
         pin=format_pin(pin) if pin else None,
         verification_question=checked.question,
         language=language,
@@ -431,12 +398,9 @@ def decline_enrollment(
             status=EnrollmentStatus.declined, declined_reason=reason,
             issued_by_id=staff_user_id, issued_at=now,
         )
-        session.add(enrollment)
-        try:
-            session.flush()
-        except IntegrityError:
-            raise Conflict("Someone else registered this patient just now. Reload the page.",
-                           field=REASON) from None
+        insert_enrollment(session, enrollment, field=REASON,
+                          raced="Someone else registered this patient just now. Reload the "
+                          "page.")
         enrollment_id = enrollment.id
     record_event(session, actor=actor, action="declined", practice_id=practice_id,
                  patient_id=patient.id, enrollment_id=enrollment_id, reason=reason)
