@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from models import Appointment, AppointmentStatus, Patient, Practice
-from services.ages import age_in_years
+from services.ages import MARCH_1, age_in_years, shift_years
 from services.errors import NotFound
 from services.schedule import day_bounds
 
@@ -70,20 +70,6 @@ def parent_access(date_of_birth: dt.date, *, today: dt.date, confidential_age: i
     return ParentAccess.full
 
 
-def _birthday(date_of_birth: dt.date, years: int) -> dt.date:
-    try:
-        return date_of_birth.replace(year=date_of_birth.year + years)
-    except ValueError:  # 29 February: counted on 1 March, as age_in_years does
-        return dt.date(date_of_birth.year + years, 3, 1)
-
-
-def _years_back(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return dt.date(day.year - years, 2, 28)
-
-
 @dataclass(frozen=True)
 class BirthdayAhead:
     patient_id: int
@@ -116,8 +102,8 @@ def birthdays_ahead(session: Session, *, practice_id: int, today: dt.date,
     # for 29 February; the exact check is below), their first visit with their names in one
     # grouped query.
     horizon = today + dt.timedelta(days=days)
-    born = [and_(Patient.date_of_birth > _years_back(today, age) - dt.timedelta(days=2),
-                 Patient.date_of_birth <= _years_back(horizon, age) + dt.timedelta(days=2))
+    born = [and_(Patient.date_of_birth > shift_years(today, -age) - dt.timedelta(days=2),
+                 Patient.date_of_birth <= shift_years(horizon, -age) + dt.timedelta(days=2))
             for age, _ in limits]
     visits = session.execute(
         select(Appointment.patient_id, func.min(Appointment.start_at), Patient.date_of_birth,
@@ -134,7 +120,7 @@ def birthdays_ahead(session: Session, *, practice_id: int, today: dt.date,
     for patient_id, first_at, date_of_birth, last_name, first_name in visits:
         visit_day = first_at.astimezone(zone).date()
         for age, becomes in limits:
-            on = _birthday(date_of_birth, age)
+            on = shift_years(date_of_birth, age, leap_day_on=MARCH_1)
             if today < on <= visit_day:
                 found.append(BirthdayAhead(
                     patient_id=patient_id, patient_name=f"{last_name}, {first_name}",

@@ -18,6 +18,7 @@ from sqlalchemy import delete, or_, select
 from sqlmodel import Session
 
 from models import AuditEvent, Practice, utcnow
+from services.ages import shift_years
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput
 from services.spreadsheet import SafeWriter
@@ -38,10 +39,7 @@ class ArchiveReport:
 
 def years_before(moment: dt.datetime, years: int) -> dt.datetime:
     """`moment` minus whole calendar years (29 February becomes 28 February)."""
-    try:
-        return moment.replace(year=moment.year - years)
-    except ValueError:
-        return moment.replace(year=moment.year - years, day=28)
+    return shift_years(moment, -years)
 
 
 def _as_cutoff(before: dt.date) -> dt.datetime:
