@@ -139,7 +139,7 @@ with holidays_tab:
             if st.form_submit_button("Remove holiday"):
                 run(lambda s: practice_settings.remove_holiday(
                     s, actor_id=actor_id, practice_id=practice_id, holiday_id=chosen),
-                    f"Removed the holiday on {holidays[chosen].day:%Y-%m-%d}.")
+                    f"Removed the holiday on {holidays[chosen].day:%m/%d/%Y}.")
 
 
 def named_forms(tab, rows, label: str, add, rename) -> None:

@@ -207,7 +207,7 @@ def add_holiday(
     if session.exec(
         select(Holiday.id).where(Holiday.practice_id == practice_id, Holiday.day == day)
     ).first():
-        raise Conflict(f"Date {day:%Y-%m-%d} is already a holiday.", field="Date")
+        raise Conflict(f"Date {day:%m/%d/%Y} is already a holiday.", field="Date")
     holiday = Holiday(practice_id=practice_id, day=day, name=name)
     session.add(holiday)
     session.flush()

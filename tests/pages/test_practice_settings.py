@@ -81,6 +81,21 @@ def test_an_admin_adds_a_holiday_a_location_and_renames_a_provider(practice):
         assert session.exec(select(Provider.name)).one() == "Dr. Ada Lee-Park"
 
 
+def test_removing_a_holiday_says_its_date_as_the_page_writes_it(practice):
+    with session_scope() as session:
+        session.add(Holiday(practice_id=practice.id, day=dt.date(2030, 12, 25), name="Christmas"))
+    at = _open(practice)
+    widget(at, "button", "Remove holiday").click().run()
+    assert not at.exception
+    assert "Removed the holiday on 12/25/2030." in texts(at)
+    assert "2030-12-25" not in texts(at)
+    widget(at, "date_input", "Date").set_value(dt.date(2030, 7, 4))
+    widget(at, "button", "Add holiday").click().run()
+    widget(at, "date_input", "Date").set_value(dt.date(2030, 7, 4))
+    widget(at, "button", "Add holiday").click().run()
+    assert "Date 07/04/2030 is already a holiday." in texts(at)
+
+
 def test_adding_a_holiday_without_a_date_names_the_field(practice):
     at = _open(practice)
     widget(at, "button", "Add holiday").click().run()

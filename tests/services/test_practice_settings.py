@@ -98,6 +98,7 @@ def test_holidays_are_added_listed_and_removed(session, clinic):
     with pytest.raises(Conflict) as error:
         practice_settings.add_holiday(session, actor_id=boss.id, practice_id=practice.id, day=day)
     assert error.value.field == "Date"
+    assert error.value.message == "Date 07/04/2030 is already a holiday."
     settings = practice_settings.get_practice_settings(session, actor_id=boss.id,
                                                        practice_id=practice.id)
     assert [(h.day, h.name) for h in settings.holidays] == [(day, "Independence Day")]
