@@ -15,7 +15,7 @@ from sqlalchemy import and_, distinct, func, or_, select
 from sqlmodel import Session
 
 from models import AuditEvent, Patient, StaffPractice, StaffUser, utcnow
-from services.audit_details import describe_detail
+from services.audit_details import describe_detail, load_referents
 from services.spreadsheet import SafeWriter
 from services.validation import escape_like
 
@@ -216,11 +216,13 @@ def list_audit_events(
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
+    referents = load_referents(session, practice_id=practice_id, timezone=timezone,
+                               details=[row.detail for row in rows])
     events = pd.DataFrame(
         [[row.at.astimezone(zone).strftime("%m/%d/%Y %I:%M:%S %p"), row.actor,
           action_label(row.action),
           _patient_label(row.mrn, row.first_name, row.last_name),
-          describe_detail(row.detail, timezone=timezone)]
+          describe_detail(row.detail, timezone=timezone, referents=referents)]
          for row in rows],
         columns=AUDIT_COLUMNS,
     )

@@ -1,4 +1,8 @@
-"""An audit event's details as labelled words for the Audit Log page (the CSV keeps the JSON)."""
+"""An audit event's details as labelled words for the Audit Log page (the CSV keeps the JSON).
+
+Internal ids are not shown: a visit, a guardian and a staff user read as what a person knows
+them by (the visit's day, time and provider; a name); any other id is left out.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,16 @@ import datetime as dt
 import ipaddress
 import json
 import zoneinfo
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models import Appointment, Guardian, Provider, StaffUser
 
 # Detail keys in the words of the page; a key not listed reads as a sentence ("gave up").
 DETAIL_LABELS: dict[str, str] = {
-    "account_id": "Portal account",
+    "appointment_id": "Visit",
     "appointments": "Appointments",
     "attempts": "Wrong tries",
     "channel": "Sent by",
@@ -17,24 +27,30 @@ DETAIL_LABELS: dict[str, str] = {
     "client": "From",
     "consecutive": "Failures in a row",
     "day": "Day",
-    "enrollment_id": "Invitation",
     "error": "Error",
     "file": "File",
     "guardian_id": "Guardian",
-    "message_id": "Message",
-    "message_ids": "Messages",
     "new_messages": "New messages",
     "outcome": "Outcome",
     "previous_status": "Previous status",
-    "queued_id": "Queued message",
     "recipient": "To",
     "requeued": "Queued again",
+    "staff_user_id": "Staff user",
     "until": "Until",
 }
 CHANNEL_WORDS = {"email": "Email", "sms_gateway": "Text via carrier gateway",
                  "sms_api": "Text via SMS service"}
 FIELD_WORDS = {"cell_phone": "cell phone", "portal_url": "portal address",
                "pin_lifetime_days": "PIN lifetime (days)", "minor_age_limit": "minor age limit"}
+
+
+# id -> words, for each id key a person reads as something else (the others are left out)
+Referents = Mapping[str, Mapping[int, str]]
+REFERENT_KEYS = ("appointment_id", "guardian_id", "staff_user_id")
+
+
+def _internal_id(key: str) -> bool:
+    return key == "id" or key.endswith(("_id", "_ids"))
 
 
 def _words(code: str) -> str:
@@ -97,8 +113,9 @@ def _changes(changes: dict, zone: zoneinfo.ZoneInfo) -> str:
     return "; ".join(parts)
 
 
-def describe_detail(detail: str, *, timezone: str) -> str:
-    """The stored JSON details as "Label: value" phrases, in words."""
+def describe_detail(detail: str, *, timezone: str, referents: Referents | None = None) -> str:
+    """The stored JSON details as "Label: value" phrases, in words; ids become what `referents`
+    calls them, or are left out."""
     if not detail:
         return ""
     try:
@@ -110,8 +127,59 @@ def describe_detail(detail: str, *, timezone: str) -> str:
     zone = zoneinfo.ZoneInfo(timezone)
     phrases = []
     for key, value in values.items():
+        if _internal_id(key):
+            shown = (referents or {}).get(key, {}).get(value) if isinstance(value, int) else None
+            if shown:
+                phrases.append(f"{DETAIL_LABELS[key]}: {shown}")
+            continue
         label = DETAIL_LABELS.get(key) or _words(key)
         shown = (_changes(value, zone) if key == "changes" and isinstance(value, dict)
                  else _value(key, value, zone))
         phrases.append(f"{label}: {shown}")
     return " · ".join(phrases)
+
+
+def _referred(details: Iterable[str]) -> dict[str, set[int]]:
+    wanted: dict[str, set[int]] = {key: set() for key in REFERENT_KEYS}
+    for detail in details:
+        if not any(key in (detail or "") for key in REFERENT_KEYS):
+            continue
+        try:
+            values = json.loads(detail)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(values, dict):
+            continue
+        for key in REFERENT_KEYS:
+            if isinstance(values.get(key), int):
+                wanted[key].add(values[key])
+    return wanted
+
+
+def load_referents(session: Session, *, practice_id: int, timezone: str,
+                   details: Iterable[str]) -> Referents:
+    """What the visits, guardians and staff users named in `details` (JSON) are called: a
+    visit by its day, time (in `timezone`) and provider, the others by name."""
+    wanted = _referred(details)
+    zone = zoneinfo.ZoneInfo(timezone)
+    found: dict[str, dict[int, str]] = {key: {} for key in REFERENT_KEYS}
+    if wanted["appointment_id"]:
+        for visit_id, start_at, provider in session.execute(
+                select(Appointment.id, Appointment.start_at, Provider.name)
+                .outerjoin(Provider, Provider.id == Appointment.provider_id)
+                .where(Appointment.id.in_(wanted["appointment_id"]),
+                       Appointment.practice_id == practice_id)):
+            when = f"{start_at.astimezone(zone):%m/%d/%Y %I:%M %p}"
+            found["appointment_id"][visit_id] = f"{when} with {provider}" if provider else when
+    if wanted["guardian_id"]:
+        found["guardian_id"] = {
+            guardian_id: f"{first} {last}".strip() for guardian_id, first, last in session.execute(
+                select(Guardian.id, Guardian.first_name, Guardian.last_name)
+                .where(Guardian.id.in_(wanted["guardian_id"]),
+                       Guardian.practice_id == practice_id))}
+    if wanted["staff_user_id"]:
+        found["staff_user_id"] = {
+            user_id: f"{name} ({username})" for user_id, name, username in session.execute(
+                select(StaffUser.id, StaffUser.name, StaffUser.username)
+                .where(StaffUser.id.in_(wanted["staff_user_id"])))}
+    return found

@@ -21,7 +21,14 @@ from services.audit import (
     list_audit_events,
     record_event,
 )
-from tests.factories import make_patient, make_practice, make_user
+from tests.factories import (
+    make_appointment,
+    make_guardian,
+    make_patient,
+    make_practice,
+    make_provider,
+    make_user,
+)
 
 ZONE = "America/Chicago"
 
@@ -226,6 +233,48 @@ def test_the_audit_log_reads_in_words(session):
     changed = next(row for row in shown if row["Action"] == "Practice settings changed")
     assert changed["Details"] == "Changed: phone from none to (617) 555-0100"
     sent = next(row for row in shown if row["Action"] == "Message sent")
-    assert sent["Details"] == "Sent by: Text via carrier gateway · Messages: 4, 5"
+    assert sent["Details"] == "Sent by: Text via carrier gateway"  # message ids left out
     for row in shown:
         assert not any(mark in row["Details"] for mark in ("{", "[", "ip:", "_")), row
+
+
+def test_ids_in_the_details_read_as_the_visit_guardian_and_staff_user_or_are_left_out(session):
+    practice = make_practice(session, timezone=ZONE)
+    patient = make_patient(session, practice, first_name="Ava", last_name="Stone")
+    provider = make_provider(session, practice, name="Dr. Ada Lee")
+    visit = make_appointment(session, practice, patient=patient, provider=provider,
+                             start_at=dt.datetime(2030, 3, 2, 15, 30, tzinfo=dt.UTC))
+    guardian = make_guardian(session, practice, first_name="Maria", last_name="Stone",
+                             patients=[patient])
+    staff = make_user(session, practices=[practice], username="desk1", name="Dana Desk")
+    at = dt.datetime(2030, 3, 2, 16, 0, tzinfo=dt.UTC)
+    _event(session, practice, at, action="appointment_arrived", patient=patient,
+           appointment_id=visit.id)
+    _event(session, practice, at, action="registration", patient=patient, enrollment_id=41,
+           appointment_id=None, guardian_id=guardian.id, method="pin", batch_id="9f3a1c")
+    _event(session, practice, at, action="assent_recorded", patient=patient,
+           enrollment_id=41, staff_user_id=staff.id)
+    _event(session, practice, at, action="pin_issued", patient=patient, enrollment_id=41,
+           appointment_id=visit.id + 1000)  # a visit no longer on file
+    session.commit()
+
+    details = {row["Action"]: row["Details"] for row in list_audit_events(
+        session, practice_id=practice.id, timezone=ZONE).events.to_dict("records")}
+
+    assert details["Marked arrived"] == "Visit: 03/02/2030 09:30 AM with Dr. Ada Lee"
+    assert details["Registered"] == "Guardian: Maria Stone · Method: pin"
+    assert details["Patient's agreement to their own account recorded"] == (
+        "Staff user: Dana Desk (desk1)")
+    assert details["PIN issued"] == ""
+    for shown in details.values():
+        assert not re.search(r"\bid\b|Invitation|41|9f3a1c", shown), shown
+
+
+def test_the_csv_keeps_the_ids_as_recorded(session, trail):
+    practice, sofia, _ = trail
+    _event(session, practice, dt.datetime(2030, 3, 2, 18, 0, tzinfo=dt.UTC), patient=sofia,
+           enrollment_id=41, appointment_id=7)
+    session.commit()
+    lines = list(csv.reader(io.StringIO(
+        export_audit_csv(session, practice_id=practice.id, timezone=ZONE).decode("utf-8-sig"))))
+    assert json.loads(lines[1][6]) == {"appointment_id": 7, "enrollment_id": 41}
