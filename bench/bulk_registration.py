@@ -25,37 +25,20 @@ TARGET_SECONDS = 60.0
 
 
 def _fill(session, count: int, day: dt.date) -> int:
-    from models import (
-        Appointment,
-        Guardian,
-        Location,
-        Patient,
-        PatientGuardian,
-        Practice,
-        Provider,
-    )
+    from tests.factories import make_location, make_practice, make_provider, make_visit
 
-    practice = Practice(name="Bulk Bench Pediatrics", timezone="America/New_York")
-    session.add(practice)
-    session.flush()
-    location = Location(practice_id=practice.id, name="Main Street")
-    provider = Provider(practice_id=practice.id, name="Dr. Bench")
-    session.add_all([location, provider])
-    session.flush()
+    practice = make_practice(session, name="Bulk Bench Pediatrics", timezone="America/New_York")
+    location = make_location(session, practice, name="Main Street")
+    provider = make_provider(session, practice, name="Dr. Bench")
     start = dt.datetime.combine(day, dt.time(13), tzinfo=dt.UTC)
     for index in range(count):
-        patient = Patient(practice_id=practice.id, mrn=f"B{index:06d}", first_name=f"Kid{index}",
-                          last_name="Bench", date_of_birth=dt.date(2015, 1, 1))
         # Every fifth family has two children: their letters share a page.
-        guardian = Guardian(practice_id=practice.id, first_name="Parent", last_name=f"P{index}",
-                            email=f"parent{index // 2 if index % 5 == 0 else index}@example.org")
-        session.add_all([patient, guardian])
-        session.flush()
-        session.add(PatientGuardian(patient_id=patient.id, guardian_id=guardian.id))
-        session.add(Appointment(practice_id=practice.id, patient_id=patient.id,
-                                provider_id=provider.id, location_id=location.id,
-                                start_at=start + dt.timedelta(seconds=index * 30),
-                                source_id=f"bench-{index}"))
+        email = f"parent{index // 2 if index % 5 == 0 else index}@example.org"
+        make_visit(session, practice, start_at=start + dt.timedelta(seconds=index * 30),
+                   location=location, provider=provider, mrn=f"B{index:06d}",
+                   first_name=f"Kid{index}", last_name="Bench", date_of_birth=dt.date(2015, 1, 1),
+                   guardian={"first_name": "Parent", "last_name": f"P{index}", "email": email,
+                             "cell_phone": None})
     return practice.id
 
 

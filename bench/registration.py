@@ -15,7 +15,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,12 +35,9 @@ def main() -> None:
 
     url = scratch_portal("registration", args.url)
 
-    from sqlmodel import select
-
-    from models import Enrollment, Guardian, PatientGuardian
-    from services import db, registration
+    from bench._common import percentiles, time_registrations, unregistered_families
+    from services import db
     from services.demo import seed_demo
-    from services.registration_form import RegistrationForm
     from services.senders import senders_from_settings
 
     db.migrate(url)
@@ -52,50 +48,23 @@ def main() -> None:
     senders = senders_from_settings()
     assert senders.mailer is None, "SMTP must be unconfigured: messages are held"
 
-    # Patients with a guardian and no live enrollment: each registration is a real first one.
-    with db.session_scope(read_only=True) as session:
-        live = select(Enrollment.patient_id).where(Enrollment.status != "voided")
-        rows = session.exec(
-            select(PatientGuardian.patient_id, Guardian.id, Guardian.email)
-            .join(Guardian, Guardian.id == PatientGuardian.guardian_id)
-            .where(Guardian.practice_id == summary.practice_id,
-                   PatientGuardian.patient_id.not_in(live))
-            .order_by(PatientGuardian.patient_id)
-        ).all()
-    seen, targets = set(), []
-    for patient_id, guardian_id, email in rows:
-        if patient_id not in seen:
-            seen.add(patient_id)
-            targets.append((patient_id, guardian_id, email))
-    if len(targets) < needed:
-        raise SystemExit(f"only {len(targets)} unregistered patients; raise --patients")
+    families = unregistered_families(summary.practice_id)
+    if len(families) < needed:
+        raise SystemExit(f"only {len(families)} unregistered patients; raise --patients")
+    remaining = iter(families)
+    time_registrations(remaining, args.warmup, practice_id=summary.practice_id, senders=senders)
+    timings = sorted(time_registrations(remaining, args.runs, practice_id=summary.practice_id,
+                                        senders=senders))
 
-    timings = []
-    for index, (patient_id, guardian_id, email) in enumerate(targets[:needed]):
-        started = time.perf_counter()
-        with db.session_scope() as session:
-            registration.register_patient(
-                session, practice_id=summary.practice_id, patient_id=patient_id,
-                form=RegistrationForm(email=email, guardian_id=guardian_id), actor="bench",
-                senders=senders)
-        elapsed = (time.perf_counter() - started) * 1000
-        if index >= args.warmup:
-            timings.append(elapsed)
-
-    timings.sort()
-    p50 = statistics.median(timings)
-    p95 = timings[min(len(timings) - 1, int(round(0.95 * len(timings))) - 1)]
     print(json.dumps({
         "bench": "register_patient",
         "database": url.split(":", 1)[0],
         "patients": summary.patients,
-        "runs": len(timings),
-        "p50_ms": round(p50, 2),
-        "p95_ms": round(p95, 2),
+        **percentiles(timings, digits=2),
         "mean_ms": round(statistics.fmean(timings), 2),
         "max_ms": round(timings[-1], 2),
         "target_p50_ms": TARGET_P50_MS,
-        "meets_target": p50 <= TARGET_P50_MS,
+        "meets_target": statistics.median(timings) <= TARGET_P50_MS,
         "outbox": "held (no SMTP)",
     }))
     db.dispose_engines()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import threading
 import time
@@ -24,13 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import scratch_portal  # noqa: E402
-
-
-def _percentiles(timings: list[float]) -> dict[str, float]:
-    timings = sorted(timings)
-    p95 = timings[min(len(timings) - 1, int(round(0.95 * len(timings))) - 1)]
-    return {"p50_ms": round(statistics.median(timings), 1), "p95_ms": round(p95, 1),
-            "runs": len(timings)}
 
 
 def main() -> None:  # noqa: C901 - a linear script: set up, three phases, report
@@ -46,11 +38,11 @@ def main() -> None:  # noqa: C901 - a linear script: set up, three phases, repor
 
     from sqlmodel import select
 
-    from models import Enrollment, Guardian, PatientGuardian, Role, StaffUser
-    from services import db, registration, signin
+    from bench._common import percentiles, time_registrations, unregistered_families
+    from models import Role, StaffUser
+    from services import db, signin
     from services.auth import check_password, create_user
     from services.demo import seed_demo
-    from services.registration import RegistrationForm
     try:
         from services.senders import senders_from_settings
     except ImportError:  # before the Structure split
@@ -66,39 +58,12 @@ def main() -> None:  # noqa: C901 - a linear script: set up, three phases, repor
                         email=f"desk{number}@example.org", role=Role.staff,
                         password=f"Bench-desk-pass-{number}x", actor="bench")
     senders = senders_from_settings()
-    with db.session_scope(read_only=True) as session:
-        live = select(Enrollment.patient_id).where(Enrollment.status != "voided")
-        rows = session.exec(
-            select(PatientGuardian.patient_id, Guardian.id, Guardian.email)
-            .join(Guardian, Guardian.id == PatientGuardian.guardian_id)
-            .where(Guardian.practice_id == summary.practice_id,
-                   PatientGuardian.patient_id.not_in(live))
-            .order_by(PatientGuardian.patient_id)
-        ).all()
-    seen, targets = set(), []
-    for patient_id, guardian_id, email in rows:
-        if patient_id not in seen:
-            seen.add(patient_id)
-            targets.append((patient_id, guardian_id, email))
-    targets = iter(targets)
-
+    families = iter(unregistered_families(summary.practice_id))
     failures: list[str] = []
 
     def register_some(count: int) -> list[float]:
-        timings = []
-        for _ in range(count):
-            patient_id, guardian_id, email = next(targets)
-            started = time.perf_counter()
-            try:
-                with db.session_scope() as session:
-                    registration.register_patient(
-                        session, practice_id=summary.practice_id, patient_id=patient_id,
-                        form=RegistrationForm(email=email, guardian_id=guardian_id),
-                        actor="bench", senders=senders)
-            except Exception as error:  # noqa: BLE001 - counted: a desk that got an error
-                failures.append(type(error).__name__)
-            timings.append((time.perf_counter() - started) * 1000)
-        return timings
+        return time_registrations(families, count, practice_id=summary.practice_id,
+                                  senders=senders, failures=failures)
 
     def former_sign_in(username: str, password: str) -> None:
         # The sign-in before this change: the row locked (SQLite: BEGIN IMMEDIATE) across the
@@ -142,15 +107,15 @@ def main() -> None:  # noqa: C901 - a linear script: set up, three phases, repor
         "bench": "registration during a sign-in flood",
         "database": url.split(":", 1)[0],
         "clients": args.clients,
-        "calm": _percentiles(calm),
-        "flood": {**_percentiles(flooded), "failed_sign_ins": tries, "sign_in_errors": errors,
+        "calm": percentiles(calm),
+        "flood": {**percentiles(flooded), "failed_sign_ins": tries, "sign_in_errors": errors,
                   "registration_errors": failed_in_flood},
     }
     print(json.dumps(result), file=sys.stderr, flush=True)  # in case the former path stalls
     if not args.skip_former:
         former, former_tries, former_errors = flood(
             lambda user, password, n: former_sign_in(user, password))
-        result["flood_former"] = {**_percentiles(former), "failed_sign_ins": former_tries,
+        result["flood_former"] = {**percentiles(former), "failed_sign_ins": former_tries,
                                   "sign_in_errors": former_errors,
                                   "registration_errors": list(failures)}
     result["flood_vs_calm_p50"] = round(result["flood"]["p50_ms"] / result["calm"]["p50_ms"], 2)

@@ -161,3 +161,22 @@ def make_enrollment(session: Session, practice: Practice, *, patient: Patient | 
     session.add(enrollment)
     session.flush()
     return enrollment
+
+
+def make_visit(session: Session, practice: Practice, *, start_at: dt.datetime,
+               guardian: Guardian | dict | None = None, location: Location | None = None,
+               provider: Provider | None = None, status: str | None = None,
+               **patient: object) -> tuple[Patient, Appointment]:
+    """A patient (`patient` as make_patient takes it) with a visit at `start_at`. `guardian`:
+    the fields of a new guardian ({} for the factory's), a guardian on file to share, or None
+    for none; a location and provider are made when not given."""
+    child = make_patient(session, practice, **patient)
+    if isinstance(guardian, Guardian):
+        session.add(PatientGuardian(patient_id=child.id, guardian_id=guardian.id))
+    elif guardian is not None:
+        make_guardian(session, practice, patients=[child], **guardian)
+    extra = {"status": status} if status else {}
+    visit = make_appointment(session, practice, patient=child, start_at=start_at,
+                             location=location or make_location(session, practice),
+                             provider=provider or make_provider(session, practice), **extra)
+    return child, visit

@@ -31,23 +31,13 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlmodel import Session
 
 from models import (
-    Appointment,
-    Guardian,
-    Location,
-    Patient,
-    PatientGuardian,
     Practice,
-    Provider,
     Role,
 )
 from services.auth import create_user
 from tests.factories import (
-    make_appointment,
-    make_guardian,
-    make_location,
-    make_patient,
     make_practice,
-    make_provider,
+    make_visit,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -486,27 +476,11 @@ def seed_staff(session: Session, staff: Staff, **practices: list) -> None:
                 role=staff.role, password=staff.password, actor="e2e", **practices)
 
 
+seed_visit = make_visit  # a patient with a visit (and a guardian): tests/factories.py
+
+
 def seed_practice(session: Session, name: str, staff: Staff, **fields) -> Practice:
     """A practice (`fields` as make_practice takes them) with `staff` as its user."""
     practice = make_practice(session, name=name, **fields)
     seed_staff(session, staff, practice_names=[name])
     return practice
-
-
-def seed_visit(session: Session, practice: Practice, *, start_at: dt.datetime,
-               guardian: Guardian | dict | None = None, location: Location | None = None,
-               provider: Provider | None = None, status: str | None = None,
-               **patient: object) -> tuple[Patient, Appointment]:
-    """A patient (`patient` as make_patient takes it) with a visit at `start_at`. `guardian`:
-    the fields of a new guardian ({} for the factory's), a guardian on file to share, or None
-    for none; a location and provider are made when not given."""
-    child = make_patient(session, practice, **patient)
-    if isinstance(guardian, Guardian):
-        session.add(PatientGuardian(patient_id=child.id, guardian_id=guardian.id))
-    elif guardian is not None:
-        make_guardian(session, practice, patients=[child], **guardian)
-    extra = {"status": status} if status else {}
-    visit = make_appointment(session, practice, patient=child, start_at=start_at,
-                             location=location or make_location(session, practice),
-                             provider=provider or make_provider(session, practice), **extra)
-    return child, visit
