@@ -67,19 +67,26 @@ def start_invitation(session: Session, *, practice_id: int, patient_id: int,
         patient_name=f"{patient.first_name} {patient.last_name}")
 
 
-def void_enrollment(session: Session, *, live: Enrollment, now: dt.datetime, actor: str,
-                    reason: str) -> None:
-    """Void a live invitation (its PIN stops working, its unsent PIN messages are cancelled)."""
-    # Conditional on the status we read: if another desk changed it meanwhile, we lose cleanly.
+def change_live_enrollment(session: Session, *, live: Enrollment, field: str,
+                           **values) -> None:
+    """Write `values` to the invitation unless another desk changed its status since we read
+    it (then Conflict, on `field`, and nothing is written)."""
     changed = session.exec(
         update(Enrollment)
         .where(Enrollment.id == live.id, Enrollment.status == live.status)
-        .values(status=EnrollmentStatus.voided, voided_at=now, secret_hash=None)
+        .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not changed:
         raise Conflict("Someone else changed this patient's portal invitation just now. "
-                       "Reload the page and try again.", field=SUBMIT)
+                       "Reload the page and try again.", field=field)
+
+
+def void_enrollment(session: Session, *, live: Enrollment, now: dt.datetime, actor: str,
+                    reason: str) -> None:
+    """Void a live invitation (its PIN stops working, its unsent PIN messages are cancelled)."""
+    change_live_enrollment(session, live=live, field=SUBMIT, status=EnrollmentStatus.voided,
+                           voided_at=now, secret_hash=None)
     cancel_unsent_pins(session, enrollment_id=live.id, reason=f"Not sent: {reason}")
     record_event(session, actor=actor, action="pin_voided", practice_id=live.practice_id,
                  patient_id=live.patient_id, enrollment_id=live.id, previous_status=live.status,

@@ -15,7 +15,6 @@ import secrets
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from models import (
@@ -36,6 +35,7 @@ from services.errors import Conflict, InvalidInput
 from services.i18n import DEFAULT_LANGUAGE
 from services.invitation_resend import ResendResult, resend_invitation  # noqa: F401
 from services.invitation_setup import (
+    change_live_enrollment,
     insert_enrollment,
     invitation_link,
     practice_letter,
@@ -380,15 +380,9 @@ def decline_enrollment(
     if status == PortalStatus.declined:
         raise Conflict("This patient is already marked declined.", field=REASON)
     if live is not None:
-        changed = session.exec(
-            update(Enrollment)
-            .where(Enrollment.id == live.id, Enrollment.status == live.status)
-            .values(status=EnrollmentStatus.declined, declined_reason=reason, secret_hash=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not changed:
-            raise Conflict("Someone else changed this patient's portal invitation just now. "
-                           "Reload the page and try again.", field=REASON)
+        change_live_enrollment(session, live=live, field=REASON,
+                               status=EnrollmentStatus.declined, declined_reason=reason,
+                               secret_hash=None)
         cancel_unsent_pins(session, enrollment_id=live.id, reason="Not sent: family declined")
         enrollment_id = live.id
     else:

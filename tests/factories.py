@@ -24,6 +24,7 @@ from models import (
     StaffUser,
 )
 from services.auth import hash_password
+from services.letters import PinLetter
 from services.pins import generate_pin, hash_secret, normalize_answer, normalize_pin
 
 fake = Faker()
@@ -180,3 +181,18 @@ def make_visit(session: Session, practice: Practice, *, start_at: dt.datetime,
                              location=location or make_location(session, practice),
                              provider=provider or make_provider(session, practice), **extra)
     return child, visit
+
+
+LETTER_URL = "https://portal.sunny.example/activate?practice=12&token=Qm3x-_Zr8LpA2vN0cT7yWkEe"
+
+
+def make_pin_letter(**changes) -> PinLetter:
+    """A PIN letter of Sunny Peds for Ava Smith (no database row: letters are rendered only)."""
+    values = dict(
+        practice_name="Sunny Peds", practice_phone="(555) 010-2000",
+        practice_email="desk@sunny.example", practice_address="1 Main Street, Springfield",
+        patient_name="Ava Smith", date_of_birth_hint=True, activation_url=LETTER_URL,
+        expires_on=dt.date(2025, 6, 16), issued_on=dt.date(2025, 6, 2), pin="7KQ4M-9TXR2",
+    )
+    values.update(changes)
+    return PinLetter(**values)

@@ -3,26 +3,13 @@ family's language, then a child a block."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 
 from pypdf import PdfReader
 
 from services.family_letter import render_family_letters
-from services.letters import PinLetter, render_pin_letter
-
-URL = "https://portal.sunny.example/activate?practice=12&token=Qm3x-_Zr8LpA2vN0cT7yWkEe"
-
-
-def letter(**changes) -> PinLetter:
-    values = dict(
-        practice_name="Sunny Peds", practice_phone="(555) 010-2000",
-        practice_email="desk@sunny.example", practice_address="1 Main Street, Springfield",
-        patient_name="Ava Smith", date_of_birth_hint=True, activation_url=URL,
-        expires_on=dt.date(2025, 6, 16), issued_on=dt.date(2025, 6, 2), pin="7KQ4M-9TXR2",
-    )
-    values.update(changes)
-    return PinLetter(**values)
+from services.letters import render_pin_letter
+from tests.factories import make_pin_letter as letter
 
 
 def page_lines(pdf: bytes) -> list[list[str]]:

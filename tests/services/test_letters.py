@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from pathlib import Path
 
@@ -10,21 +9,11 @@ import pytest
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
-from services.letters import FONT_DIR, PinLetter, render_pin_letter
+from services.letters import FONT_DIR, render_pin_letter
+from tests.factories import LETTER_URL as URL
+from tests.factories import make_pin_letter as letter
 
-URL = "https://portal.sunny.example/activate?practice=12&token=Qm3x-_Zr8LpA2vN0cT7yWkEe"
 NAMES = ["Łukasz Nowak", "Minh Nguyễn", "Siobhán O’Brien", "José García", "Zoë Müller"]
-
-
-def letter(**changes) -> PinLetter:
-    values = dict(
-        practice_name="Sunny Peds", practice_phone="(555) 010-2000",
-        practice_email="desk@sunny.example", practice_address="1 Main Street, Springfield",
-        patient_name="Ava Smith", date_of_birth_hint=True, activation_url=URL,
-        expires_on=dt.date(2025, 6, 16), issued_on=dt.date(2025, 6, 2), pin="7KQ4M-9TXR2",
-    )
-    values.update(changes)
-    return PinLetter(**values)
 
 
 def extract(pdf: bytes) -> tuple[PdfReader, str]:
