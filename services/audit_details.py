@@ -29,6 +29,7 @@ DETAIL_LABELS: dict[str, str] = {
     "day": "Day",
     "error": "Error",
     "file": "File",
+    "method": "Verified by",
     "guardian_id": "Guardian",
     "new_messages": "New messages",
     "outcome": "Outcome",
@@ -38,6 +39,7 @@ DETAIL_LABELS: dict[str, str] = {
     "staff_user_id": "Staff user",
     "until": "Until",
 }
+METHOD_WORDS = {"pin": "PIN", "question": "Verification question"}
 CHANNEL_WORDS = {"email": "Email", "sms_gateway": "Text via carrier gateway",
                  "sms_api": "Text via SMS service"}
 FIELD_WORDS = {"cell_phone": "cell phone", "portal_url": "portal address",
@@ -93,6 +95,8 @@ def _value(key: str, value, zone: zoneinfo.ZoneInfo) -> str:
         return _client(str(value))
     if key == "channel":
         return CHANNEL_WORDS.get(str(value), _words(str(value)))
+    if key == "method":
+        return METHOD_WORDS.get(str(value), _words(str(value)))
     if isinstance(value, str):
         moment = _moment(value, zone) if value[:2].isdigit() else None
         return moment or (value.replace("_", " ") if key in {"outcome", "previous_status"}

@@ -223,6 +223,8 @@ def test_the_audit_log_reads_in_words(session):
            changes={"phone": ["", "(617) 555-0100"]})
     _event(session, practice, at, actor="ada", action="message_sent", channel="sms_gateway",
            message_ids=[4, 5])
+    _event(session, practice, at, actor="ada", action="registration", patient=patient,
+           method="question")
     session.commit()
     page = list_audit_events(session, practice_id=practice.id, timezone=ZONE)
     shown = page.events.to_dict("records")
@@ -234,6 +236,8 @@ def test_the_audit_log_reads_in_words(session):
     assert changed["Details"] == "Changed: phone from none to (617) 555-0100"
     sent = next(row for row in shown if row["Action"] == "Message sent")
     assert sent["Details"] == "Sent by: Text via carrier gateway"  # message ids left out
+    registered = next(row for row in shown if row["Details"].startswith("Verified by"))
+    assert registered["Details"] == "Verified by: Verification question"
     for row in shown:
         assert not any(mark in row["Details"] for mark in ("{", "[", "ip:", "_")), row
 
@@ -262,7 +266,7 @@ def test_ids_in_the_details_read_as_the_visit_guardian_and_staff_user_or_are_lef
         session, practice_id=practice.id, timezone=ZONE).events.to_dict("records")}
 
     assert details["Marked arrived"] == "Visit: 03/02/2030 09:30 AM with Dr. Ada Lee"
-    assert details["Registered"] == "Guardian: Maria Stone · Method: pin"
+    assert details["Registered"] == "Guardian: Maria Stone · Verified by: PIN"
     assert details["Patient's agreement to their own account recorded"] == (
         "Staff user: Dana Desk (desk1)")
     assert details["PIN issued"] == ""
