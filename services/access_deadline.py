@@ -172,9 +172,12 @@ def first_access(session: Session, *, practice_id: int, patient_ids: Iterable[in
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
+    # The practice term as an expression (+ 0) so that the patient index serves the lookup:
+    # SQLite without statistics otherwise reads every enrollment the practice issued up to
+    # `now` through ix_enrollment_practice_issued (200 ms at 1,000,000 appointments).
     issued = session.execute(
         select(Enrollment.patient_id, func.min(Enrollment.issued_at))
-        .where(Enrollment.practice_id == practice_id, Enrollment.patient_id.in_(ids),
+        .where((Enrollment.practice_id + 0) == practice_id, Enrollment.patient_id.in_(ids),
                Enrollment.issued_at <= now)
         .group_by(Enrollment.patient_id)
     ).all()
