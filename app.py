@@ -30,9 +30,8 @@ from services.settings import (  # noqa: E402
 from services.setup import ensure_setup_token, token_path  # noqa: E402
 from ui.auth import (  # noqa: E402
     build_authenticator,
-    current_username,
+    current_user,
     drop_login_cookie,
-    end_session,
     keep_login_cookie,
     login_form,
     logout_button,
@@ -97,14 +96,7 @@ authenticator = build_authenticator(signed_in=signed_in)
 if not signed_in:
     restore_from_cookie(authenticator)
 
-user = None
-username = current_username(authenticator)  # the server-side session decides, on every run
-if username:
-    with session_scope(read_only=True) as session:
-        user = auth.get_active_user(session, username=username)
-    if user is None:
-        end_session(authenticator, reason="user disabled")  # disabled or deleted since
-
+user = current_user(authenticator)  # the server-side session decides, on every run
 if user is None:
     st.session_state.pop(USER_KEY, None)
     drop_login_cookie(authenticator)
