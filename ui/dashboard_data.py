@@ -3,7 +3,7 @@ are decorated again on every run of the page)."""
 
 from __future__ import annotations
 
-import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from services.db import session_scope
@@ -14,7 +14,7 @@ from services.schedule import (
     list_schedule,
     summarize_schedule,
 )
-from ui.schedule_table import schedule_frame
+from ui.schedule_table import schedule_table
 
 CACHE_TTL_SECONDS = 30
 
@@ -26,13 +26,14 @@ def load_summary(practice_id: int, criteria: ScheduleCriteria) -> ScheduleSummar
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def load_page(practice_id: int, criteria: ScheduleCriteria, page: int) -> pd.DataFrame:
-    # The table is cached ready to show: formatting 100 phone numbers costs more than the query.
-    # (The row detail reads the selected row from this frame.)
+def load_page(practice_id: int, criteria: ScheduleCriteria, page: int) -> pa.Table:
+    # The table is cached ready to send: formatting 100 phone numbers costs more than the
+    # query, and converting them to Arrow about as much. (The row detail reads the selected
+    # row from this table; supervisors' runs drop its Register column.)
     with session_scope(read_only=True) as session:
         schedule_page = list_schedule(session, practice_id=practice_id, criteria=criteria,
                                       page=page, page_size=PAGE_SIZE)
-    return schedule_frame(schedule_page)
+    return schedule_table(schedule_page)
 
 
 def clear() -> None:

@@ -7,6 +7,7 @@ Register Patient in the same tab, carrying the appointment and the practice."""
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from services.schedule import SchedulePage
@@ -63,6 +64,12 @@ def schedule_frame(page: SchedulePage) -> pd.DataFrame:
     })
 
 
+def schedule_table(page: SchedulePage) -> pa.Table:
+    """The page's rows as Arrow, the form st.dataframe sends: converted once when the page is
+    read (the cache keeps it), not on every run that draws the list."""
+    return pa.Table.from_pandas(schedule_frame(page))
+
+
 def _column_config(*, one_day: bool) -> dict:
     # Widths in pixels: the default columns and the selection boxes add up to 866 px (876 px
     # over several days); a 1366-px window leaves 904 px beside the sidebar, less the grid's
@@ -100,17 +107,18 @@ def _column_config(*, one_day: bool) -> dict:
     }
 
 
-def show_schedule(frame: pd.DataFrame, *, one_day: bool, key: str) -> int | None:
-    """Draw the list; return the selected row's position in `frame` (None: no row)."""
+def show_schedule(table: pa.Table, *, one_day: bool, key: str) -> int | None:
+    """Draw the list; return the selected row's position in `table` (None: no row)."""
     more = st.toggle("More columns", key=MORE_KEY,
                      help="Add date of birth, MRN, guardian, location, visit type and status, "
                           "the access date and why a delivery failed.")
-    order = [name for name in FRONT_DESK + (MORE if more else []) if name in frame.columns]
+    order = [name for name in FRONT_DESK + (MORE if more else [])
+             if name in table.column_names]
     event = st.dataframe(
-        frame,
+        table,
         hide_index=True,
         width="stretch",
-        height=min(36 + 35 * len(frame), 740),
+        height=min(36 + 35 * len(table), 740),
         column_order=order,
         column_config=_column_config(one_day=one_day),
         on_select="rerun",
@@ -118,12 +126,12 @@ def show_schedule(frame: pd.DataFrame, *, one_day: bool, key: str) -> int | None
         key=key,
     )
     chosen = list(event.selection.rows) if event is not None else []
-    if chosen and 0 <= chosen[0] < len(frame):
+    if chosen and 0 <= chosen[0] < len(table):
         return int(chosen[0])
     return None
 
 
-def _detail_lines(row: pd.Series) -> list[str]:
+def _detail_lines(row: dict) -> list[str]:
     statuses = list(row["Portal status"])
     when = f"{row['Time']:%a %m/%d} " + f"{row['Time']:%I:%M %p}".lstrip("0")
     lines = [f"**{plain(row['Patient'])}** ({plain(row['MRN'])}) · born "
@@ -138,19 +146,19 @@ def _detail_lines(row: pd.Series) -> list[str]:
     if row["Access due"]:
         due_by = row["Access due by"]
         lines.append(f"Portal access: {plain(row['Access due'])}"
-                     + (f" (due by {due_by:%a %m/%d/%Y})" if pd.notna(due_by) else ""))
+                     + (f" (due by {due_by:%a %m/%d/%Y})" if due_by is not None else ""))
     return lines
 
 
-def row_detail(frame: pd.DataFrame, position: int | None, *, practice_id: int,
+def row_detail(table: pa.Table, position: int | None, *, practice_id: int,
                can_register: bool) -> None:
     """The selected row in full, with Register (same tab) when the patient needs it."""
     if position is None:
-        if can_register and (frame["Register"] == REGISTER_TEXT).any():
+        if can_register and REGISTER_TEXT in table.column("Register").to_pylist():
             st.caption("Select a row (its box at the left, or Shift+Space on the row) to see "
                        "its detail and Register.")
         return
-    row = frame.iloc[position]
+    row = table.slice(position, 1).to_pylist()[0]
     needs_register = row.get("Register", "") == REGISTER_TEXT
     with st.container(border=True, key="dashboard_row_detail"):
         st.markdown("  \n".join(_detail_lines(row)))
