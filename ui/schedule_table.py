@@ -6,7 +6,6 @@ Register Patient in the same tab, carrying the appointment and the practice."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
@@ -35,39 +34,46 @@ def register_query(appointment_id: int, practice_id: int) -> dict[str, str]:
     return {"appointment": str(appointment_id), "practice": str(practice_id)}
 
 
-def schedule_frame(page: SchedulePage) -> pd.DataFrame:
-    """The page's rows as the table shows them."""
-    rows = page.rows
-    return pd.DataFrame({
-        "Time": pd.to_datetime([row.starts_at for row in rows]),
-        "Patient": [row.patient_name for row in rows],
-        "Register": ["" if row.portal_status == PortalStatus.active else REGISTER_TEXT
-                     for row in rows],
-        "Portal status": [[row.portal_status.value] + ([DELIVERY_FAILED] if row.delivery_failure
-                                                        else []) for row in rows],
-        "Age": [row.age for row in rows],
-        "Guardian contact": [" · ".join(part for part in (
-            row.guardian_email, format_phone(row.guardian_cell_phone)) if part)
-            for row in rows],
-        "Provider": [row.provider for row in rows],
-        "Access due": [row.access.label if row.access else "" for row in rows],
-        "Delivery": [row.delivery_failure or "" for row in rows],
-        "Date of birth": [row.date_of_birth for row in rows],
-        "MRN": [row.mrn for row in rows],
-        "Guardian": [f"{row.guardian_name} ({row.guardian_relationship})"
-                     if row.guardian_name else "" for row in rows],
-        "Location": [row.location for row in rows],
-        "Visit type": [row.visit_type for row in rows],
-        "Visit status": [row.appointment_status.replace("_", " ").capitalize() for row in rows],
-        "Access due by": [row.access.due_by if row.access else None for row in rows],
-        APPOINTMENT: [row.appointment_id for row in rows],
-    })
+TEXT = pa.string()
 
 
 def schedule_table(page: SchedulePage) -> pa.Table:
-    """The page's rows as Arrow, the form st.dataframe sends: converted once when the page is
-    read (the cache keeps it), not on every run that draws the list."""
-    return pa.Table.from_pandas(schedule_frame(page))
+    """The page's rows as the table shows them, built straight into Arrow, the form
+    st.dataframe sends (a pandas frame was converted again on every run that drew it)."""
+    rows = page.rows
+    zone = rows[0].starts_at.tzinfo if rows else None  # the practice's, on every row
+    time_type = pa.timestamp("ns", tz=str(zone) if zone else None)
+
+    def text(values) -> pa.Array:
+        return pa.array(list(values), TEXT)
+
+    return pa.table({
+        "Time": pa.array([row.starts_at for row in rows], time_type),
+        "Patient": text(row.patient_name for row in rows),
+        "Register": text("" if row.portal_status == PortalStatus.active else REGISTER_TEXT
+                         for row in rows),
+        "Portal status": pa.array([[row.portal_status.value]
+                                   + ([DELIVERY_FAILED] if row.delivery_failure else [])
+                                   for row in rows], pa.list_(TEXT)),
+        "Age": text(row.age for row in rows),
+        "Guardian contact": text(" · ".join(part for part in (
+            row.guardian_email, format_phone(row.guardian_cell_phone)) if part)
+            for row in rows),
+        "Provider": text(row.provider for row in rows),
+        "Access due": text(row.access.label if row.access else "" for row in rows),
+        "Delivery": text(row.delivery_failure or "" for row in rows),
+        "Date of birth": pa.array([row.date_of_birth for row in rows], pa.date32()),
+        "MRN": text(row.mrn for row in rows),
+        "Guardian": text(f"{row.guardian_name} ({row.guardian_relationship})"
+                         if row.guardian_name else "" for row in rows),
+        "Location": text(row.location for row in rows),
+        "Visit type": text(row.visit_type for row in rows),
+        "Visit status": text(row.appointment_status.replace("_", " ").capitalize()
+                             for row in rows),
+        "Access due by": pa.array([row.access.due_by if row.access else None for row in rows],
+                                  pa.date32()),
+        APPOINTMENT: pa.array([row.appointment_id for row in rows], pa.int64()),
+    })
 
 
 def _column_config(*, one_day: bool) -> dict:
