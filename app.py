@@ -17,15 +17,11 @@ st.set_page_config(page_title="Practice Portal", page_icon=":material/health_and
                    and not _opening_activate else "centered")
 
 from services import auth  # noqa: E402
-from services.db import migrate_once, session_scope  # noqa: E402
+from services.db import session_scope  # noqa: E402
 from services.settings import (  # noqa: E402
     StartUpProblem,
     UploadLimitMismatch,
-    check_upload_limit,
-    cookie_key,
     get_settings,
-    outbox_key,
-    pin_pepper,
 )
 from services.setup import ensure_setup_token, token_path  # noqa: E402
 from ui.auth import (  # noqa: E402
@@ -45,21 +41,7 @@ from ui.context import (  # noqa: E402
     practices_of,
 )
 from ui.layout import narrow_page, public_address_warning  # noqa: E402
-from ui.startup import freeze_imports  # noqa: E402
-
-
-@st.cache_resource(show_spinner=False)
-def start_up(database_url: str) -> None:
-    """Once per process and database: migrate to head, check the upload limit and the keys,
-    freeze the imports."""
-    migrate_once(database_url)
-    settings = get_settings()
-    check_upload_limit(st.get_option("server.maxUploadSize"), settings)
-    cookie_key(settings)
-    outbox_key(settings)
-    pin_pepper(settings)
-    if settings.gc_freeze:
-        freeze_imports()
+from ui.startup import start_up  # noqa: E402
 
 
 def first_run_token() -> None:
