@@ -4,34 +4,30 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
+from ui.navigation import ACTIVATE_PATH, activate_page, staff_pages
+
 # Signed-out pages (sign-in, setup, activation) are narrow forms from their first delta; staff
 # pages turn wide once the run knows who is signed in (below). Starting wide and narrowing
 # later left the sign-in form stretched now and then (a rerun cut between the two).
 # The parents' Activate page stays narrow for a signed-in staff user too: decided from the URL,
 # so the layout never changes during the run (a change mid-run raced the browser's easing).
-ACTIVATE_PATH = "activate"
 _opening_activate = urlsplit(st.context.url or "").path.rstrip("/").endswith("/" + ACTIVATE_PATH)
 st.set_page_config(page_title="Practice Portal", page_icon=":material/health_and_safety:",
                    layout="wide" if st.session_state.get("authentication_status")
                    and not _opening_activate else "centered")
 
-from services import auth, permissions  # noqa: E402
-from services.db import migrate_once, session_scope  # noqa: E402
+from services import auth  # noqa: E402
+from services.db import session_scope  # noqa: E402
 from services.settings import (  # noqa: E402
     StartUpProblem,
     UploadLimitMismatch,
-    check_upload_limit,
-    cookie_key,
     get_settings,
-    outbox_key,
-    pin_pepper,
 )
 from services.setup import ensure_setup_token, token_path  # noqa: E402
 from ui.auth import (  # noqa: E402
     build_authenticator,
-    current_username,
+    current_user,
     drop_login_cookie,
-    end_session,
     keep_login_cookie,
     login_form,
     logout_button,
@@ -45,45 +41,7 @@ from ui.context import (  # noqa: E402
     practices_of,
 )
 from ui.layout import narrow_page, public_address_warning  # noqa: E402
-from ui.startup import freeze_imports  # noqa: E402
-
-ACTIVATE = st.Page("pages/activate.py", title="Activate Portal Account", url_path=ACTIVATE_PATH,
-                   icon=":material/key:", visibility="hidden")
-PAGES = {
-    permissions.DASHBOARD: st.Page("pages/dashboard.py", title="Dashboard",
-                                   icon=":material/calendar_month:", url_path="dashboard",
-                                   default=True),
-    permissions.REGISTER: st.Page("pages/register.py", title="Register Patient",
-                                  icon=":material/person_add:", url_path="register"),
-    permissions.ENROLLMENT: st.Page("pages/enrollment.py", title="Enrollment",
-                                    icon=":material/monitoring:", url_path="enrollment"),
-    permissions.IMPORT: st.Page("pages/import_schedule.py", title="Import Schedule",
-                                icon=":material/upload_file:", url_path="import"),
-    permissions.OUTBOX: st.Page("pages/outbox.py", title="Outbox", icon=":material/outbox:",
-                                url_path="outbox"),
-    permissions.STAFF_USERS: st.Page("pages/staff_users.py", title="Staff Users",
-                                     icon=":material/group:", url_path="staff"),
-    permissions.PRACTICE_SETTINGS: st.Page("pages/practice_settings.py", title="Practice Settings",
-                                           icon=":material/domain:", url_path="practice"),
-    permissions.AUDIT_LOG: st.Page("pages/audit_log.py", title="Audit Log",
-                                   icon=":material/history:", url_path="audit"),
-    permissions.TEXT_OPT_OUTS: st.Page("pages/text_opt_outs.py", title="Text Opt-Outs",
-                                       icon=":material/sms_failed:", url_path="text-opt-outs"),
-}
-
-
-@st.cache_resource(show_spinner=False)
-def start_up(database_url: str) -> None:
-    """Once per process and database: migrate to head, check the upload limit and the keys,
-    freeze the imports."""
-    migrate_once(database_url)
-    settings = get_settings()
-    check_upload_limit(st.get_option("server.maxUploadSize"), settings)
-    cookie_key(settings)
-    outbox_key(settings)
-    pin_pepper(settings)
-    if settings.gc_freeze:
-        freeze_imports()
+from ui.startup import start_up  # noqa: E402
 
 
 def first_run_token() -> None:
@@ -120,33 +78,25 @@ authenticator = build_authenticator(signed_in=signed_in)
 if not signed_in:
     restore_from_cookie(authenticator)
 
-user = None
-username = current_username(authenticator)  # the server-side session decides, on every run
-if username:
-    with session_scope(read_only=True) as session:
-        user = auth.get_active_user(session, username=username)
-    if user is None:
-        end_session(authenticator, reason="user disabled")  # disabled or deleted since
-
+user = current_user(authenticator)  # the server-side session decides, on every run
 if user is None:
     st.session_state.pop(USER_KEY, None)
     drop_login_cookie(authenticator)
     narrow_page()
     login_page = st.Page(lambda: login_form(authenticator), title="Sign in", url_path="login",
                          icon=":material/login:", default=True)
-    st.navigation([login_page, ACTIVATE], position="hidden").run()
+    st.navigation([login_page, activate_page()], position="hidden").run()
     st.stop()
 
 st.session_state[USER_KEY] = user
 keep_login_cookie(authenticator)
 practice_selector(user)
-allowed = [PAGES[key] for key in permissions.ROLE_PAGES[user.role]]
-navigation = st.navigation(allowed + [ACTIVATE], position="top")
-if navigation.url_path != ACTIVATE.url_path:
+navigation = st.navigation(staff_pages(user.role) + [activate_page()], position="top")
+if navigation.url_path != ACTIVATE_PATH:
     st.set_page_config(layout="wide")  # staff pages (a no-op when the run started wide)
 # The banner is for staff pages: the Activate page is the parents' page, even when an admin
 # opens it to try a link.
-if user.role == "admin" and navigation.url_path != ACTIVATE.url_path:
+if user.role == "admin" and navigation.url_path != ACTIVATE_PATH:
     public_address_warning([practice.id for practice in practices_of(user)])
 with st.sidebar:
     st.divider()

@@ -6,20 +6,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-import pandas as pd
 import streamlit as st
 
 from services import permissions
-from services.db import session_scope
 from services.errors import PortalError
-from services.schedule import (
-    PAGE_SIZE,
-    ScheduleCriteria,
-    ScheduleSummary,
-    list_schedule,
-    summarize_schedule,
-)
+from services.schedule import PAGE_SIZE, ScheduleSummary
 from services.status import STATUS_COLORS, STATUS_MEANINGS, PortalStatus
+from ui import dashboard_data
 from ui.access_due import access_due_filter
 from ui.arrivals import arrivals_panel
 from ui.birthdays import show_birthdays
@@ -32,17 +25,8 @@ from ui.schedule_table import (
     DELIVERY_FAILED_COLOR,
     remember_return_query,
     row_detail,
-    schedule_frame,
     show_schedule,
 )
-
-CACHE_TTL_SECONDS = 30
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def load_summary(practice_id: int, criteria: ScheduleCriteria) -> ScheduleSummary:
-    with session_scope(read_only=True) as session:
-        return summarize_schedule(session, practice_id=practice_id, criteria=criteria)
 
 
 def show_summary(summary: ScheduleSummary) -> None:
@@ -60,16 +44,6 @@ def show_summary(summary: ScheduleSummary) -> None:
                     help="Patients whose parent activated a portal account.")
     cells[5].metric("Share active", "–" if share is None else f"{share:.0%}",
                     help="Active patients out of the unique patients in this list.")
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def load_page(practice_id: int, criteria: ScheduleCriteria, page: int) -> pd.DataFrame:
-    # The table is cached ready to show: formatting 100 phone numbers costs more than the query.
-    # (The row detail reads the selected row from this frame.)
-    with session_scope(read_only=True) as session:
-        schedule_page = list_schedule(session, practice_id=practice_id, criteria=criteria,
-                                      page=page, page_size=PAGE_SIZE)
-    return schedule_frame(schedule_page)
 
 
 def show_legend() -> None:
@@ -99,7 +73,7 @@ criteria = replace(filters.criteria, access_due=access_due_filter())
 remember_return_query()
 
 try:
-    summary = load_summary(context.practice.id, criteria)
+    summary = dashboard_data.load_summary(context.practice.id, criteria)
 except PortalError as error:
     show_error(error)
     st.stop()
@@ -117,9 +91,9 @@ if summary.appointments == 0:
 
 if criteria.start <= practice_today(context.practice.timezone) <= criteria.end:
     arrivals_panel(context, location_id=criteria.location_id,
-                   on_change=lambda: (load_summary.clear(), load_page.clear()))
+                   on_change=dashboard_data.clear)
 if permissions.can_open(context.user.role, permissions.REGISTER):
-    register_all(context, criteria, on_done=lambda: (load_summary.clear(), load_page.clear()))
+    register_all(context, criteria, on_done=dashboard_data.clear)
 
 pages = summary.pages(PAGE_SIZE)
 caption, table, pager = st.container(), st.container(), st.container()
@@ -129,7 +103,7 @@ filters_key = hashlib.sha1(repr((context.practice.id, criteria)).encode()).hexdi
 if pages > 1:
     page = pager.pagination(pages, key=f"dashboard_page_{filters_key}")
 try:
-    frame = load_page(context.practice.id, criteria, page)
+    frame = dashboard_data.load_page(context.practice.id, criteria, page)
 except PortalError as error:
     show_error(error)
     st.stop()

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select, update
 
-from models import StaffSession, StaffUser, utcnow
+from models import Practice, StaffPractice, StaffSession, StaffUser, utcnow
+from models.public import PracticeOption, StaffUserPublic
 from services.audit import record_event
 from services.settings import get_settings
 
@@ -76,11 +77,47 @@ def _live_row(
     if found is None:
         return None
     row, user = found
+    return (row, user) if _is_live(row, user, now) else None
+
+
+def _is_live(row: StaffSession, user: StaffUser, now: dt.datetime) -> bool:
     if row.revoked_at is not None or user.disabled:
-        return None
-    if now >= row.expires_at or now >= row.last_seen_at + _idle_limit():
-        return None
-    return row, user
+        return False
+    return now < row.expires_at and now < row.last_seen_at + _idle_limit()
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    """One run's session check: the signed-in user and their practices, read together."""
+
+    user: StaffUserPublic | None  # None: no live session
+    practices: tuple[PracticeOption, ...]  # by name, as auth.user_practices lists them
+    to_write: bool  # touch_session has activity to record or an end to mark
+
+
+def check_session(
+    session: Session, *, session_id: str | None, now: dt.datetime | None = None
+) -> SessionCheck:
+    """live_username's check, read only, with the session's user and the practices they
+    belong to in the same query (a page run needs all three)."""
+    now = now or utcnow()
+    if not session_id:
+        return SessionCheck(None, (), False)
+    rows = session.exec(
+        select(StaffSession, StaffUser, Practice)
+        .join(StaffUser, col(StaffUser.id) == StaffSession.staff_user_id)
+        .outerjoin(StaffPractice, col(StaffPractice.staff_user_id) == StaffUser.id)
+        .outerjoin(Practice, col(Practice.id) == StaffPractice.practice_id)
+        .where(StaffSession.token_hash == hash_session_id(session_id))
+        .order_by(Practice.name)
+    ).all()
+    if not rows or not _is_live(rows[0][0], rows[0][1], now):
+        return SessionCheck(None, (), True)
+    row, user, _ = rows[0]
+    practices = tuple(PracticeOption.model_validate(practice)
+                      for _, _, practice in rows if practice is not None)
+    return SessionCheck(StaffUserPublic.model_validate(user), practices,
+                        now - row.last_seen_at >= TOUCH_EVERY)
 
 
 def session_username(

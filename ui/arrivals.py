@@ -5,6 +5,7 @@ sees them without reloading."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import streamlit as st
@@ -12,6 +13,7 @@ import streamlit as st
 from services import permissions
 from services.arrivals import (
     EXPECTED_LIMIT,
+    VisitToday,
     arrived_not_registered,
     changes_signature,
     expected_today,
@@ -25,9 +27,26 @@ from ui.schedule_table import REGISTER_PAGE, register_query
 from ui.text import plain
 
 REFRESH_SECONDS = 60
+# The panel's reads are shared this long: far below the refresh, and this desk's own changes
+# (Arrived here, a registration) clear them at once.
+READ_TTL_SECONDS = 5
 PICK = "_arrivals_pick"
 SIGNATURE = "_arrivals_signature"
 NOTICE = "_arrivals_notice"
+
+
+@st.cache_data(ttl=READ_TTL_SECONDS, show_spinner=False)
+def load_arrivals(practice_id: int, day: dt.date, location_id: int | None
+                  ) -> tuple[list[VisitToday], list[VisitToday], tuple]:
+    """What the panel shows and its change signature, read together and shared by the desks
+    for a few seconds (every Dashboard run draws the panel)."""
+    with session_scope(read_only=True) as session:
+        waiting = arrived_not_registered(session, practice_id=practice_id, day=day,
+                                         location_id=location_id)
+        expected = expected_today(session, practice_id=practice_id, day=day,
+                                  location_id=location_id)
+        signature = changes_signature(session, practice_id=practice_id, day=day)
+    return waiting, expected, signature
 
 
 def _arrive(context: PageContext, on_change: Callable[[], None]) -> None:
@@ -43,6 +62,7 @@ def _arrive(context: PageContext, on_change: Callable[[], None]) -> None:
         st.session_state[NOTICE] = ("error", error.message)
         return
     st.session_state[NOTICE] = ("success", "Marked Arrived.")
+    load_arrivals.clear()
     on_change()
 
 
@@ -52,12 +72,7 @@ def arrivals_panel(context: PageContext, *, location_id: int | None,
     """Arrived-not-registered first with a prompt, then today's visits to mark Arrived."""
     practice = context.practice
     today = practice_today(practice.timezone)
-    with session_scope(read_only=True) as session:
-        waiting = arrived_not_registered(session, practice_id=practice.id, day=today,
-                                         location_id=location_id)
-        expected = expected_today(session, practice_id=practice.id, day=today,
-                                  location_id=location_id)
-        signature = changes_signature(session, practice_id=practice.id, day=today)
+    waiting, expected, signature = load_arrivals(practice.id, today, location_id)
     previous = st.session_state.get(SIGNATURE)
     st.session_state[SIGNATURE] = signature
     if previous is not None and previous != signature:

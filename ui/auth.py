@@ -13,10 +13,12 @@ import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
 from models import utcnow
+from models.public import StaffUserPublic
 from services import auth, sessions, signin
 from services.db import session_scope
 from services.settings import cookie_key, get_settings
 from ui.client import client_key
+from ui.context import remember_run_practices
 
 LOGIN_FIELDS = {"Form name": "Sign in", "Username": "Username", "Password": "Password",
                 "Login": "Sign in"}
@@ -114,22 +116,34 @@ def restore_from_cookie(authenticator: stauth.Authenticate) -> None:
         st.session_state["_portal_drop_cookie"] = True
 
 
-def current_username(authenticator: stauth.Authenticate) -> str | None:
-    """The signed-in username once this run's session check passed (activity extends it)."""
+def current_user(authenticator: stauth.Authenticate) -> StaffUserPublic | None:
+    """The signed-in user once this run's session check passed (activity extends it).
+
+    One read transaction checks the session and reads its user and their practices (the
+    practice selector and the page reuse them this run); a disabled or deleted user has no
+    live session.
+    """
     if not st.session_state.get("authentication_status"):
         return None
     session_id = st.session_state.get(SESSION_KEY)
     with session_scope(read_only=True) as session:
-        username, to_write = sessions.live_username(session, session_id=session_id)
-    if to_write:  # activity to record or an end to mark: checked again inside the write
+        check = sessions.check_session(session, session_id=session_id)
+    user = check.user
+    if check.to_write:  # activity to record or an end to mark: checked again inside the write
         with session_scope() as session:
             username = sessions.touch_session(session, session_id=session_id)
+            user = auth.get_active_user(session, username=username) if username else None
+        practices = None  # read by the practice selector as usual
+    else:
+        practices = list(check.practices)
     st.session_state[_CHECKED_AT] = time.monotonic()
-    if username is None or username != st.session_state.get("username"):
+    if user is None or user.username != st.session_state.get("username"):
         st.session_state[_NOTICE] = SESSION_ENDED
         end_session(authenticator, reason="ended")
         return None
-    return username
+    if practices is not None:
+        remember_run_practices(user, practices)
+    return user
 
 
 def keep_login_cookie(authenticator: stauth.Authenticate) -> None:
@@ -227,7 +241,7 @@ def idle_check_seconds() -> float:
 def _check_still_signed_in() -> None:
     # Reads only: a check is not activity. When the session has ended, the whole app reruns,
     # which signs out and replaces the page with the sign-in form. In a whole run the
-    # fragment runs right after current_username checked the session: no second query.
+    # fragment runs right after current_user checked the session: no second query.
     if time.monotonic() - st.session_state.pop(_CHECKED_AT, -60.0) < _SAME_RUN_SECONDS:
         return
     with session_scope(read_only=True) as session:

@@ -42,6 +42,11 @@ def practices_of(user: StaffUserPublic) -> list[PracticeOption]:
     return options
 
 
+def remember_run_practices(user: StaffUserPublic, options: list[PracticeOption]) -> None:
+    """The user's practices as this run's session check read them (ui/auth.current_user)."""
+    st.session_state[PRACTICES_KEY] = (user.id, options)
+
+
 def forget_run_practices() -> None:
     """Called by app.py first thing in every run: the next read goes to the database."""
     st.session_state.pop(PRACTICES_KEY, None)

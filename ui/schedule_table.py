@@ -6,7 +6,7 @@ Register Patient in the same tab, carrying the appointment and the practice."""
 
 from __future__ import annotations
 
-import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from services.schedule import SchedulePage
@@ -34,32 +34,45 @@ def register_query(appointment_id: int, practice_id: int) -> dict[str, str]:
     return {"appointment": str(appointment_id), "practice": str(practice_id)}
 
 
-def schedule_frame(page: SchedulePage) -> pd.DataFrame:
-    """The page's rows as the table shows them."""
+TEXT = pa.string()
+
+
+def schedule_table(page: SchedulePage) -> pa.Table:
+    """The page's rows as the table shows them, built straight into Arrow, the form
+    st.dataframe sends (a pandas frame was converted again on every run that drew it)."""
     rows = page.rows
-    return pd.DataFrame({
-        "Time": pd.to_datetime([row.starts_at for row in rows]),
-        "Patient": [row.patient_name for row in rows],
-        "Register": ["" if row.portal_status == PortalStatus.active else REGISTER_TEXT
-                     for row in rows],
-        "Portal status": [[row.portal_status.value] + ([DELIVERY_FAILED] if row.delivery_failure
-                                                        else []) for row in rows],
-        "Age": [row.age for row in rows],
-        "Guardian contact": [" · ".join(part for part in (
+    zone = rows[0].starts_at.tzinfo if rows else None  # the practice's, on every row
+    time_type = pa.timestamp("ns", tz=str(zone) if zone else None)
+
+    def text(values) -> pa.Array:
+        return pa.array(list(values), TEXT)
+
+    return pa.table({
+        "Time": pa.array([row.starts_at for row in rows], time_type),
+        "Patient": text(row.patient_name for row in rows),
+        "Register": text("" if row.portal_status == PortalStatus.active else REGISTER_TEXT
+                         for row in rows),
+        "Portal status": pa.array([[row.portal_status.value]
+                                   + ([DELIVERY_FAILED] if row.delivery_failure else [])
+                                   for row in rows], pa.list_(TEXT)),
+        "Age": text(row.age for row in rows),
+        "Guardian contact": text(" · ".join(part for part in (
             row.guardian_email, format_phone(row.guardian_cell_phone)) if part)
-            for row in rows],
-        "Provider": [row.provider for row in rows],
-        "Access due": [row.access.label if row.access else "" for row in rows],
-        "Delivery": [row.delivery_failure or "" for row in rows],
-        "Date of birth": [row.date_of_birth for row in rows],
-        "MRN": [row.mrn for row in rows],
-        "Guardian": [f"{row.guardian_name} ({row.guardian_relationship})"
-                     if row.guardian_name else "" for row in rows],
-        "Location": [row.location for row in rows],
-        "Visit type": [row.visit_type for row in rows],
-        "Visit status": [row.appointment_status.replace("_", " ").capitalize() for row in rows],
-        "Access due by": [row.access.due_by if row.access else None for row in rows],
-        APPOINTMENT: [row.appointment_id for row in rows],
+            for row in rows),
+        "Provider": text(row.provider for row in rows),
+        "Access due": text(row.access.label if row.access else "" for row in rows),
+        "Delivery": text(row.delivery_failure or "" for row in rows),
+        "Date of birth": pa.array([row.date_of_birth for row in rows], pa.date32()),
+        "MRN": text(row.mrn for row in rows),
+        "Guardian": text(f"{row.guardian_name} ({row.guardian_relationship})"
+                         if row.guardian_name else "" for row in rows),
+        "Location": text(row.location for row in rows),
+        "Visit type": text(row.visit_type for row in rows),
+        "Visit status": text(row.appointment_status.replace("_", " ").capitalize()
+                             for row in rows),
+        "Access due by": pa.array([row.access.due_by if row.access else None for row in rows],
+                                  pa.date32()),
+        APPOINTMENT: pa.array([row.appointment_id for row in rows], pa.int64()),
     })
 
 
@@ -100,17 +113,18 @@ def _column_config(*, one_day: bool) -> dict:
     }
 
 
-def show_schedule(frame: pd.DataFrame, *, one_day: bool, key: str) -> int | None:
-    """Draw the list; return the selected row's position in `frame` (None: no row)."""
+def show_schedule(table: pa.Table, *, one_day: bool, key: str) -> int | None:
+    """Draw the list; return the selected row's position in `table` (None: no row)."""
     more = st.toggle("More columns", key=MORE_KEY,
                      help="Add date of birth, MRN, guardian, location, visit type and status, "
                           "the access date and why a delivery failed.")
-    order = [name for name in FRONT_DESK + (MORE if more else []) if name in frame.columns]
+    order = [name for name in FRONT_DESK + (MORE if more else [])
+             if name in table.column_names]
     event = st.dataframe(
-        frame,
+        table,
         hide_index=True,
         width="stretch",
-        height=min(36 + 35 * len(frame), 740),
+        height=min(36 + 35 * len(table), 740),
         column_order=order,
         column_config=_column_config(one_day=one_day),
         on_select="rerun",
@@ -118,12 +132,12 @@ def show_schedule(frame: pd.DataFrame, *, one_day: bool, key: str) -> int | None
         key=key,
     )
     chosen = list(event.selection.rows) if event is not None else []
-    if chosen and 0 <= chosen[0] < len(frame):
+    if chosen and 0 <= chosen[0] < len(table):
         return int(chosen[0])
     return None
 
 
-def _detail_lines(row: pd.Series) -> list[str]:
+def _detail_lines(row: dict) -> list[str]:
     statuses = list(row["Portal status"])
     when = f"{row['Time']:%a %m/%d} " + f"{row['Time']:%I:%M %p}".lstrip("0")
     lines = [f"**{plain(row['Patient'])}** ({plain(row['MRN'])}) · born "
@@ -138,19 +152,19 @@ def _detail_lines(row: pd.Series) -> list[str]:
     if row["Access due"]:
         due_by = row["Access due by"]
         lines.append(f"Portal access: {plain(row['Access due'])}"
-                     + (f" (due by {due_by:%a %m/%d/%Y})" if pd.notna(due_by) else ""))
+                     + (f" (due by {due_by:%a %m/%d/%Y})" if due_by is not None else ""))
     return lines
 
 
-def row_detail(frame: pd.DataFrame, position: int | None, *, practice_id: int,
+def row_detail(table: pa.Table, position: int | None, *, practice_id: int,
                can_register: bool) -> None:
     """The selected row in full, with Register (same tab) when the patient needs it."""
     if position is None:
-        if can_register and (frame["Register"] == REGISTER_TEXT).any():
+        if can_register and REGISTER_TEXT in table.column("Register").to_pylist():
             st.caption("Select a row (its box at the left, or Shift+Space on the row) to see "
                        "its detail and Register.")
         return
-    row = frame.iloc[position]
+    row = table.slice(position, 1).to_pylist()[0]
     needs_register = row.get("Register", "") == REGISTER_TEXT
     with st.container(border=True, key="dashboard_row_detail"):
         st.markdown("  \n".join(_detail_lines(row)))

@@ -14,8 +14,12 @@ import gc
 import importlib
 import pkgutil
 
+import streamlit as st
+
 import services
 import ui
+from services.db import migrate_once
+from services.settings import check_upload_limit, cookie_key, get_settings, outbox_key, pin_pepper
 
 
 def import_page_modules() -> None:
@@ -32,3 +36,18 @@ def freeze_imports() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+@st.cache_resource(show_spinner=False)
+def start_up(database_url: str) -> None:
+    """Once per process and database: migrate to head, check the upload limit and the keys,
+    freeze the imports. (Decorated here, once: app.py's own functions are decorated again on
+    every run.)"""
+    migrate_once(database_url)
+    settings = get_settings()
+    check_upload_limit(st.get_option("server.maxUploadSize"), settings)
+    cookie_key(settings)
+    outbox_key(settings)
+    pin_pepper(settings)
+    if settings.gc_freeze:
+        freeze_imports()

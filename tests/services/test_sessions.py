@@ -176,3 +176,48 @@ def test_the_read_only_check_sends_an_ended_session_to_be_marked(session, desk):
     assert sessions.touch_session(session, session_id=session_id, now=idle) is None
     session.commit()
     assert session.exec(select(StaffSession.revoked_reason)).one() == "idle"
+
+
+def test_the_run_check_reads_the_user_and_their_practices_with_the_session(session):
+    from services import auth
+
+    zeta, alpha = make_practice(session, name="Zeta Pediatrics"), make_practice(
+        session, name="Alpha Pediatrics")
+    make_practice(session, name="Not Theirs")
+    desk = make_user(session, role=Role.staff, practices=[zeta, alpha], username="desk")
+    loner = make_user(session, role=Role.staff, username="loner")
+    session.commit()
+    session_id, loner_id = _open(session, desk, now=T0), _open(session, loner, now=T0)
+    soon = T0 + sessions.TOUCH_EVERY - dt.timedelta(seconds=1)
+
+    check = sessions.check_session(session, session_id=session_id, now=soon)
+    assert check.user == auth.get_active_user(session, username="desk")
+    assert [p.name for p in check.practices] == ["Alpha Pediatrics", "Zeta Pediatrics"]
+    assert list(check.practices) == auth.user_practices(session, user_id=desk.id)
+    assert not check.to_write
+    assert sessions.check_session(
+        session, session_id=session_id, now=T0 + sessions.TOUCH_EVERY).to_write
+
+    alone = sessions.check_session(session, session_id=loner_id, now=soon)
+    assert alone.user.username == "loner" and alone.practices == ()
+
+
+def test_the_run_check_finds_no_user_where_the_session_is_not_live(session, desk):
+    session_id = _open(session, desk, now=T0)
+    ended = sessions.SessionCheck(None, (), True)
+    assert sessions.check_session(session, session_id=None, now=T0) == sessions.SessionCheck(
+        None, (), False)
+    assert sessions.check_session(session, session_id="made-up", now=T0) == ended
+    assert sessions.check_session(
+        session, session_id=session_id, now=T0 + sessions._idle_limit()) == ended
+    desk.disabled = True
+    session.add(desk)
+    session.commit()
+    assert sessions.check_session(session, session_id=session_id, now=T0) == ended
+    desk.disabled = False
+    session.add(desk)
+    session.commit()
+    assert sessions.check_session(session, session_id=session_id, now=T0).user is not None
+    sessions.revoke_session(session, session_id=session_id, actor="desk", now=T0)
+    session.commit()
+    assert sessions.check_session(session, session_id=session_id, now=T0) == ended
