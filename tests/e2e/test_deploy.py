@@ -233,6 +233,11 @@ def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
 
     # No replica has an SMTP server: the worker is the one that delivers.
     email = smtp.wait_for(lambda message: message["To"] == PARENT_EMAIL, timeout=60)
+    # The worker writes its pass's line after the mail server took the message: wait for it.
+    deadline = time.monotonic() + 15
+    while not re.search(r"worker \S+: sent 1,", cluster.worker_log.read_text()) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert re.search(r"worker \S+: sent 1,", cluster.worker_log.read_text())
     body = email.get_body(("plain",)).get_content()
     assert pin in body
