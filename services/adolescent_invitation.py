@@ -176,6 +176,7 @@ def invite_patient(
         send_pin=email is not None, status=EnrollmentStatus.invited,
         issued_by_id=staff_user_id, issued_at=now, expires_at=expires_at,
         assent_at=now if assent else None, assent_by_id=staff_user_id if assent else None,
+        language=language,
     )
     insert_enrollment(session, enrollment, field=SUBMIT,
                       raced=f"{patient_name} was invited by someone else just now. Reload the "

@@ -98,8 +98,8 @@ class ReminderReport:
 
 
 def _family_language():
-    """The patient's first guardian's language, for an invitation of the patient's own (which
-    has no guardian): the family's language, as their invitation's form chose at first."""
+    """The patient's first guardian's language: for an invitation of the patient's own issued
+    before its language was recorded (it has no guardian), the family's language."""
     return (
         select(Guardian.preferred_language)
         .join(PatientGuardian, PatientGuardian.guardian_id == Guardian.id)
@@ -119,7 +119,8 @@ def _candidates(session: Session, practice: Practice, now: dt.datetime, limit: i
     return session.exec(
         select(Enrollment, Patient.first_name, Patient.last_name, Guardian.first_name,
                Guardian.last_name,
-               func.coalesce(Guardian.preferred_language, _family_language()))
+               func.coalesce(Enrollment.language, Guardian.preferred_language,
+                             _family_language()))
         .join(Patient, Patient.id == Enrollment.patient_id)
         .outerjoin(Guardian, Guardian.id == Enrollment.guardian_id)
         .where(

@@ -140,3 +140,14 @@ def test_a_reminder_of_the_own_invitation_is_written_to_the_patient(session, cli
         assert all(part in body for part in expected), body
         assert "Maya's" not in body and "de Maya" not in body and "Hello" not in body
     assert ("your own account" if language == "en" else "su propia cuenta") in reminder.subject
+
+
+def test_a_reminder_follows_the_chosen_language_recorded_on_the_invitation(session, clinic):
+    patient, _ = patient_aged(session, clinic, 15, language="es")
+    result = invite(clinic, patient, language="en")
+    assert session.get(Enrollment, result.enrollment_id).language == "en"
+    session.commit()
+    reminders.send_reminders(session, now=NOW + dt.timedelta(days=3), senders=HELD)
+    reminder = own_emails(session)[-1]
+    assert "Sunny Peds invited you to your own account" in words(reminder.body_text)
+    assert "lang=" not in reminder.body_text
