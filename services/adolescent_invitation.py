@@ -6,7 +6,9 @@ The invitation is an enrollment of its own (recipient "Patient"), beside the par
 database allows one live enrollment per patient and recipient. It reuses the parent pieces: a
 PIN (services/pins), the welcome email through the outbox, the PIN letter; activation is the
 same public page, with the PIN and the patient's date of birth, and opens an account that is
-the patient's own (PortalAccount.patient_id).
+the patient's own (PortalAccount.patient_id). Everything the patient reads is written to them
+(services/messages.py `own_account`) in the language chosen at the desk, the family's (the first
+guardian's) at first, recorded on the enrollment for the reminders.
 
     invite_patient(session, practice_id=..., patient_id=..., form=PatientInvitationForm(...),
                    actor="desk1", staff_user_id=7)

@@ -1,5 +1,7 @@
 """What a parent receives, in the parent's language: the welcome email, the text message and
-the reminder, built from Jinja2 templates through the gettext catalogs (services/i18n.py).
+the reminder, built from Jinja2 templates through the gettext catalogs (services/i18n.py). An
+invitation of the patient's own (`own_account`) is written to the patient: their own account,
+their care, their date of birth.
 
 Building a message is apart from queueing it (services/outbox.py) and sending it
 (services/senders.py). A body that carries the PIN holds PIN_PLACEHOLDER where it goes; the PIN
