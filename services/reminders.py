@@ -1,5 +1,7 @@
 """Reminders to invited parents who have not activated: which enrollments are due one, and
 queueing it (an email, and a text when the parent agreed to texts), in the parent's language.
+A patient's own invitation (an adolescent or young adult) is reminded in words written to the
+patient, in the language recorded on it (else the family's: the first guardian's).
 
 Points per practice: `Remind after (days)` from the invitation (3 and 10 by default) and
 `Remind before PIN expiry (days)` (2). A point is reminded at most once (a unique row per
