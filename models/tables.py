@@ -306,6 +306,9 @@ class Enrollment(SQLModel, table=True):
     # The adolescent agreed to have their own account: which staff user recorded it, and when.
     assent_at: dt.datetime | None = None
     assent_by_id: int | None = Field(default=None, foreign_key="staffuser.id")
+    # The language of the patient's own invitation (email, reminders, letter); None for a
+    # parent's, whose language is the guardian's preferred language.
+    language: str | None = Field(default=None, max_length=16)
 
     __table_args__ = (
         CheckConstraint(_in("status", EnrollmentStatus), name="status"),

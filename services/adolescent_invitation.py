@@ -6,7 +6,9 @@ The invitation is an enrollment of its own (recipient "Patient"), beside the par
 database allows one live enrollment per patient and recipient. It reuses the parent pieces: a
 PIN (services/pins), the welcome email through the outbox, the PIN letter; activation is the
 same public page, with the PIN and the patient's date of birth, and opens an account that is
-the patient's own (PortalAccount.patient_id).
+the patient's own (PortalAccount.patient_id). Everything the patient reads is written to them
+(services/messages.py `own_account`) in the language chosen at the desk, the family's (the first
+guardian's) at first, recorded on the enrollment for the reminders.
 
     invite_patient(session, practice_id=..., patient_id=..., form=PatientInvitationForm(...),
                    actor="desk1", staff_user_id=7)
@@ -18,20 +20,22 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from models import (
     Enrollment,
     EnrollmentMethod,
     EnrollmentRecipient,
     EnrollmentStatus,
+    Guardian,
     Patient,
+    PatientGuardian,
     Practice,
 )
 from services.adolescents import AccessLevel, ParentAccess, parent_access
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput
-from services.i18n import DEFAULT_LANGUAGE
+from services.i18n import DEFAULT_LANGUAGE, language_name, normalize_language, supported_languages
 from services.invitation_setup import (
     insert_enrollment,
     invitation_link,
@@ -51,6 +55,7 @@ from services.validation import normalize_email, normalize_phone
 
 EMAIL = "Patient's email address"
 PHONE = "Patient's cell phone"
+LANGUAGE = "Language"
 ASSENT = "The patient agrees to have their own portal account"
 SUBMIT = "Invite the patient"
 
@@ -60,6 +65,8 @@ class PatientInvitationForm:
     email: str = ""
     cell_phone: str = ""
     assent: bool = False  # required for an adolescent; a young adult consents for themself
+    # What the patient reads (email, letter, activation page); None: the family's language.
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,32 @@ def patient_invitation_level(patient: Patient | object, practice: Practice | obj
                            minor_age_limit=practice.minor_age_limit)
     return {ParentAccess.limited: AccessLevel.adolescent,
             ParentAccess.ended: AccessLevel.young_adult}.get(access)
+
+
+def family_language(session: Session, *, practice_id: int, patient_id: int) -> str:
+    """The patient's family's language: their first guardian's preferred language (the
+    guardian on file first), else the practice default (English)."""
+    language = session.exec(
+        select(Guardian.preferred_language)
+        .join(PatientGuardian, PatientGuardian.guardian_id == Guardian.id)
+        .where(PatientGuardian.patient_id == patient_id, Guardian.practice_id == practice_id)
+        .order_by(Guardian.id)
+        .limit(1)
+    ).first()
+    return normalize_language(language) or DEFAULT_LANGUAGE
+
+
+def _language(session: Session, form: PatientInvitationForm, *, practice_id: int,
+              patient_id: int) -> str:
+    """The chosen language, or the family's; InvalidInput names the field for one not offered."""
+    if form.language is None or not form.language.strip():
+        return family_language(session, practice_id=practice_id, patient_id=patient_id)
+    language = normalize_language(form.language)
+    if language is None:
+        offered = ", ".join(language_name(code) for code in supported_languages())
+        raise InvalidInput(f"{LANGUAGE} {form.language!r} is not offered: choose one of "
+                           f"{offered}.", field=LANGUAGE)
+    return language
 
 
 def _checked(form: PatientInvitationForm, level: AccessLevel) -> tuple[str | None, str | None]:
@@ -124,6 +157,7 @@ def invite_patient(
         raise Conflict(f"{patient_name} is under the practice's Confidential age: invite a "
                        "parent instead.", field=SUBMIT)
     email, phone = _checked(form, level)
+    language = _language(session, form, practice_id=practice_id, patient_id=patient.id)
 
     live = live_enrollment(session, patient_id=patient.id, recipient=EnrollmentRecipient.patient)
     if status_of(live, now) == PortalStatus.active:
@@ -144,19 +178,20 @@ def invite_patient(
         send_pin=email is not None, status=EnrollmentStatus.invited,
         issued_by_id=staff_user_id, issued_at=now, expires_at=expires_at,
         assent_at=now if assent else None, assent_by_id=staff_user_id if assent else None,
+        language=language,
     )
     insert_enrollment(session, enrollment, field=SUBMIT,
                       raced=f"{patient_name} was invited by someone else just now. Reload the "
                       "page to see their invitation.")
 
-    info, url = invitation_link(session, setup, enrollment, DEFAULT_LANGUAGE)
+    info, url = invitation_link(session, setup, enrollment, language)
     expires_on = setup.local_date(expires_at)
     rows = []
     if email:
         invitation = Invitation(practice=info, guardian_name=patient_name,
                                 patient_first_name=patient.first_name, activation_url=url,
                                 expires_on=expires_on, method=EnrollmentMethod.pin,
-                                pin_in_email=True)
+                                pin_in_email=True, language=language, own_account=True)
         rows.append(queue_message(session, practice_id=practice_id,
                                   enrollment_id=enrollment.id,
                                   message=build_welcome_email(invitation, recipient=email),
@@ -165,6 +200,7 @@ def invite_patient(
 
     detail = {"enrollment_id": enrollment.id, "access_level": level.value, "email": email,
               "cell_phone": phone, "pin_sent_by": "email" if email else "letter",
+              "language": language,
               "expires_at": expires_at.isoformat()}
     record_event(session, actor=actor, action="patient_invited", practice_id=practice_id,
                  patient_id=patient.id, **detail)
@@ -176,7 +212,8 @@ def invite_patient(
                  patient_id=patient.id, **detail)
 
     letter = practice_letter(setup, date_of_birth_hint=True, activation_url=url,
-                             expires_on=expires_on, pin=format_pin(pin), own_account=True)
+                             expires_on=expires_on, pin=format_pin(pin), own_account=True,
+                             language=language)
     return PatientInvitationResult(
         enrollment_id=enrollment.id, patient_id=patient.id, patient_name=patient_name,
         access_level=level, pin=format_pin(pin), email=email, cell_phone=phone,

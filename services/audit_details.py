@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from models import Appointment, Guardian, Provider, StaffUser
+from services.i18n import language_name, normalize_language
 
 # Detail keys in the words of the page; a key not listed reads as a sentence ("gave up").
 DETAIL_LABELS: dict[str, str] = {
@@ -97,6 +98,9 @@ def _value(key: str, value, zone: zoneinfo.ZoneInfo) -> str:
         return CHANNEL_WORDS.get(str(value), _words(str(value)))
     if key == "method":
         return METHOD_WORDS.get(str(value), _words(str(value)))
+    if key == "language":  # "es" -> "Español", as the language choices name it
+        code = normalize_language(str(value))
+        return language_name(code) if code else str(value)
     if isinstance(value, str):
         moment = _moment(value, zone) if value[:2].isdigit() else None
         return moment or (value.replace("_", " ") if key in {"outcome", "previous_status"}

@@ -1,5 +1,7 @@
 """What a parent receives, in the parent's language: the welcome email, the text message and
-the reminder, built from Jinja2 templates through the gettext catalogs (services/i18n.py).
+the reminder, built from Jinja2 templates through the gettext catalogs (services/i18n.py). An
+invitation of the patient's own (`own_account`) is written to the patient: their own account,
+their care, their date of birth.
 
 Building a message is apart from queueing it (services/outbox.py) and sending it
 (services/senders.py). A body that carries the PIN holds PIN_PLACEHOLDER where it goes; the PIN
@@ -63,6 +65,7 @@ class Invitation:
     pin_on_letter: bool = False  # `Do not send PIN`: staff hand over the letter
     resend: bool = False
     language: str = DEFAULT_LANGUAGE  # the guardian's preferred language
+    own_account: bool = False  # written to the patient themself (adolescent or young adult)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class Reminder:
     state: str  # pin (still valid), question, or expired
     expires_on: dt.date | None
     language: str = DEFAULT_LANGUAGE
+    own_account: bool = False  # the patient's own invitation: "your care", "your date of birth"
 
 
 def activation_url(practice: PracticePublic | Practice, link_token: str,
@@ -95,6 +99,10 @@ def _secret_step(invitation: Invitation) -> str:
               "question": invitation.verification_question}
     if invitation.method == "question":
         return _('Answer the verification question: "%(question)s"') % values
+    if invitation.own_account:
+        if invitation.pin_in_email:
+            return _("Enter the PIN below and your date of birth.")
+        return _("Enter your PIN (from our earlier message or letter) and your date of birth.")
     if invitation.pin_in_email:
         return _("Enter the PIN below and %(child)s's date of birth.") % values
     if invitation.pin_by_text:
@@ -120,6 +128,7 @@ def _template_values(invitation: Invitation, subject: str, *, pin: str | None) -
         "secret_step": _secret_step(invitation),
         "pin": pin,
         "resend": invitation.resend,
+        "own_account": invitation.own_account,
     }
 
 
@@ -127,7 +136,9 @@ def build_welcome_email(invitation: Invitation, *, recipient: str) -> OutgoingMe
     """The welcome email: the activation link and steps; the PIN only when no other channel
     carries it and staff did not tick `Do not send PIN`."""
     _ = gettext_for(invitation.language)
-    subject = _("%(practice)s patient portal: your invitation for %(child)s") % {
+    subject = (_("%(practice)s patient portal: your invitation to your own account")
+               if invitation.own_account else
+               _("%(practice)s patient portal: your invitation for %(child)s")) % {
         "practice": invitation.practice.name, "child": invitation.patient_first_name}
     pin = PIN_PLACEHOLDER if invitation.pin_in_email else None
     values = _template_values(invitation, subject, pin=pin)
@@ -163,7 +174,9 @@ def build_text_message(invitation: Invitation, *, channel: str, recipient: str) 
 def build_reminder_email(reminder: Reminder, *, recipient: str) -> OutgoingMessage:
     """The reminder email in the parent's language: the link, never the PIN."""
     _ = gettext_for(reminder.language)
-    subject = _("Reminder: the %(practice)s patient portal for %(child)s") % {
+    subject = (_("Reminder: your own account on the %(practice)s patient portal")
+               if reminder.own_account else
+               _("Reminder: the %(practice)s patient portal for %(child)s")) % {
         "practice": reminder.practice.name, "child": reminder.patient_first_name}
     values = {
         "subject": subject,
@@ -172,6 +185,7 @@ def build_reminder_email(reminder: Reminder, *, recipient: str) -> OutgoingMessa
         "patient_first_name": reminder.patient_first_name,
         "activation_url": reminder.activation_url,
         "state": reminder.state,
+        "own_account": reminder.own_account,
         "expires_on": (format_long_date(reminder.expires_on, reminder.language)
                        if reminder.expires_on else ""),
     }

@@ -1,5 +1,7 @@
 """Reminders to invited parents who have not activated: which enrollments are due one, and
 queueing it (an email, and a text when the parent agreed to texts), in the parent's language.
+A patient's own invitation (an adolescent or young adult) is reminded in words written to the
+patient, in the language recorded on it (else the family's: the first guardian's).
 
 Points per practice: `Remind after (days)` from the invitation (3 and 10 by default) and
 `Remind before PIN expiry (days)` (2). A point is reminded at most once (a unique row per
@@ -14,16 +16,18 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models import (
     Enrollment,
     EnrollmentMethod,
+    EnrollmentRecipient,
     EnrollmentStatus,
     Guardian,
     Patient,
+    PatientGuardian,
     Practice,
     ReminderSent,
     utcnow,
@@ -95,13 +99,30 @@ class ReminderReport:
     notes: list[str] = field(default_factory=list)
 
 
+def _family_language():
+    """The patient's first guardian's language: for an invitation of the patient's own issued
+    before its language was recorded (it has no guardian), the family's language."""
+    return (
+        select(Guardian.preferred_language)
+        .join(PatientGuardian, PatientGuardian.guardian_id == Guardian.id)
+        .where(PatientGuardian.patient_id == Enrollment.patient_id,
+               Guardian.practice_id == Enrollment.practice_id)
+        .order_by(Guardian.id)
+        .limit(1)
+        .correlate(Enrollment)
+        .scalar_subquery()
+    )
+
+
 def _candidates(session: Session, practice: Practice, now: dt.datetime, limit: int):
     after = parse_remind_after(practice.remind_after_days)
     horizon = now - dt.timedelta(days=max(after, default=0)) - CATCH_UP
     expiry_window = now + dt.timedelta(days=practice.remind_before_expiry_days)
     return session.exec(
-        select(Enrollment, Patient.first_name, Guardian.first_name, Guardian.last_name,
-               Guardian.preferred_language)
+        select(Enrollment, Patient.first_name, Patient.last_name, Guardian.first_name,
+               Guardian.last_name,
+               func.coalesce(Enrollment.language, Guardian.preferred_language,
+                             _family_language()))
         .join(Patient, Patient.id == Enrollment.patient_id)
         .outerjoin(Guardian, Guardian.id == Enrollment.guardian_id)
         .where(
@@ -153,7 +174,10 @@ def _done_points(session: Session, enrollment_ids: list[int]) -> dict[int, set[s
 def _remind_one(session: Session, *, row, point: Point | None, settled: list[Point],
                 practice: Practice, info, now: dt.datetime, senders: Senders,
                 settings: Settings, report: ReminderReport) -> None:
-    enrollment, child, guardian_first, guardian_last, language = row
+    enrollment, child, child_last, guardian_first, guardian_last, language = row
+    own = enrollment.recipient == EnrollmentRecipient.patient
+    if own:  # the patient's own invitation: written to them, by their name
+        guardian_first, guardian_last = child, child_last
     language = language_or_default(language or DEFAULT_LANGUAGE)
     try:
         with session.begin_nested():
@@ -177,6 +201,7 @@ def _remind_one(session: Session, *, row, point: Point | None, settled: list[Poi
         state=("expired" if expired else "question"
                if enrollment.method == EnrollmentMethod.question else "pin"),
         expires_on=_local_date(enrollment.expires_at, practice.timezone),
+        own_account=own,
     )
     messages = []
     if enrollment.email:

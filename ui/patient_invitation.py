@@ -19,6 +19,7 @@ from services.adolescents import (
 )
 from services.db import session_scope
 from services.errors import PortalError
+from services.i18n import DEFAULT_LANGUAGE, language_name, supported_languages
 from services.letters import render_pin_letter
 from services.registration_context import RegistrationContext
 from services.status import BADGE_NAMES, PortalStatus
@@ -64,7 +65,8 @@ def _invite(context: PageContext, ctx: RegistrationContext, prefix: str) -> None
     state = st.session_state
     form = invitation.PatientInvitationForm(
         email=state.get(prefix + "email", ""), cell_phone=state.get(prefix + "phone", ""),
-        assent=bool(state.get(prefix + "assent", False)))
+        assent=bool(state.get(prefix + "assent", False)),
+        language=state.get(prefix + "language"))
     try:
         with session_scope() as session:
             result = invitation.invite_patient(
@@ -79,7 +81,7 @@ def _invite(context: PageContext, ctx: RegistrationContext, prefix: str) -> None
         "No email: hand the patient the PIN letter.", True)
     state[DONE_KEY] = Invited(practice_id=context.practice.id, result=result,
                               delivery=delivery, delivered=delivered)
-    for name in ("email", "phone", "assent"):
+    for name in ("email", "phone", "assent", "language"):
         state.pop(prefix + name, None)
 
 
@@ -104,6 +106,18 @@ def _confirmation(context: PageContext, ctx: RegistrationContext, done: Invited)
     if right.button("Done", key="patient_invitation_done_button"):
         st.session_state.pop(DONE_KEY, None)  # the PIN leaves memory here
         st.rerun()
+
+
+def _language_choice(ctx: RegistrationContext, prefix: str) -> None:
+    """The languages with a catalog, as on the parent form; the family's language first chosen
+    (the first guardian's, else English)."""
+    languages = list(supported_languages())
+    family = ctx.guardians[0].preferred_language if ctx.guardians else DEFAULT_LANGUAGE
+    st.selectbox(invitation.LANGUAGE, languages,
+                 index=languages.index(family) if family in languages else 0,
+                 format_func=language_name, key=prefix + "language",
+                 help="The language of the patient's welcome email, reminders, PIN letter and "
+                      "activation page. The family's language is chosen at first.")
 
 
 def patient_invitation_panel(context: PageContext, ctx: RegistrationContext,
@@ -139,6 +153,8 @@ def patient_invitation_panel(context: PageContext, ctx: RegistrationContext,
                   help="Optional: kept on the invitation. Without an email, hand the patient "
                        "the PIN letter.")
     show_errors(errors, invitation.PHONE)
+    _language_choice(ctx, prefix)
+    show_errors(errors, invitation.LANGUAGE)
     if level == AccessLevel.adolescent:
         st.checkbox(invitation.ASSENT, key=prefix + "assent",
                     help="Ask the patient at the desk. Your name and the time are recorded.")

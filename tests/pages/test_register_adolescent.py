@@ -181,3 +181,30 @@ def test_the_patients_own_link_asks_for_their_own_date_of_birth(session):
     at.switch_page("pages/activate.py")
     at.run()
     assert at.date_input(key="date_of_birth").label == "Your date of birth"
+
+
+def test_the_language_choice_starts_at_the_familys_and_goes_on_the_invitation(session, clinic):
+    patient = make_patient(session, clinic["practice"], first_name="Maya", last_name="Ortiz",
+                           date_of_birth=born(16))
+    make_guardian(session, clinic["practice"], patients=[patient], email="ana@example.com",
+                  preferred_language="es")
+    session.commit()
+    at = open_register(clinic, patient)
+    assert not at.exception, at.exception
+    choice = at.selectbox(key=prefix(patient) + "language")
+    assert choice.label == "Language" and choice.value == "es"
+    assert choice.options == ["English", "Español"]
+    at.text_input(key=prefix(patient) + "email").input("maya@example.com")
+    at.checkbox(key=prefix(patient) + "assent").check()
+    at.button(key=prefix(patient) + "submit").click().run()
+    assert not at.exception, at.exception
+    [row] = own_enrollments()
+    assert row.language == "es"
+
+    at.button(key="patient_invitation_done_button").click().run()  # invited again, in English
+    at.selectbox(key=prefix(patient) + "language").set_value("en")
+    at.text_input(key=prefix(patient) + "email").input("maya@example.com")
+    at.checkbox(key=prefix(patient) + "assent").check()
+    at.button(key=prefix(patient) + "submit").click().run()
+    assert not at.exception, at.exception
+    assert sorted(row.language for row in own_enrollments()) == ["en", "es"]

@@ -225,6 +225,7 @@ def test_the_audit_log_reads_in_words(session):
            message_ids=[4, 5])
     _event(session, practice, at, actor="ada", action="registration", patient=patient,
            method="question")
+    _event(session, practice, at, actor="system", action="reminder_sent", language="es")
     session.commit()
     page = list_audit_events(session, practice_id=practice.id, timezone=ZONE)
     shown = page.events.to_dict("records")
@@ -238,6 +239,8 @@ def test_the_audit_log_reads_in_words(session):
     assert sent["Details"] == "Sent by: Text via carrier gateway"  # message ids left out
     registered = next(row for row in shown if row["Details"].startswith("Verified by"))
     assert registered["Details"] == "Verified by: Verification question"
+    reminded = next(row for row in shown if row["Action"] == "Reminder sent")
+    assert reminded["Details"] == "Language: Español"
     for row in shown:
         assert not any(mark in row["Details"] for mark in ("{", "[", "ip:", "_")), row
 

@@ -97,6 +97,6 @@ def test_html_templates_escape_values_inside_translations():
     html = i18n.template_environment("es").get_template("welcome_email.html").render(
         subject="s", practice=practice, guardian_name="<b>Ana</b>", patient_first_name="Leo",
         activation_url="https://x.example/activate", expires_on="", method="pin",
-        secret_step="step", pin=None, resend=False)
+        secret_step="step", pin=None, resend=False, own_account=False)
     assert "Estimado(a) &lt;b&gt;Ana&lt;/b&gt;:" in html and "Sunny &amp; Co" in html
     assert '<html lang="es">' in html
