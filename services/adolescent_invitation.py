@@ -95,16 +95,22 @@ def patient_invitation_level(patient: Patient | object, practice: Practice | obj
             ParentAccess.ended: AccessLevel.young_adult}.get(access)
 
 
-def family_language(session: Session, *, practice_id: int, patient_id: int) -> str:
-    """The patient's family's language: their first guardian's preferred language (the
-    guardian on file first), else the practice default (English)."""
-    language = session.exec(
+def first_guardian_language(patient_id, practice_id):
+    """The patient's first guardian's (the one on file first) preferred language, as a query:
+    ids as values, or as columns of an outer query (reminders correlate it per invitation)."""
+    return (
         select(Guardian.preferred_language)
         .join(PatientGuardian, PatientGuardian.guardian_id == Guardian.id)
         .where(PatientGuardian.patient_id == patient_id, Guardian.practice_id == practice_id)
         .order_by(Guardian.id)
         .limit(1)
-    ).first()
+    )
+
+
+def family_language(session: Session, *, practice_id: int, patient_id: int) -> str:
+    """The patient's family's language: their first guardian's preferred language, else the
+    practice default (English)."""
+    language = session.exec(first_guardian_language(patient_id, practice_id)).first()
     return normalize_language(language) or DEFAULT_LANGUAGE
 
 

@@ -27,12 +27,12 @@ from models import (
     EnrollmentStatus,
     Guardian,
     Patient,
-    PatientGuardian,
     Practice,
     ReminderSent,
     utcnow,
 )
 from services import carriers, text_opt_out
+from services.adolescent_invitation import first_guardian_language
 from services.audit import record_event
 from services.errors import InvalidInput
 from services.i18n import DEFAULT_LANGUAGE, language_or_default
@@ -102,16 +102,8 @@ class ReminderReport:
 def _family_language():
     """The patient's first guardian's language: for an invitation of the patient's own issued
     before its language was recorded (it has no guardian), the family's language."""
-    return (
-        select(Guardian.preferred_language)
-        .join(PatientGuardian, PatientGuardian.guardian_id == Guardian.id)
-        .where(PatientGuardian.patient_id == Enrollment.patient_id,
-               Guardian.practice_id == Enrollment.practice_id)
-        .order_by(Guardian.id)
-        .limit(1)
-        .correlate(Enrollment)
-        .scalar_subquery()
-    )
+    return (first_guardian_language(Enrollment.patient_id, Enrollment.practice_id)
+            .correlate(Enrollment).scalar_subquery())
 
 
 def _candidates(session: Session, practice: Practice, now: dt.datetime, limit: int):
