@@ -35,7 +35,7 @@ from models import (
 from services.adolescents import AccessLevel, ParentAccess, parent_access
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput
-from services.i18n import DEFAULT_LANGUAGE, language_name, normalize_language, supported_languages
+from services.i18n import DEFAULT_LANGUAGE, language_not_offered, normalize_language
 from services.invitation_setup import (
     insert_enrollment,
     invitation_link,
@@ -121,9 +121,7 @@ def _language(session: Session, form: PatientInvitationForm, *, practice_id: int
         return family_language(session, practice_id=practice_id, patient_id=patient_id)
     language = normalize_language(form.language)
     if language is None:
-        offered = ", ".join(language_name(code) for code in supported_languages())
-        raise InvalidInput(f"{LANGUAGE} {form.language!r} is not offered: choose one of "
-                           f"{offered}.", field=LANGUAGE)
+        raise InvalidInput(language_not_offered(form.language, label=LANGUAGE), field=LANGUAGE)
     return language
 
 

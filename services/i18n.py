@@ -78,6 +78,12 @@ def normalize_language(value: str | None) -> str | None:
     return locale.language if locale.language in supported_languages() else None
 
 
+def language_not_offered(value: str, *, label: str) -> str:
+    """The message for a language value no catalog serves, naming the field and the choices."""
+    offered = ", ".join(language_name(code) for code in supported_languages())
+    return f"{label} {value!r} is not offered: choose one of {offered}."
+
+
 def language_or_default(value: str | None) -> str:
     """`value` when it is a supported language, else English (links may carry anything)."""
     return normalize_language(value) or DEFAULT_LANGUAGE

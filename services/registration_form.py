@@ -11,9 +11,8 @@ from models import EnrollmentMethod
 from services import carriers
 from services.errors import InvalidInput
 from services.i18n import (
-    language_name,
+    language_not_offered,
     normalize_language,
-    supported_languages,
 )
 from services.messages import Channel
 from services.pins import normalize_answer
@@ -190,10 +189,9 @@ def _check(form: RegistrationForm,
         problems.append(error)
     language = normalize_language(form.preferred_language)
     if language is None and form.preferred_language is not None:
-        offered = ", ".join(language_name(code) for code in supported_languages())
         problems.append(InvalidInput(
-            f"Preferred language {form.preferred_language!r} is not offered: choose one of "
-            f"{offered}.", field=LANGUAGE))
+            language_not_offered(form.preferred_language, label=LANGUAGE),
+            field=LANGUAGE))
     question, answer = _check_question(form, problems)
     _check_guardian(form, problems)
     text = _check_text(form, settings, problems)
