@@ -208,6 +208,21 @@ def replica_behind(cluster) -> int:
     return int(served[-1].split(",")[-1].strip().rsplit(":", 1)[-1])
 
 
+def after_failover(cluster, page) -> str:
+    """What the page and the servers showed when the sign-in form did not come back."""
+    def tail(path: Path, lines: int = 25) -> str:
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    state = page.evaluate(support._DIAGNOSIS)
+    parts = [f"no sign-in form after the replica died; page state {state}",
+             "page text:\n" + page.inner_text("body")[:2000],
+             "nginx access log:\n" + tail(cluster.access_log, 40),
+             "nginx error log:\n" + tail(cluster.access_log.with_name("error.log"))]
+    parts += [f"replica {server.port}:\n" + tail(server.log_path) for server in cluster.replicas]
+    return "\n\n".join(parts)
+
+
 def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
         cluster, new_context, smtp):
     violations: list[str] = []
@@ -270,6 +285,11 @@ def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
     victim.stop()
     again = new_context().new_page()
     open_app(again, "/")
+    try:
+        expect(again.get_by_test_id("stForm").get_by_label("Username", exact=True)
+               ).to_be_visible()
+    except AssertionError:
+        raise AssertionError(after_failover(cluster, again)) from None
     sign_in(again, STAFF.username, STAFF.password)
     expect_signed_in(again, STAFF.name)
     assert replica_behind(cluster) != victim_port
