@@ -4,7 +4,13 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from ui.navigation import ACTIVATE_PATH, activate_page, staff_pages
+from ui.imports import import_app_modules
+
+# Before any import of our code: a fresh server's first runs (several tabs reconnecting at once)
+# must not import SQLAlchemy side by side (ui/imports.py).
+import_app_modules()
+
+from ui.navigation import ACTIVATE_PATH, activate_page, staff_pages  # noqa: E402
 
 # Signed-out pages (sign-in, setup, activation) are narrow forms from their first delta; staff
 # pages turn wide once the run knows who is signed in (below). Starting wide and narrowing

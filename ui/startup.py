@@ -11,28 +11,18 @@ what sessions and caches made since, and memory held by sessions is still reclai
 from __future__ import annotations
 
 import gc
-import importlib
-import pkgutil
 
 import streamlit as st
 
-import services
-import ui
 from services.db import migrate_once
 from services.settings import check_upload_limit, cookie_key, get_settings, outbox_key, pin_pepper
-
-
-def import_page_modules() -> None:
-    """Import every module of services/ and ui/ (pages import them on their first run)."""
-    for package in (services, ui):
-        for module in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"{package.__name__}.{module.name}")
+from ui.imports import import_app_modules
 
 
 def freeze_imports() -> int:
     """Import the page modules, collect once, freeze what is left; returns how many objects
     the collector no longer walks."""
-    import_page_modules()
+    import_app_modules()
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
