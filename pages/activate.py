@@ -3,6 +3,10 @@ in the parent's language (the link's `lang`, or the switch at the top).
 
 Public on purpose: it never calls require_page, and works signed out or signed in."""
 
+from ui.imports import through_app
+
+through_app()  # first: a fresh server's first run may start here, not in app.py
+
 import streamlit as st
 
 from services import activation

@@ -4,6 +4,10 @@ as CSV."""
 
 from __future__ import annotations
 
+from ui.imports import through_app
+
+through_app()  # first: a fresh server's first run may start here, not in app.py
+
 import datetime as dt
 import zoneinfo
 

@@ -3,6 +3,10 @@ whose patient is not Active."""
 
 from __future__ import annotations
 
+from ui.imports import through_app
+
+through_app()  # first: a fresh server's first run may start here, not in app.py
+
 import hashlib
 from dataclasses import replace
 

@@ -7,6 +7,10 @@ EnrollmentScope built from the shared filters), its charts services/figures.py."
 
 from __future__ import annotations
 
+from ui.imports import through_app
+
+through_app()  # first: a fresh server's first run may start here, not in app.py
+
 import streamlit as st
 
 from services import figures, permissions

@@ -4,6 +4,10 @@ then read and download the report. Importing the same file again changes nothing
 
 from __future__ import annotations
 
+from ui.imports import through_app
+
+through_app()  # first: a fresh server's first run may start here, not in app.py
+
 import datetime as dt
 
 import pandas as pd

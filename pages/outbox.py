@@ -3,6 +3,10 @@ resend one, or send what is due now. Bodies show the PIN placeholder, never a PI
 
 from __future__ import annotations
 
+from ui.imports import through_app
+
+through_app()  # first: a fresh server's first run may start here, not in app.py
+
 import zoneinfo
 
 import pandas as pd

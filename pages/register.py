@@ -5,6 +5,10 @@ or marks the family declined. Services: registration, registration_context, outb
 
 from __future__ import annotations
 
+from ui.imports import through_app
+
+through_app()  # first: a fresh server's first run may start here, not in app.py
+
 import datetime as dt
 import zoneinfo
 

@@ -1,5 +1,9 @@
 """First-run setup: the terminal's token, the first administrator, then the demo practice."""
 
+from ui.imports import through_app
+
+through_app()  # first: a fresh server's first run may start here, not in app.py
+
 import zoneinfo
 from urllib.parse import urlsplit
 

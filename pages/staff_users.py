@@ -6,6 +6,10 @@ services/staff_users.py."""
 
 from __future__ import annotations
 
+from ui.imports import through_app
+
+through_app()  # first: a fresh server's first run may start here, not in app.py
+
 import zoneinfo
 
 import pandas as pd

@@ -3,6 +3,10 @@ from the app goes to a number on this list, for any practice on this install."""
 
 from __future__ import annotations
 
+from ui.imports import through_app
+
+through_app()  # first: a fresh server's first run may start here, not in app.py
+
 import pandas as pd
 import streamlit as st
 

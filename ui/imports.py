@@ -1,4 +1,4 @@
-"""The app's modules, imported once per process by one thread at a time.
+"""Every run through app.py, and the app's modules imported once per process by one thread.
 
 Streamlit runs every session's script in a thread of its own. When several browsers reach a
 freshly started server at once (a replica restarted behind nginx, every open tab reconnecting
@@ -9,6 +9,12 @@ partially initialised module, and that session's run fails ("cannot import name 
 partially initialized module 'sqlalchemy.engine'"), which shows the user Streamlit's error
 page. app.py calls `import_app_modules()` before its first import of our code, so the first
 run imports everything under one lock and later runs find it all in sys.modules.
+
+Streamlit also treats an app with a `pages/` folder as an old-style multipage app until some
+run calls st.navigation: on a fresh process, a tab's first run (an open tab reconnecting after
+a restart, or a link such as /dashboard) starts in `pages/<name>.py` itself, past app.py's
+sign-in from the cookie, its start-up and these imports. Every page calls `through_app()`
+first: such a run switches that mode off and starts again, through app.py.
 
 This module imports nothing but the standard library at its top, so importing it is safe from
 any number of threads.
@@ -41,3 +47,16 @@ def import_app_modules() -> None:
         if not _done:
             import_page_modules()
             _done = True
+
+
+def through_app() -> None:
+    """At the top of every page: a run that started in the page's own file (see above) imports
+    the app's modules and starts again through app.py, on the same page. A no-op for every run
+    app.py's st.navigation started."""
+    import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False  # what st.navigation does
+        import_app_modules()
+        st.rerun()

@@ -403,9 +403,10 @@ def server_env(*, data_dir: Path, database_url: str, extra: dict[str, str]) -> d
 
 
 def start_server(*, name: str, data_dir: Path, database_url: str, extra_env: dict[str, str],
-                 health: bool = True) -> PortalServer:
-    """Start `streamlit run app.py` on a free loopback port; wait for /_stcore/health."""
-    port = free_port()
+                 health: bool = True, port: int | None = None) -> PortalServer:
+    """Start `streamlit run app.py` on a loopback port (a free one unless given: a restart
+    reuses its server's port); wait for /_stcore/health."""
+    port = port or free_port()
     SERVER_LOGS.mkdir(parents=True, exist_ok=True)
     log_path = SERVER_LOGS / f"{backend_name()}-{name}.log"
     log_file = log_path.open("w", encoding="utf-8")
