@@ -188,8 +188,8 @@ def _text_route(session: Session, form: PatientInvitationForm, phone: str | None
     closed = carriers.closed_carrier_refusal(carrier.key, sms_api_configured=False)
     if closed:
         # Texts to a closed gateway vanish without a bounce.
-        raise InvalidInput(f"{closed} Untick {TEXT} to invite the patient by email or with the "
-                           "PIN letter.", field=CARRIER)
+        raise InvalidInput(f"{CARRIER}: {closed} Untick {TEXT} to invite the patient by email "
+                           "or with the PIN letter.", field=CARRIER)
     try:
         return Channel.sms_gateway, carriers.gateway_address(carrier_key=carrier.key,
                                                              cell_phone=phone)

@@ -66,6 +66,8 @@ def render_text(*, language: str, kind: str, practice_name: str, patient_first_n
         text = _render(practice_name=practice_name, expires_on=None, **common)
         if size(text) <= TEXT_LIMIT:
             return text
+    if link:
+        return text  # a link runs to a second part anyway: a cut name would save nothing
     over = size(text) - TEXT_LIMIT
     short = shorten_name(practice_name, len(" ".join(practice_name.split())) - over)
     return _render(practice_name=short, expires_on=None, **common)
