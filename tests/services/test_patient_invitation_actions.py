@@ -21,6 +21,8 @@ from models import (
     TextLog,
 )
 from services import registration_context
+from services.activation import describe_link
+from services.activation_messages import pin_source_instruction
 from services.adolescent_invitation import (
     CANCEL_REASON,
     CARRIER,
@@ -131,6 +133,25 @@ def test_the_text_carries_the_pin_in_spanish_words_to_the_patient(session, clini
     [invited] = events("patient_invited")
     assert invited["pin_sent_by"] == "text" and invited["text"] == "sms_gateway"
     assert [log.phone for log in session.exec(select(TextLog)).all()] == ["+16175550123"]
+
+
+@pytest.mark.parametrize(("texted", "email", "instruction"), [
+    (True, "maya@example.com", "Ingrese el PIN del mensaje de texto que le enviamos y su fecha "
+                               "de nacimiento."),
+    (True, "", "Ingrese el PIN impreso en la carta que le entregó el consultorio y su fecha de "
+               "nacimiento."),
+    (False, "maya@example.com", "Ingrese el PIN de su correo de bienvenida y su fecha de "
+                                "nacimiento."),
+])
+def test_the_activation_page_asks_for_the_pin_where_it_went_and_the_own_birth_date(
+        session, clinic, texted, email, instruction):
+    patient, _ = patient_aged(session, clinic, 15, language="es")
+    result = invite(clinic, patient, email=email, **(TEXTED if texted else {}))
+    with session_scope(read_only=True) as check:
+        link = describe_link(check, practice_id=clinic["practice"].id, now=NOW,
+                             link_token=enrollment(result.enrollment_id).link_token)
+    assert link.own_account
+    assert pin_source_instruction(link.pin_source, "es", own_account=True) == instruction
 
 
 def test_without_an_email_the_text_carries_the_link_and_the_letter_the_pin(session, clinic):
