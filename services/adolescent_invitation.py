@@ -274,7 +274,8 @@ def invite_patient(
     pin_channel = "text" if pin_by_text else "email" if email else "letter"
     detail = {"enrollment_id": enrollment.id, "access_level": level.value, "email": email,
               "cell_phone": phone, "pin_sent_by": pin_channel, "language": language,
-              "text": text[0] if text else None, "text_consent": text is not None,
+              "channel": [message.channel for message in messages] or None,
+              "text_consent": text is not None,
               "expires_at": expires_at.isoformat()}
     record_event(session, actor=actor, action="patient_invited", practice_id=practice_id,
                  patient_id=patient.id, **detail)

@@ -32,6 +32,7 @@ from services.adolescent_invitation import (
     cancel_patient_invitation,
     invite_patient,
 )
+from services.audit_details import describe_detail
 from services.db import session_scope
 from services.errors import Conflict, InvalidInput
 from services.invitation_resend import resend_invitation
@@ -131,7 +132,13 @@ def test_the_text_carries_the_pin_in_spanish_words_to_the_patient(session, clini
     assert row.send_text and row.text_consent_by_id == clinic["staff"].id
     assert row.cell_carrier == "uscellular" and row.language == "es"
     [invited] = events("patient_invited")
-    assert invited["pin_sent_by"] == "text" and invited["text"] == "sms_gateway"
+    assert invited["pin_sent_by"] == "text"
+    assert invited["channel"] == ["email", "sms_gateway"] and invited["text_consent"]
+    with session_scope(read_only=True) as check:
+        detail = check.exec(select(AuditEvent.detail).where(
+            AuditEvent.action == "patient_invited")).one()
+    shown = describe_detail(detail, timezone="America/New_York")
+    assert "Sent by: Email, Text via carrier gateway" in shown and "sms_gateway" not in shown
     assert [log.phone for log in session.exec(select(TextLog)).all()] == ["+16175550123"]
 
 
