@@ -113,7 +113,8 @@ if link is not None:
             st.markdown(f"**{label}:** {plain(link.question or '')}")
             answer = st.text_input(_("Answer"), key="answer", autocomplete="off")
         else:
-            st.markdown(pin_source_instruction(link.pin_source, language))
+            st.markdown(pin_source_instruction(link.pin_source, language,
+                                               own_account=link.own_account))
             pin = st.text_input(
                 "PIN", key="pin", max_chars=24,
                 placeholder=_("for example %(pin)s") % {"pin": "7KQ4M-9TXR2"},

@@ -157,9 +157,18 @@ def pin_source(*, send_pin: bool, send_text: bool) -> str:
     return "text" if send_text else "email"
 
 
-def pin_source_instruction(source: str | None, language: str = DEFAULT_LANGUAGE) -> str:
-    """What the activation page asks for, naming where the PIN went as it was sent."""
+def pin_source_instruction(source: str | None, language: str = DEFAULT_LANGUAGE, *,
+                           own_account: bool = False) -> str:
+    """What the activation page asks for, naming where the PIN went as it was sent (to the
+    patient themself, for an invitation of their own: their date of birth)."""
     _ = gettext_for(language)
+    if own_account:
+        if source == "text":
+            return _("Enter the PIN from the text message we sent you, and your date of birth.")
+        if source == "letter":
+            return _("Enter the PIN printed on the letter the practice gave you, and your date "
+                     "of birth.")
+        return _("Enter the PIN from your welcome email, and your date of birth.")
     if source == "text":
         return _("Enter the PIN from the text message we sent you, and your child's date of "
                  "birth.")

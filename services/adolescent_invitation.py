@@ -10,6 +10,12 @@ the patient's own (PortalAccount.patient_id). Everything the patient reads is wr
 (services/messages.py `own_account`) in the language chosen at the desk, the family's (the first
 guardian's) at first, recorded on the enrollment for the reminders.
 
+With the patient's consent to texts, a text goes to their cell phone as on the parent form (the
+carrier's gateway or the SMS API; a number on the STOP list or over its caps is refused): with
+an email it carries the PIN and the email the link; without one it carries the link and the PIN
+is on the letter. A live invitation of the patient's own is resent by
+services/invitation_resend.py and cancelled here (`cancel_patient_invitation`).
+
     invite_patient(session, practice_id=..., patient_id=..., form=PatientInvitationForm(...),
                    actor="desk1", staff_user_id=7)
 """
@@ -31,7 +37,9 @@ from models import (
     Patient,
     PatientGuardian,
     Practice,
+    utcnow,
 )
+from services import carriers, text_opt_out
 from services.adolescents import AccessLevel, ParentAccess, parent_access
 from services.audit import record_event
 from services.errors import Conflict, InvalidInput
@@ -44,10 +52,11 @@ from services.invitation_setup import (
     void_enrollment,
 )
 from services.letters import PinLetter
-from services.messages import Invitation, build_welcome_email
+from services.messages import Channel, Invitation, build_text_message, build_welcome_email
 from services.outbox import queue_message
 from services.pins import format_pin, generate_pin, hash_secret, normalize_pin
-from services.registration_context import live_enrollment, status_of
+from services.registration_context import find_patient, live_enrollment, status_of
+from services.registration_form import checked_reason
 from services.senders import Senders
 from services.settings import Settings
 from services.status import PortalStatus
@@ -58,6 +67,13 @@ PHONE = "Patient's cell phone"
 LANGUAGE = "Language"
 ASSENT = "The patient agrees to have their own portal account"
 SUBMIT = "Invite the patient"
+# The parent form's Text Message, Text consent and Cell Carrier, named for the patient (both
+# forms share the Register page, and each error shows under its own field).
+TEXT = "Text the patient"
+TEXT_CONSENT = "Patient's text consent"
+CARRIER = "Patient's cell carrier"
+CANCEL_REASON = "Reason for cancelling"
+CANCEL = "Cancel the patient's invitation"
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,9 @@ class PatientInvitationForm:
     assent: bool = False  # required for an adolescent; a young adult consents for themself
     # What the patient reads (email, letter, activation page); None: the family's language.
     language: str | None = None
+    send_text: bool = False  # also text the patient (needs their consent and cell phone)
+    text_consent: bool = False  # the patient agreed to receive texts from the practice
+    cell_carrier: str | None = None  # the carrier's gateway, when no SMS API is set up
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,8 @@ class PatientInvitationResult:
     activation_url: str
     message_ids: tuple[int, ...]
     letter: PinLetter
+    pin_channel: str = "email"  # where the PIN went: email, text or letter
+    texted: bool = False  # a text message was queued to the cell phone
 
 
 def patient_invitation_level(patient: Patient | object, practice: Practice | object, *,
@@ -125,17 +146,55 @@ def _language(session: Session, form: PatientInvitationForm, *, practice_id: int
     return language
 
 
-def _checked(form: PatientInvitationForm, level: AccessLevel) -> tuple[str | None, str | None]:
+def _checked(form: PatientInvitationForm, level: AccessLevel,
+             region: str = "US") -> tuple[str | None, str | None]:
     """The email and cell phone (either may be empty, not both); InvalidInput names the field."""
     if not form.email.strip() and not form.cell_phone.strip():
         raise InvalidInput(f"{EMAIL} is empty: enter the patient's own email address (or their "
                            "cell phone, and hand them the PIN letter).", field=EMAIL)
     email = normalize_email(form.email, field=EMAIL).lower() if form.email.strip() else None
-    phone = normalize_phone(form.cell_phone, field=PHONE) if form.cell_phone.strip() else None
+    phone = (normalize_phone(form.cell_phone, region=region, field=PHONE)
+             if form.cell_phone.strip() else None)
     if level == AccessLevel.adolescent and not form.assent:
         raise InvalidInput(f"Tick \"{ASSENT}\": an adolescent's own account needs their "
                            "agreement, asked for at the desk.", field=ASSENT)
     return email, phone
+
+
+def _text_route(session: Session, form: PatientInvitationForm, phone: str | None, *,
+                settings: Settings, now: dt.datetime) -> tuple[str, str] | None:
+    """Where the text goes (channel, recipient); None without `Text the patient`. InvalidInput
+    names the field: no cell phone, no consent, no (or a closed) carrier, or a number that
+    opted out (STOP) or already had its texts for today or this week."""
+    if not form.send_text:
+        return None
+    if phone is None:
+        raise InvalidInput(f"{PHONE} is empty: enter the patient's cell phone to text them, or "
+                           f"untick {TEXT}.", field=PHONE)
+    if not form.text_consent:
+        raise InvalidInput(f"{TEXT_CONSENT} is required with {TEXT}: ask the patient whether "
+                           "they agree to receive texts from the practice, and tick "
+                           f"{TEXT_CONSENT} (or untick {TEXT}).", field=TEXT_CONSENT)
+    refusal = text_opt_out.text_refusal(session, phone=phone, now=now)
+    if refusal:
+        raise InvalidInput(f"{PHONE}: {refusal} Untick {TEXT} to invite the patient by email "
+                           "or with the PIN letter.", field=PHONE)
+    if settings.sms_api_configured:
+        return Channel.sms_api, phone
+    carrier = carriers.CARRIERS_BY_KEY.get(form.cell_carrier or "")
+    if carrier is None:
+        raise InvalidInput(f"{CARRIER} is required with {TEXT}: choose the patient's carrier, "
+                           f"or untick {TEXT}.", field=CARRIER)
+    closed = carriers.closed_carrier_refusal(carrier.key, sms_api_configured=False)
+    if closed:
+        # Texts to a closed gateway vanish without a bounce.
+        raise InvalidInput(f"{CARRIER}: {closed} Untick {TEXT} to invite the patient by email "
+                           "or with the PIN letter.", field=CARRIER)
+    try:
+        return Channel.sms_gateway, carriers.gateway_address(carrier_key=carrier.key,
+                                                             cell_phone=phone)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field=PHONE) from None
 
 
 def invite_patient(
@@ -150,8 +209,9 @@ def invite_patient(
     senders: Senders | None = None,
     now: dt.datetime | None = None,
 ) -> PatientInvitationResult:
-    """The patient's own invitation with a fresh PIN, emailed (when an email is given) through
-    the outbox and audited; a previous unused one of their own is voided."""
+    """The patient's own invitation with a fresh PIN, emailed (when an email is given) and
+    texted (when `Text the patient` is ticked) through the outbox and audited; a previous
+    unused one of their own is voided."""
     setup = start_invitation(session, practice_id=practice_id, patient_id=patient_id,
                              settings=settings, senders=senders, now=now)
     practice, patient, now = setup.practice, setup.patient, setup.now
@@ -160,8 +220,9 @@ def invite_patient(
     if level is None:
         raise Conflict(f"{patient_name} is under the practice's Confidential age: invite a "
                        "parent instead.", field=SUBMIT)
-    email, phone = _checked(form, level)
+    email, phone = _checked(form, level, setup.settings.phone_region)
     language = _language(session, form, practice_id=practice_id, patient_id=patient.id)
+    text = _text_route(session, form, phone, settings=setup.settings, now=now)
 
     live = live_enrollment(session, patient_id=patient.id, recipient=EnrollmentRecipient.patient)
     if status_of(live, now) == PortalStatus.active:
@@ -174,11 +235,15 @@ def invite_patient(
     pin = generate_pin()
     expires_at = now + dt.timedelta(days=practice.pin_lifetime_days)
     assent = level == AccessLevel.adolescent
+    pin_by_text = bool(text and email)  # as for a parent: the PIN by text, the link by email
     enrollment = Enrollment(
         practice_id=practice_id, patient_id=patient.id, guardian_id=None,
         recipient=EnrollmentRecipient.patient, access_level=level.value,
         method=EnrollmentMethod.pin, secret_hash=hash_secret(normalize_pin(pin)),
         link_token=secrets.token_urlsafe(18), email=email, cell_phone=phone,
+        cell_carrier=form.cell_carrier if text and text[0] == Channel.sms_gateway else None,
+        send_text=text is not None, text_consent_at=now if text else None,
+        text_consent_by_id=staff_user_id if text else None,
         send_pin=email is not None, status=EnrollmentStatus.invited,
         issued_by_id=staff_user_id, issued_at=now, expires_at=expires_at,
         assent_at=now if assent else None, assent_by_id=staff_user_id if assent else None,
@@ -190,21 +255,27 @@ def invite_patient(
 
     info, url = invitation_link(session, setup, enrollment, language)
     expires_on = setup.local_date(expires_at)
-    rows = []
-    if email:
-        invitation = Invitation(practice=info, guardian_name=patient_name,
-                                patient_first_name=patient.first_name, activation_url=url,
-                                expires_on=expires_on, method=EnrollmentMethod.pin,
-                                pin_in_email=True, language=language, own_account=True)
-        rows.append(queue_message(session, practice_id=practice_id,
-                                  enrollment_id=enrollment.id,
-                                  message=build_welcome_email(invitation, recipient=email),
-                                  pin=pin, senders=setup.senders, now=now))
-        session.flush()
+    invitation = Invitation(practice=info, guardian_name=patient_name,
+                            patient_first_name=patient.first_name, activation_url=url,
+                            expires_on=expires_on, method=EnrollmentMethod.pin,
+                            pin_in_email=bool(email and not pin_by_text), pin_by_text=pin_by_text,
+                            language=language, own_account=True, link_in_text=email is None)
+    messages = [build_welcome_email(invitation, recipient=email)] if email else []
+    if text:
+        messages.append(build_text_message(invitation, channel=text[0], recipient=text[1]))
+    rows = [queue_message(session, practice_id=practice_id, enrollment_id=enrollment.id,
+                          message=message, pin=pin, senders=setup.senders, now=now)
+            for message in messages]
+    session.flush()
+    if text:
+        text_opt_out.record_text(session, phone=phone, practice_id=practice_id,
+                                 outbox_message_id=rows[-1].id, now=now)
 
+    pin_channel = "text" if pin_by_text else "email" if email else "letter"
     detail = {"enrollment_id": enrollment.id, "access_level": level.value, "email": email,
-              "cell_phone": phone, "pin_sent_by": "email" if email else "letter",
-              "language": language,
+              "cell_phone": phone, "pin_sent_by": pin_channel, "language": language,
+              "channel": [message.channel for message in messages] or None,
+              "text_consent": text is not None,
               "expires_at": expires_at.isoformat()}
     record_event(session, actor=actor, action="patient_invited", practice_id=practice_id,
                  patient_id=patient.id, **detail)
@@ -222,5 +293,38 @@ def invite_patient(
         enrollment_id=enrollment.id, patient_id=patient.id, patient_name=patient_name,
         access_level=level, pin=format_pin(pin), email=email, cell_phone=phone,
         expires_at=expires_at, activation_url=url,
-        message_ids=tuple(row.id for row in rows), letter=letter,
+        message_ids=tuple(row.id for row in rows), letter=letter, pin_channel=pin_channel,
+        texted=text is not None,
     )
+
+
+def cancel_patient_invitation(
+    session: Session,
+    *,
+    practice_id: int,
+    patient_id: int,
+    enrollment_id: int,
+    reason: str,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> None:
+    """The patient says no, or the address was wrong: their live own invitation is voided as
+    a new PIN voids one (the PIN stops working, unsent messages are cancelled), the reason kept
+    and audited; the patient may be invited again."""
+    reason = checked_reason(reason, field=CANCEL_REASON,
+                            ask="say why, for example “The patient does not want an account” "
+                                "or “Wrong email address”")
+    now = now or utcnow()
+    patient = find_patient(session, practice_id=practice_id, patient_id=patient_id)
+    live = live_enrollment(session, patient_id=patient.id, recipient=EnrollmentRecipient.patient)
+    if live is None or live.id != enrollment_id:
+        raise Conflict("The patient's own invitation changed since the page was loaded. Reload "
+                       "the page and try again.", field=CANCEL_REASON)
+    if status_of(live, now) == PortalStatus.active:
+        raise Conflict("The patient already activated their own account; it cannot be "
+                       "cancelled here.", field=CANCEL_REASON)
+    void_enrollment(session, live=live, now=now, actor=actor, field=CANCEL_REASON,
+                    reason="the patient's own invitation was cancelled", declined_reason=reason)
+    record_event(session, actor=actor, action="patient_invitation_cancelled",
+                 practice_id=practice_id, patient_id=patient.id, enrollment_id=live.id,
+                 reason=reason)

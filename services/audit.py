@@ -73,6 +73,7 @@ ACTION_LABELS: dict[str, str] = {
     "message_failed": "Message failed",
     "message_requeued": "Message queued again",
     "message_sent": "Message sent",
+    "patient_invitation_cancelled": "Patient's own invitation cancelled",
     "patient_invited": "Patient invited to their own account",
     "pin_issued": "PIN issued",
     "pin_voided": "PIN voided",

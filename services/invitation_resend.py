@@ -1,7 +1,9 @@
 """Resend an invitation, and correct a parent's address after a delivery failure and resend.
 
 The PIN exists only as a hash once sent, so a resend is the link (plus any unsent original,
-which still carries its sealed PIN)."""
+which still carries its sealed PIN). The patient's own invitation (recipient Patient) is resent
+the same way, written to the patient in the invitation's language, to its own email; one with
+no email but a text gets the link by text again (never to a number that opted out)."""
 
 from __future__ import annotations
 
@@ -12,16 +14,35 @@ from dataclasses import dataclass
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from models import Enrollment, Guardian, OutboxMessage, OutboxStatus, Practice, utcnow
+from models import (
+    Enrollment,
+    EnrollmentRecipient,
+    Guardian,
+    OutboxMessage,
+    OutboxStatus,
+    Patient,
+    Practice,
+    utcnow,
+)
+from services import text_opt_out
+from services.adolescent_invitation import family_language
 from services.audit import record_event
 from services.delivery_failures import clear_delivery_failure
 from services.errors import Conflict, InvalidInput
 from services.i18n import DEFAULT_LANGUAGE
-from services.messages import PIN_PLACEHOLDER, Invitation, activation_url, build_welcome_email
+from services.messages import (
+    PIN_PLACEHOLDER,
+    Invitation,
+    OutgoingMessage,
+    activation_url,
+    build_text_message,
+    build_welcome_email,
+)
 from services.outbox import queue_message
 from services.practices import get_practice
 from services.registration_context import find_patient, live_enrollment, status_of
 from services.registration_form import EMAIL
+from services.reminders import text_route
 from services.senders import Senders, senders_from_settings
 from services.settings import Settings, get_settings
 from services.status import PortalStatus
@@ -40,9 +61,10 @@ class ResendResult:
 
 
 def _live_invited(session: Session, *, practice_id: int, patient_id: int, enrollment_id: int,
-                  now: dt.datetime, field: str) -> Enrollment:
+                  now: dt.datetime, field: str,
+                  recipient: str = EnrollmentRecipient.parent) -> Enrollment:
     patient = find_patient(session, practice_id=practice_id, patient_id=patient_id)
-    live = live_enrollment(session, patient_id=patient.id)
+    live = live_enrollment(session, patient_id=patient.id, recipient=recipient)
     if live is None or live.id != enrollment_id:
         raise Conflict("This patient's portal invitation changed since the page was loaded. "
                        "Reload the page and try again.", field=field)
@@ -73,16 +95,25 @@ def _requeue_unsent(session: Session, live: Enrollment, senders: Senders,
     return [message.id for message in unsent]
 
 
-def _queue_link_email(session: Session, *, practice_id: int, live: Enrollment,
-                      child: str, senders: Senders, now: dt.datetime) -> int:
+def _link_invitation(session: Session, *, practice_id: int, live: Enrollment,
+                     patient: Patient) -> Invitation:
+    """The invitation again, link only: to the parent in their language, or to the patient
+    themself in the language recorded on their own invitation (else the family's)."""
     practice = session.get(Practice, practice_id)
     info = get_practice(session, practice_id=practice_id)
+    own = live.recipient == EnrollmentRecipient.patient
     guardian = session.get(Guardian, live.guardian_id) if live.guardian_id else None
-    language = guardian.preferred_language if guardian else DEFAULT_LANGUAGE
-    invitation = Invitation(
+    if own:
+        name = f"{patient.first_name} {patient.last_name}"
+        language = live.language or family_language(session, practice_id=practice_id,
+                                                    patient_id=patient.id)
+    else:
+        name = f"{guardian.first_name} {guardian.last_name}" if guardian else ""
+        language = guardian.preferred_language if guardian else DEFAULT_LANGUAGE
+    return Invitation(
         practice=info,
-        guardian_name=f"{guardian.first_name} {guardian.last_name}" if guardian else "",
-        patient_first_name=child,
+        guardian_name=name,
+        patient_first_name=patient.first_name,
         activation_url=activation_url(info, live.link_token, language),
         expires_on=(live.expires_at.astimezone(zoneinfo.ZoneInfo(practice.timezone)).date()
                     if live.expires_at else None),
@@ -90,12 +121,47 @@ def _queue_link_email(session: Session, *, practice_id: int, live: Enrollment,
         verification_question=live.verification_question,
         resend=True,
         language=language,
+        own_account=own,
+        link_in_text=own and not live.email,
     )
+
+
+def _queue(session: Session, *, practice_id: int, live: Enrollment, message: OutgoingMessage,
+           senders: Senders, now: dt.datetime) -> int:
     row = queue_message(session, practice_id=practice_id, enrollment_id=live.id,
-                        message=build_welcome_email(invitation, recipient=live.email),
-                        pin=None, senders=senders, now=now)
+                        message=message, pin=None, senders=senders, now=now)
     session.flush()
     return row.id
+
+
+def _queue_link_email(session: Session, *, practice_id: int, live: Enrollment,
+                      patient: Patient, senders: Senders, now: dt.datetime) -> int:
+    invitation = _link_invitation(session, practice_id=practice_id, live=live, patient=patient)
+    return _queue(session, practice_id=practice_id, live=live, senders=senders, now=now,
+                  message=build_welcome_email(invitation, recipient=live.email))
+
+
+def _queue_link_text(session: Session, *, practice_id: int, live: Enrollment,
+                     patient: Patient, settings: Settings, senders: Senders,
+                     now: dt.datetime) -> int:
+    """The patient's own invitation without an email: the link by text again, unless the
+    number opted out or reached its caps (Conflict, in words, on Resend)."""
+    route = text_route(live, settings)
+    if route is None:
+        raise Conflict("The patient's invitation has no email address, and its text cannot be "
+                       "sent (no consent to texts, or the carrier's gateway closed): hand them "
+                       "the PIN letter, or invite them again.", field=RESEND)
+    refusal = text_opt_out.text_refusal(session, phone=live.cell_phone, now=now)
+    if refusal:
+        raise Conflict(f"No text sent: {refusal} Hand the patient the PIN letter instead.",
+                       field=RESEND)
+    invitation = _link_invitation(session, practice_id=practice_id, live=live, patient=patient)
+    message_id = _queue(session, practice_id=practice_id, live=live, senders=senders, now=now,
+                        message=build_text_message(invitation, channel=route[0],
+                                                   recipient=route[1]))
+    text_opt_out.record_text(session, phone=live.cell_phone, practice_id=practice_id,
+                             outbox_message_id=message_id, now=now)
+    return message_id
 
 
 def resend_invitation(
@@ -105,30 +171,38 @@ def resend_invitation(
     patient_id: int,
     enrollment_id: int,
     actor: str,
+    recipient: str = EnrollmentRecipient.parent,
     settings: Settings | None = None,
     senders: Senders | None = None,
     now: dt.datetime | None = None,
 ) -> ResendResult:
     """Send the invitation again: unsent originals go out as they are; otherwise a new email
-    with the link (the PIN itself is not kept, so it cannot be sent twice)."""
+    with the link (the PIN itself is not kept, so it cannot be sent twice). With
+    recipient=Patient, the patient's own invitation, in words written to them."""
     settings = settings or get_settings()
     senders = senders or senders_from_settings(settings)
     now = now or utcnow()
+    own = recipient == EnrollmentRecipient.patient
     live = _live_invited(session, practice_id=practice_id, patient_id=patient_id,
-                         enrollment_id=enrollment_id, now=now, field=RESEND)
-    if not live.email:
-        raise Conflict("This invitation has no email address: issue a new PIN with one.",
+                         enrollment_id=enrollment_id, now=now, field=RESEND, recipient=recipient)
+    if not live.email and not (own and live.send_text):
+        raise Conflict("The patient's invitation has no email address and no text: hand them "
+                       "the PIN letter, or invite them again with one." if own else
+                       "This invitation has no email address: issue a new PIN with one.",
                        field=RESEND)
     ids = _requeue_unsent(session, live, senders, now)
     new_messages = 0
     if not ids:
-        child = find_patient(session, practice_id=practice_id, patient_id=patient_id).first_name
-        ids.append(_queue_link_email(session, practice_id=practice_id, live=live, child=child,
-                                     senders=senders, now=now))
+        patient = find_patient(session, practice_id=practice_id, patient_id=patient_id)
+        common = {"practice_id": practice_id, "live": live, "patient": patient,
+                  "senders": senders, "now": now}
+        ids.append(_queue_link_email(session, **common) if live.email else
+                   _queue_link_text(session, settings=settings, **common))
         new_messages = 1
     record_event(session, actor=actor, action="invitation_resent", practice_id=practice_id,
                  patient_id=live.patient_id, enrollment_id=live.id, message_ids=ids,
-                 requeued=len(ids) - new_messages, new_messages=new_messages)
+                 requeued=len(ids) - new_messages, new_messages=new_messages,
+                 recipient=live.recipient)
     return ResendResult(message_ids=tuple(ids), requeued=len(ids) - new_messages,
                         new_messages=new_messages)
 
@@ -167,8 +241,8 @@ def correct_email_and_resend(
             session.add(guardian)
     clear_delivery_failure(session, enrollment_id=live.id)
     session.flush()
-    child = find_patient(session, practice_id=practice_id, patient_id=patient_id).first_name
-    message_id = _queue_link_email(session, practice_id=practice_id, live=live, child=child,
+    patient = find_patient(session, practice_id=practice_id, patient_id=patient_id)
+    message_id = _queue_link_email(session, practice_id=practice_id, live=live, patient=patient,
                                    senders=senders, now=now)
     record_event(session, actor=actor, action="email_corrected", practice_id=practice_id,
                  patient_id=live.patient_id, enrollment_id=live.id, previous=previous,

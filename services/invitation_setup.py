@@ -83,10 +83,12 @@ def change_live_enrollment(session: Session, *, live: Enrollment, field: str,
 
 
 def void_enrollment(session: Session, *, live: Enrollment, now: dt.datetime, actor: str,
-                    reason: str) -> None:
-    """Void a live invitation (its PIN stops working, its unsent PIN messages are cancelled)."""
-    change_live_enrollment(session, live=live, field=SUBMIT, status=EnrollmentStatus.voided,
-                           voided_at=now, secret_hash=None)
+                    reason: str, field: str = SUBMIT, declined_reason: str | None = None) -> None:
+    """Void a live invitation (its PIN stops working, its unsent PIN messages are cancelled);
+    `declined_reason` keeps why, when the reader said no (or the address was wrong)."""
+    values = {"declined_reason": declined_reason} if declined_reason else {}
+    change_live_enrollment(session, live=live, field=field, status=EnrollmentStatus.voided,
+                           voided_at=now, secret_hash=None, **values)
     cancel_unsent_pins(session, enrollment_id=live.id, reason=f"Not sent: {reason}")
     record_event(session, actor=actor, action="pin_voided", practice_id=live.practice_id,
                  patient_id=live.patient_id, enrollment_id=live.id, previous_status=live.status,

@@ -66,6 +66,7 @@ class Invitation:
     resend: bool = False
     language: str = DEFAULT_LANGUAGE  # the guardian's preferred language
     own_account: bool = False  # written to the patient themself (adolescent or young adult)
+    link_in_text: bool = False  # no email carries the link: the text does (patient's own only)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,9 @@ def _secret_step(invitation: Invitation) -> str:
     if invitation.own_account:
         if invitation.pin_in_email:
             return _("Enter the PIN below and your date of birth.")
+        if invitation.pin_by_text:
+            return _("Enter the PIN we sent to your cell phone by text message and your date of "
+                     "birth.")
         return _("Enter your PIN (from our earlier message or letter) and your date of birth.")
     if invitation.pin_in_email:
         return _("Enter the PIN below and %(child)s's date of birth.") % values
@@ -155,12 +159,15 @@ def build_welcome_email(invitation: Invitation, *, recipient: str) -> OutgoingMe
 
 def build_text_message(invitation: Invitation, *, channel: str, recipient: str) -> OutgoingMessage:
     """The text message: the practice's name, the PIN when it goes by text (otherwise a
-    pointer to the email), the STOP line; within 160 characters where possible."""
+    pointer to the email, or the link when no email carries it), the STOP line; within 160
+    characters where possible."""
     pin = PIN_PLACEHOLDER if invitation.pin_by_text else None
     body = render_text(language=invitation.language, kind="invitation",
                        practice_name=invitation.practice.name,
                        patient_first_name=invitation.patient_first_name, pin=pin,
-                       expires_on=invitation.expires_on, pin_length=PIN_SHOWN_LENGTH)
+                       expires_on=invitation.expires_on, pin_length=PIN_SHOWN_LENGTH,
+                       own_account=invitation.own_account,
+                       link=invitation.activation_url if invitation.link_in_text else None)
     return OutgoingMessage(
         channel=channel,
         recipient=recipient,
@@ -198,10 +205,14 @@ def build_reminder_email(reminder: Reminder, *, recipient: str) -> OutgoingMessa
     )
 
 
-def build_reminder_text(reminder: Reminder, *, channel: str, recipient: str) -> OutgoingMessage:
-    """The reminder text: the practice, the child, a pointer to the email, the STOP line."""
+def build_reminder_text(reminder: Reminder, *, channel: str, recipient: str,
+                        link_in_text: bool = False) -> OutgoingMessage:
+    """The reminder text: the practice, the child, a pointer to the email (or, for the
+    patient's own invitation without one, the link), the STOP line."""
     body = render_text(language=reminder.language, kind="reminder",
                        practice_name=reminder.practice.name,
-                       patient_first_name=reminder.patient_first_name)
+                       patient_first_name=reminder.patient_first_name,
+                       own_account=reminder.own_account,
+                       link=reminder.activation_url if link_in_text else None)
     return OutgoingMessage(channel=channel, recipient=recipient, subject="", body_text=body,
                            body_html=None, carries_pin=False)

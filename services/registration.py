@@ -58,12 +58,12 @@ from services.registration_context import (
 )
 from services.registration_form import (
     GUARDIAN,
-    MAX_REASON,
     REASON,
     SUBMIT,
     CheckedForm,
     RegistrationForm,
     checked_form,
+    checked_reason,
 )
 from services.senders import Senders
 from services.settings import Settings
@@ -361,13 +361,7 @@ def decline_enrollment(
     """Record that the family declines portal access, with their reason; returns the
     enrollment id. A live PIN stops working at once."""
     now = now or utcnow()
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise InvalidInput("Reason is empty: say why the family declines, for example "
-                           "“Prefers paper records”.", field=REASON)
-    if len(reason) > MAX_REASON:
-        raise InvalidInput(f"Reason is too long: keep it under {MAX_REASON} characters.",
-                           field=REASON)
+    reason = checked_reason(reason)
     patient = find_patient(session, practice_id=practice_id, patient_id=patient_id)
     live = live_enrollment(session, patient_id=patient.id)
     if (live.id if live else None) != expected_enrollment_id:

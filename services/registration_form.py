@@ -203,6 +203,19 @@ def _check(form: RegistrationForm,
                        language=language), []
 
 
+def checked_reason(reason: str | None, *, field: str = REASON,
+                   ask: str = "say why the family declines, for example “Prefers paper "
+                              "records”") -> str:
+    """The reason typed, its spacing tidied; InvalidInput naming `field` when empty or too long."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput(f"{field} is empty: {ask}.", field=field)
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"{field} is too long: keep it under {MAX_REASON} characters.",
+                           field=field)
+    return reason
+
+
 def check_form(form: RegistrationForm, *, settings: Settings | None = None) -> list[InvalidInput]:
     """Every problem with the form, each naming its field (empty: the form is fine)."""
     return _check(form, settings or get_settings())[1]

@@ -131,7 +131,9 @@ def _candidates(session: Session, practice: Practice, now: dt.datetime, limit: i
     ).all()
 
 
-def _text_channel(enrollment: Enrollment, settings: Settings) -> tuple[str, str] | None:
+def text_route(enrollment: Enrollment, settings: Settings) -> tuple[str, str] | None:
+    """Where a text for this invitation goes (channel, recipient): None without consent to
+    texts, a cell phone, or a carrier whose gateway still delivers (unless the SMS API is on)."""
     if not (enrollment.send_text and enrollment.text_consent_at and enrollment.cell_phone):
         return None
     if settings.sms_api_configured:
@@ -198,13 +200,14 @@ def _remind_one(session: Session, *, row, point: Point | None, settled: list[Poi
     messages = []
     if enrollment.email:
         messages.append(build_reminder_email(reminder, recipient=enrollment.email))
-    text = _text_channel(enrollment, settings)
+    text = text_route(enrollment, settings)
     if text is not None:
         refusal = text_opt_out.text_refusal(session, phone=enrollment.cell_phone, now=now)
         if refusal:
             report.notes.append(f"enrollment {enrollment.id}: {refusal}")
         else:
-            messages.append(build_reminder_text(reminder, channel=text[0], recipient=text[1]))
+            messages.append(build_reminder_text(reminder, channel=text[0], recipient=text[1],
+                                                link_in_text=own and not enrollment.email))
     for message in messages:
         queued = queue_message(session, practice_id=practice.id, enrollment_id=enrollment.id,
                                message=message, pin=None, senders=senders, now=now)

@@ -1,5 +1,6 @@
 """The body of a text message: it names the practice, fits one 160-character text where it
-can, and ends with the opt-out line, in the parent's language."""
+can, and ends with the opt-out line, in the reader's language. A text of the patient's own
+invitation (`own_account`) is written to the patient; without an email it carries the link."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ _CONNECTORS = {"", "of", "and", "the", "for", "at", "de", "del", "la", "el", "lo
 
 
 def _render(*, language: str, kind: str, practice_name: str, patient_first_name: str,
-            pin: str | None, expires_on: dt.date | None) -> str:
+            pin: str | None, expires_on: dt.date | None, own_account: bool = False,
+            link: str | None = None) -> str:
     values = {
+        "own_account": own_account,
+        "link": link,
         "kind": kind,
         "practice_name": practice_name,
         "patient_first_name": patient_first_name,
@@ -42,17 +46,19 @@ def shorten_name(name: str, length: int) -> str:
 
 def render_text(*, language: str, kind: str, practice_name: str, patient_first_name: str,
                 pin: str | None = None, expires_on: dt.date | None = None,
-                pin_length: int | None = None) -> str:
+                pin_length: int | None = None, own_account: bool = False,
+                link: str | None = None) -> str:
     """The text: full when it fits in 160 characters; else without the expiry date; else with
     the practice name shortened. `kind` is `invitation` or `reminder`. `pin` may be a
-    placeholder; `pin_length` is then the length of the PIN that replaces it."""
+    placeholder; `pin_length` is then the length of the PIN that replaces it. `own_account`:
+    written to the patient; `link`: the activation link, when no email carries it."""
     extra = (pin_length - len(pin)) if pin and pin_length else 0
 
     def size(text: str) -> int:
         return len(text) + extra
 
     common = {"language": language, "kind": kind, "patient_first_name": patient_first_name,
-              "pin": pin}
+              "pin": pin, "own_account": own_account, "link": link}
     text = _render(practice_name=practice_name, expires_on=expires_on, **common)
     if size(text) <= TEXT_LIMIT:
         return text
@@ -60,6 +66,8 @@ def render_text(*, language: str, kind: str, practice_name: str, patient_first_n
         text = _render(practice_name=practice_name, expires_on=None, **common)
         if size(text) <= TEXT_LIMIT:
             return text
+    if link:
+        return text  # a link runs to a second part anyway: a cut name would save nothing
     over = size(text) - TEXT_LIMIT
     short = shorten_name(practice_name, len(" ".join(practice_name.split())) - over)
     return _render(practice_name=short, expires_on=None, **common)

@@ -1,6 +1,8 @@
 """Register Patient, for adolescents and young adults: the parent access level the invitation
-will record, and `Invite the patient` (their own email or cell phone, their own PIN; for an
-adolescent, their assent) with its confirmation. Service: services/adolescent_invitation.py."""
+will record, and `Invite the patient` (their own email or cell phone, a text with their consent,
+their own PIN; for an adolescent, their assent) with its confirmation; a live invitation of
+their own is resent or cancelled here. Services: services/adolescent_invitation.py and
+services/invitation_resend.py."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from models import EnrollmentRecipient
 from services import adolescent_invitation as invitation
+from services import carriers, invitation_resend
 from services.adolescents import (
     ACCESS_LEVEL_MEANINGS,
     ACCESS_MEANINGS,
@@ -22,12 +26,16 @@ from services.errors import PortalError
 from services.i18n import DEFAULT_LANGUAGE, language_name, supported_languages
 from services.letters import render_pin_letter
 from services.registration_context import RegistrationContext
+from services.settings import get_settings
 from services.status import BADGE_NAMES, PortalStatus
+from services.validation import format_phone
 from ui.context import PageContext
 from ui.registration_form import ERRORS_KEY, deliver_now, local, record_download, show_errors
-from ui.text import plain
+from ui.text import flash, plain
 
 DONE_KEY = "_patient_invitation_done"  # the last patient invitation: its PIN lives only here
+FLASH = "register"  # the Register page's one-time message
+FORM_FIELDS = ("email", "phone", "assent", "language", "text", "text_consent", "carrier")
 
 
 @dataclass(frozen=True)
@@ -63,10 +71,13 @@ def show_age_limit(ctx: RegistrationContext) -> None:
 
 def _invite(context: PageContext, ctx: RegistrationContext, prefix: str) -> None:
     state = st.session_state
+    send_text = bool(state.get(prefix + "text"))
     form = invitation.PatientInvitationForm(
         email=state.get(prefix + "email", ""), cell_phone=state.get(prefix + "phone", ""),
         assent=bool(state.get(prefix + "assent", False)),
-        language=state.get(prefix + "language"))
+        language=state.get(prefix + "language"), send_text=send_text,
+        text_consent=send_text and bool(state.get(prefix + "text_consent")),
+        cell_carrier=state.get(prefix + "carrier") if send_text else None)
     try:
         with session_scope() as session:
             result = invitation.invite_patient(
@@ -81,7 +92,7 @@ def _invite(context: PageContext, ctx: RegistrationContext, prefix: str) -> None
         "No email: hand the patient the PIN letter.", True)
     state[DONE_KEY] = Invited(practice_id=context.practice.id, result=result,
                               delivery=delivery, delivered=delivered)
-    for name in ("email", "phone", "assent", "language"):
+    for name in FORM_FIELDS:
         state.pop(prefix + name, None)
 
 
@@ -90,12 +101,22 @@ def _confirmation(context: PageContext, ctx: RegistrationContext, done: Invited)
     st.success(f"{plain(result.patient_name)} is invited to their own portal account "
                f"({result.access_level.value}).", icon=":material/check_circle:")
     st.markdown(f"### PIN: `{result.pin}`")
-    where = (f"It is in the email to {plain(result.email)}." if result.email
-             else "It was sent in no message: hand the patient the PIN letter.")
+    phone = format_phone(result.cell_phone) if result.cell_phone else ""
+    where = {
+        "text": (f"It goes by text message to {phone}; the email to {plain(result.email or '')} "
+                 "carries the link."),
+        "email": f"It is in the email to {plain(result.email or '')}.",
+        "letter": ("It was sent in no message: hand the patient the PIN letter."
+                   + (f" The text message to {phone} carries the link." if result.texted
+                      else "")),
+    }[result.pin_channel]
     st.markdown(f"Shown only on this screen. {where} Valid until "
                 f"**{local(result.expires_at, ctx.practice.timezone, '%b %d, %Y')}**. The "
                 "patient activates with this PIN and their own date of birth.")
-    (st.info if done.delivered else st.warning)(f"Email: {done.delivery}")
+    channels = " and ".join(name for name, used in (("Email", result.email),
+                                                     ("text message", result.texted)) if used)
+    (st.info if done.delivered else st.warning)(
+        f"{(channels or 'Email').capitalize()}: {done.delivery}")
     left, right = st.columns(2)
     left.download_button(
         "Print the patient's PIN letter", data=functools.partial(render_pin_letter,
@@ -120,6 +141,103 @@ def _language_choice(ctx: RegistrationContext, prefix: str) -> None:
                       "activation page. The family's language is chosen at first.")
 
 
+def _text_choice(prefix: str, errors: dict[str, str]) -> None:
+    """`Text the patient`, as the parent form's Text Message: their consent, and the carrier
+    when no SMS service is set up (a closed gateway is flagged, and refused on Invite)."""
+    if not st.checkbox(invitation.TEXT, key=prefix + "text",
+                       help="Also send the invitation by text message to the patient's cell "
+                            "phone. With an email, the text carries the PIN and the email the "
+                            "link; without one, the text carries the link."):
+        return
+    st.checkbox(invitation.TEXT_CONSENT, key=prefix + "text_consent",
+                help="The patient agreed to receive texts from the practice (required to text "
+                     "them; stored with your name and the time).")
+    show_errors(errors, invitation.TEXT_CONSENT)
+    if get_settings().sms_api_configured:
+        return
+    choices = carriers.list_carriers()
+    labels = {choice.key: choice.label for choice in choices}
+    carrier = st.selectbox(invitation.CARRIER, list(labels), index=None,
+                           format_func=labels.get, placeholder="Choose the patient's carrier",
+                           key=prefix + "carrier",
+                           help="The text goes through the carrier's email-to-text gateway.")
+    if invitation.CARRIER in errors:
+        show_errors(errors, invitation.CARRIER)
+    elif carriers.carrier_warning(carrier):
+        st.warning(carriers.carrier_warning(carrier), icon=":material/warning:")
+
+
+def _resend(practice_id: int, patient_id: int, enrollment_id: int, actor: str) -> None:
+    """Resend the patient's own invitation, then deliver after the commit."""
+    try:
+        with session_scope() as session:
+            resent = invitation_resend.resend_invitation(
+                session, practice_id=practice_id, patient_id=patient_id,
+                enrollment_id=enrollment_id, actor=actor,
+                recipient=EnrollmentRecipient.patient)
+    except PortalError as error:
+        st.cache_data.clear()
+        flash(FLASH, error.message, "error")
+        return
+    st.cache_data.clear()
+    delivery, delivered = deliver_now(resent.message_ids)
+    note = ("The original messages were not sent yet and go out now." if resent.requeued
+            else "The activation link was sent again; the PIN is not kept, so it is not in it. "
+                 "If the patient lost the PIN, invite them again below.")
+    flash(FLASH, f"The patient's invitation was resent. {note} {delivery}",
+          "success" if delivered else "warning")
+
+
+def _cancel(practice_id: int, patient_id: int, enrollment_id: int, actor: str,
+            prefix: str) -> None:
+    """Cancel the patient's own invitation, with the reason typed."""
+    reason = st.session_state.get(prefix + "cancel_reason", "")
+    try:
+        with session_scope() as session:
+            invitation.cancel_patient_invitation(
+                session, practice_id=practice_id, patient_id=patient_id,
+                enrollment_id=enrollment_id, reason=reason, actor=actor)
+    except PortalError as error:
+        st.session_state[ERRORS_KEY] = [(error.field or invitation.CANCEL_REASON,
+                                         error.message)]
+        st.cache_data.clear()
+        return
+    st.cache_data.clear()
+    st.session_state.pop(prefix + "cancel_reason", None)
+    flash(FLASH, "The patient's own invitation is cancelled: its PIN no longer works. They may "
+                 "be invited again.")
+
+
+def _live_own(context: PageContext, ctx: RegistrationContext, errors: dict[str, str],
+              prefix: str) -> None:
+    """The patient's invitation is live: where it went, Resend, Cancel."""
+    own = ctx.own_enrollment
+    sent_to = " and ".join(plain(value) for value in (
+        own.email, format_phone(own.cell_phone) if own.send_text and own.cell_phone else None)
+        if value)
+    st.caption(f"The PIN works until {local(own.expires_at, ctx.practice.timezone, '%b %d, %Y')}."
+               + (f" Resend sends the link again to {sent_to}." if sent_to else ""))
+    args = (context.practice.id, ctx.patient.id, own.id, context.user.username)
+    st.button("Resend the patient's invitation", key=prefix + "resend", on_click=_resend,
+              args=args, icon=":material/forward_to_inbox:")
+    with st.expander(invitation.CANCEL, expanded=invitation.CANCEL_REASON in errors):
+        st.text_input(invitation.CANCEL_REASON, max_chars=300, key=prefix + "cancel_reason",
+                      placeholder="The patient does not want an account")
+        show_errors(errors, invitation.CANCEL_REASON)
+        st.button("Cancel the invitation", key=prefix + "cancel", on_click=_cancel,
+                  args=(*args, prefix))
+
+
+def _last_cancelled(ctx: RegistrationContext) -> str | None:
+    """Why the patient's last own invitation was cancelled, when it was and none is live."""
+    last = next((item for item in ctx.history if item.recipient == EnrollmentRecipient.patient),
+                None)
+    if ctx.own_enrollment is None and last is not None and last.voided_at and \
+            last.declined_reason:
+        return last.declined_reason
+    return None
+
+
 def patient_invitation_panel(context: PageContext, ctx: RegistrationContext,
                              errors: dict[str, str]) -> None:
     """`Invite the patient`, from the Confidential age (with assent) or at the minor age limit
@@ -135,6 +253,7 @@ def patient_invitation_panel(context: PageContext, ctx: RegistrationContext,
         _confirmation(context, ctx, done)
         return
     own = ctx.own_enrollment
+    prefix = f"patient_invitation_{ctx.patient.id}_"
     if own is not None:
         st.markdown(f"Own account :{BADGE_NAMES[ctx.own_status]}-badge[{ctx.own_status.value}] "
                     f"{own.access_level or ''} invitation of "
@@ -142,17 +261,23 @@ def patient_invitation_panel(context: PageContext, ctx: RegistrationContext,
                     f"{' to ' + plain(own.email) if own.email else ''}.")
         if ctx.own_status == PortalStatus.active:
             return
+        if ctx.own_status == PortalStatus.invited:
+            _live_own(context, ctx, errors, prefix)
+    cancelled = _last_cancelled(ctx)
+    if cancelled:
+        st.info(f"The patient's last invitation was cancelled: {plain(cancelled)}. They may be "
+                "invited again.", icon=":material/cancel:")
     st.caption(ACCESS_LEVEL_MEANINGS[level])
-    prefix = f"patient_invitation_{ctx.patient.id}_"
     st.text_input(invitation.EMAIL, max_chars=254, key=prefix + "email",
                   placeholder="name@example.com",
                   help="The patient's own address, not a parent's.")
     show_errors(errors, invitation.EMAIL)
     st.text_input(invitation.PHONE, max_chars=20, key=prefix + "phone",
                   placeholder="(617) 555-0123",
-                  help="Optional: kept on the invitation. Without an email, hand the patient "
-                       "the PIN letter.")
+                  help="Optional: kept on the invitation, and texted with the patient's "
+                       "consent. Without an email, hand the patient the PIN letter.")
     show_errors(errors, invitation.PHONE)
+    _text_choice(prefix, errors)
     _language_choice(ctx, prefix)
     show_errors(errors, invitation.LANGUAGE)
     if level == AccessLevel.adolescent:
