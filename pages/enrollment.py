@@ -71,7 +71,7 @@ def show_headline(report: EnrollmentReport) -> None:
 
 def show_measure(report: EnrollmentReport, download) -> None:
     measure = report.measure
-    st.subheader("Provide patients electronic access")
+    st.header("Provide patients electronic access")
     st.caption(
         f"Patients seen whose parent was given portal access (a PIN issued or an account "
         f"active) no later than the {ACCESS_BUSINESS_DAYS}th business day of the visit, the "

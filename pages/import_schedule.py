@@ -40,7 +40,7 @@ def preview(file_id: str, mapping: tuple, timezone: str, _data: bytes) -> pd.Dat
 
 def mapping_editor(setup: schedule_import.ImportSetup, file_id: str) -> dict[str, str | None]:
     """One drop-down per field, started from the saved or guessed mapping."""
-    st.subheader("Columns")
+    st.header("Columns")
     if setup.saved_mapping:
         st.caption("Started from the mapping saved at this practice's last import.")
     else:
@@ -59,7 +59,7 @@ def mapping_editor(setup: schedule_import.ImportSetup, file_id: str) -> dict[str
 
 
 def show_report(report: schedule_import.ImportReport) -> None:
-    st.subheader("Report")
+    st.header("Report")
     (st.success if report.committed and not report.rejected else
      st.warning if report.committed else st.error)(report.summary)
     cells = st.columns(4)
@@ -139,7 +139,7 @@ mapping = None
 if setup.kind == schedule_import.CSV_KIND:
     st.caption(f"{setup.rows:,} rows, {len(setup.headers)} columns.")
     mapping = mapping_editor(setup, upload.file_id)
-    st.subheader("Preview")
+    st.header("Preview")
     try:
         table = preview(upload.file_id, tuple(sorted(mapping.items(), key=lambda i: i[0])),
                         context.practice.timezone, data)
@@ -150,7 +150,7 @@ else:
     st.caption(f"FHIR Bundle with {setup.rows:,} entries; parsed as FHIR R4 (fhir.resources "
                "R4B models).")
 
-st.subheader("Options")
+st.header("Options")
 create_missing = st.checkbox(
     "Create unknown providers and locations",
     help="Otherwise rows naming a provider or location not set up under Practice Settings "

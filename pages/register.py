@@ -97,7 +97,7 @@ def choose_patient(context: PageContext) -> int | None:
 
 def show_patient(ctx: RegistrationContext) -> None:
     patient, tz = ctx.patient, ctx.practice.timezone
-    st.subheader(plain(patient.name))
+    st.header(plain(patient.name))
     today = dt.datetime.now(zoneinfo.ZoneInfo(tz)).date()
     born = patient.date_of_birth
     age = age_in_years(born, today=today)
@@ -303,7 +303,7 @@ elif status == PortalStatus.declined:
             icon=":material/do_not_disturb_on:")
 
 if new_pin:
-    st.markdown("#### Issue new PIN")
+    st.markdown("### Issue new PIN")
 show_parent_access(ctx)
 registration_form(context, ctx, errors, new_pin=new_pin)
 if status != PortalStatus.declined:

@@ -77,7 +77,7 @@ st.dataframe(
     hide_index=True, width="stretch",
 )
 
-st.subheader("Add a staff user")
+st.header("Add a staff user")
 with st.form(f"add_user_{round_}"):
     left, right = st.columns(2)
     username = left.text_input("Username", help="Letters, digits, dots, dashes, underscores.")
@@ -97,7 +97,7 @@ with st.form(f"add_user_{round_}"):
 if not directory.users:
     st.stop()
 
-st.subheader("Change a staff user")
+st.header("Change a staff user")
 by_id = {u.id: u for u in directory.users}
 chosen_id = st.selectbox("Staff user", list(by_id),
                          format_func=lambda i: f"{by_id[i].name} ({by_id[i].username})")

@@ -26,11 +26,12 @@ class PortalStatus(StrEnum):
     declined = "Declined"
 
 
-# One palette for the Dashboard's badges and the Enrollment charts.
+# One palette for the Dashboard's badges and the Enrollment charts. Badges write white on
+# these, so each is dark enough for WCAG's 4.5:1 (tests/services/test_status.py).
 STATUS_COLORS: dict[str, str] = {
-    PortalStatus.not_registered: "#9e9e9e",
+    PortalStatus.not_registered: "#757575",
     PortalStatus.invited: "#1f77b4",
-    PortalStatus.pin_expired: "#ff9800",
+    PortalStatus.pin_expired: "#b35c00",
     PortalStatus.locked: "#d32f2f",
     PortalStatus.active: "#2e7d32",
     PortalStatus.declined: "#7b1fa2",

@@ -102,4 +102,5 @@ def arrivals_panel(context: PageContext, *, location_id: int | None,
                  on_change=_arrive, args=(context, on_change),
                  help=f"Still-Scheduled visits by time: the next {EXPECTED_LIMIT} from two hours "
                       "ago on (earlier ones when fewer remain). Arrived families move to the "
-                      "prompt above.")
+                      "prompt above. With the keyboard: Tab to the first visit, arrow keys to "
+                      "the family, Enter.")

@@ -35,7 +35,7 @@ def _confirm(context: PageContext, criteria: ScheduleCriteria,
         show_error(error)
         return
     with st.container(border=True):
-        st.subheader("Register all")
+        st.header("Register all")
         count = len(plan.candidates)
         if count:
             st.markdown(f"**{count:,} patient{'s' if count != 1 else ''}** in this list "
@@ -75,7 +75,7 @@ def _confirm(context: PageContext, criteria: ScheduleCriteria,
 
 def _show_result(outcome: BulkOutcome, letters: bytes | None) -> None:
     with st.container(border=True):
-        st.subheader("Register all: done")
+        st.header("Register all: done")
         (st.warning if outcome.failed else st.success)(outcome.summary)
         if outcome.failed:
             st.markdown("Not registered (nothing was written for them):\n"

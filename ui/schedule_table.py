@@ -88,8 +88,8 @@ def _column_config(*, one_day: bool) -> dict:
         "Patient": st.column_config.TextColumn("Patient", width=140, pinned=True),
         "Register": st.column_config.TextColumn(
             "Register", width=74,
-            help="Select the row (its box at the left, or Shift+Space) and use Register "
-                 "below the list: it opens in this tab."),
+            help="Select the row (its box at the left, or Shift+Space: Space or Enter alone "
+                 "does not select it) and use Register below the list: it opens in this tab."),
         "Portal status": st.column_config.MultiselectColumn(
             "Portal status", options=[*BADGES, DELIVERY_FAILED], width=130,
             color=[*(STATUS_COLORS[b] for b in BADGES), DELIVERY_FAILED_COLOR],
@@ -162,7 +162,8 @@ def row_detail(table: pa.Table, position: int | None, *, practice_id: int,
     if position is None:
         if can_register and REGISTER_TEXT in table.column("Register").to_pylist():
             st.caption("Select a row (its box at the left, or Shift+Space on the row) to see "
-                       "its detail and Register.")
+                       "its detail and Register. With the keyboard: Tab into the list, arrow "
+                       "keys to the patient, Shift+Space, then Tab to Register and Enter.")
         return
     row = table.slice(position, 1).to_pylist()[0]
     needs_register = row.get("Register", "") == REGISTER_TEXT

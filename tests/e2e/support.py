@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlmodel import Session
@@ -296,9 +297,8 @@ def grid_column(scope: Locator, header: str, *, grid: int = 0) -> Locator:
     return table.locator(f'tbody td[aria-colindex="{headers.index(header) + 1}"]')
 
 
-def register_from_row(page: Page, *, row: int = 0, grid: int = 0) -> Page:
-    """Select a Dashboard row by its box and follow Register in the row's detail: Register
-    Patient opens in the same tab, which is returned once its first run finished.
+def select_row(page: Page, *, row: int = 0, grid: int = 0) -> Locator:
+    """Select a Dashboard row by its box (a click); the row's detail below the list.
 
     The grid is drawn on a canvas: the box is the first column at the row's height."""
     canvas = main_area(page).get_by_test_id("stDataFrame").nth(grid).locator("canvas").first
@@ -306,7 +306,13 @@ def register_from_row(page: Page, *, row: int = 0, grid: int = 0) -> Page:
     y = box["y"] + GRID_HEADER_HEIGHT + GRID_ROW_HEIGHT * (row + 0.5)
     with rerun(page):
         page.mouse.click(box["x"] + GRID_MARKER_WIDTH / 2, y)
-    detail = main_area(page).locator(".st-key-dashboard_row_detail")
+    return main_area(page).locator(".st-key-dashboard_row_detail")
+
+
+def register_from_row(page: Page, *, row: int = 0, grid: int = 0) -> Page:
+    """Select a Dashboard row by its box and follow Register in the row's detail: Register
+    Patient opens in the same tab, which is returned once its first run finished."""
+    detail = select_row(page, row=row, grid=grid)
     link = detail.get_by_role("link", name=re.compile(r"^Register "))
     expect(link).to_be_visible()
     pages = len(page.context.pages)
@@ -315,6 +321,45 @@ def register_from_row(page: Page, *, row: int = 0, grid: int = 0) -> Page:
     expect(main_area(page).get_by_role("heading", name="Register Patient")).to_be_visible()
     assert len(page.context.pages) == pages, "Register opened another tab"
     return page
+
+
+# --- accessibility: axe-core -----------------------------------------------------------------
+
+# What axe-core finds in Streamlit's own widgets, which the app cannot change: the rule id, the
+# widget (a fragment of the flagged element's HTML) and why. Only these places are let pass, so
+# the app's own HTML, labels, headings and colours are checked in full.
+STREAMLIT_ONLY: list[tuple[str, str, str]] = [
+    ("presentation-role-conflict", 'data-testid="stFileUploaderDropzone"',
+     "st.file_uploader's drop zone is a <section role=presentation> that also carries an "
+     "aria-label (the widget's label; its Browse files button is labelled and focusable). "
+     "Minor; only Streamlit's frontend can drop one of the two."),
+]
+
+
+def axe_violations(page: Page, where: str, *, impacts: tuple[str, ...] = ("serious", "critical")
+                   ) -> list[str]:
+    """axe-core's violations of these impacts on the page, one line each, less the places only
+    Streamlit can fix (STREAMLIT_ONLY)."""
+    lines = []
+    for violation in Axe().run(page).response["violations"]:
+        if violation["impact"] not in impacts:
+            continue
+        left = [node["target"] for node in violation["nodes"] if not any(
+            rule == violation["id"] and widget in node["html"]
+            for rule, widget, _ in STREAMLIT_ONLY)]
+        if left:
+            lines.append(f"{where}: {violation['id']} ({violation['impact']}) at {left[:3]}")
+    return lines
+
+
+def tab_until(page: Page, predicate: str, *, key: str = "Tab", limit: int = 60) -> None:
+    """Press `key` (Tab, or Shift+Tab to go back) until `predicate` (JavaScript over `el`, the
+    focused element) holds."""
+    for _ in range(limit):
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return {predicate}; }})()"):
+            return
+        page.keyboard.press(key)
+    raise AssertionError(f"{key} never reached {predicate}")
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -105,21 +105,16 @@ def test_the_list_fits_a_1366_screen_without_sideways_scrolling(new_context, day
         support.screenshot(page, "dashboard-1366")
 
 
-def _tab_until(page, predicate: str, *, limit: int = 60) -> None:
-    """Press Tab until `predicate` (JS over document.activeElement) holds."""
-    for _ in range(limit):
-        if page.evaluate(f"(() => {{ const el = document.activeElement; return {predicate}; }})()"):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {predicate}")
-
-
 def test_register_with_the_keyboard_alone_in_the_same_tab(context):
     page = context.new_page()
     main = signed_in(page, f"/?location={SEEDED['north']}")
     assert parse_qs(urlparse(page.url).query)["location"] == [str(SEEDED["north"])]
-    # Tab into the grid, down to the second row, Shift+Space selects it.
-    _tab_until(page, "el.tagName === 'CANVAS' && el.closest('[data-testid=stDataFrame]') !== null")
+    # The keys are said on screen (nothing in the grid shows them): Tab into the grid, down to
+    # the second row, Shift+Space selects it.
+    expect(main.get_by_text("With the keyboard: Tab into the list, arrow keys to the patient, "
+                            "Shift+Space, then Tab to Register and Enter.")).to_be_visible()
+    support.tab_until(page, "el.tagName === 'CANVAS' "
+                            "&& el.closest('[data-testid=stDataFrame]') !== null")
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowDown")
     with support.rerun(page):
@@ -129,7 +124,7 @@ def test_register_with_the_keyboard_alone_in_the_same_tab(context):
     expect(link).to_be_visible()
     support.screenshot(page, "dashboard-row-detail")
     # Tab on to the row's Register link and press Enter.
-    _tab_until(page, "el.tagName === 'A' && el.innerText.includes('Register Okafor, Cy')")
+    support.tab_until(page, "el.tagName === 'A' && el.innerText.includes('Register Okafor, Cy')")
     with support.rerun(page):
         page.keyboard.press("Enter")
     expect(main.get_by_role("heading", name="Register Patient")).to_be_visible()
@@ -139,7 +134,7 @@ def test_register_with_the_keyboard_alone_in_the_same_tab(context):
     query = parse_qs(urlparse(page.url).query)
     assert "appointment" in query and "practice" in query
     # Back to Dashboard (the keyboard again) returns to the same filters.
-    _tab_until(page, "el.tagName === 'A' && el.innerText.includes('Back to Dashboard')")
+    support.tab_until(page, "el.tagName === 'A' && el.innerText.includes('Back to Dashboard')")
     with support.rerun(page):
         page.keyboard.press("Enter")
     expect(main.get_by_role("heading", name="Dashboard")).to_be_visible()

@@ -7,7 +7,6 @@ import datetime as dt
 import os
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from models import Role
@@ -84,16 +83,6 @@ def portal_seed():
 
 def _activation_path(number: int) -> str:
     return f"/activate?practice={SEEDED['practice']}&token={SEEDED['links'][number]}"
-
-
-def _serious(page, where: str) -> list[str]:
-    """axe-core's serious and critical violations on the page, one line each."""
-    found = Axe().run(page).response["violations"]
-    return [
-        f"{where}: {violation['id']} ({violation['impact']}) at "
-        f"{[node['target'] for node in violation['nodes']][:3]}"
-        for violation in found if violation["impact"] in {"serious", "critical"}
-    ]
 
 
 def _expect_narrow_form(page) -> None:
@@ -211,7 +200,7 @@ def test_no_serious_or_critical_axe_violations_on_the_parent_and_staff_forms(new
     problems: list[str] = []
     phone = new_context(**PHONE).new_page()
     open_app(phone, _activation_path(1))
-    problems += _serious(phone, "activation on a phone")
+    problems += support.axe_violations(phone, "activation on a phone")
     main = main_area(phone)
     fill(phone, "PIN", "WRONG-PIN00", scope=main)
     support.type_date(phone, "Child's date of birth", BIRTH, scope=main)
@@ -220,17 +209,17 @@ def test_no_serious_or_critical_axe_violations_on_the_parent_and_staff_forms(new
     fill(phone, "Repeat password", "a-parent-password-1", scope=main)
     click_button(phone, "Activate account", scope=main)
     expect(main.get_by_test_id("stAlert").first).to_be_visible()
-    problems += _serious(phone, "activation refused")
+    problems += support.axe_violations(phone, "activation refused")
 
     page = new_context(**DESK).new_page()
     open_app(page, "/")
-    problems += _serious(page, "sign-in")
+    problems += support.axe_violations(page, "sign-in")
     sign_in(page, ADMIN[0], ADMIN[2])
     expect_signed_in(page, ADMIN[1])
     open_app(page, f"/register?appointment={SEEDED['appointment']}&practice={SEEDED['practice']}")
     expect(main_area(page).get_by_text("Register Patient with")).to_be_visible()
-    problems += _serious(page, "Register form")
+    problems += support.axe_violations(page, "Register form")
     click_button(page, "Complete Registration", scope=main_area(page))
     expect(main_area(page).get_by_text("Registration complete", exact=False)).to_be_visible()
-    problems += _serious(page, "Register, after Complete Registration")
+    problems += support.axe_violations(page, "Register, after Complete Registration")
     assert not problems, "\n".join(problems)

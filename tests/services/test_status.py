@@ -59,6 +59,19 @@ def test_every_badge_has_a_colour_and_a_meaning_in_words():
     assert len(set(BADGE_NAMES.values())) == len(PortalStatus)
 
 
+def _luminance(colour: str) -> float:
+    """WCAG 2's relative luminance of a #rrggbb colour."""
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+@pytest.mark.parametrize("badge", list(PortalStatus))
+def test_white_badge_text_on_every_status_colour_passes_wcag_aa(badge):
+    ratio = 1.05 / (_luminance(STATUS_COLORS[badge]) + 0.05)  # white's luminance is 1
+    assert ratio >= 4.5, f"{badge}: {ratio:.2f}:1"
+
+
 @pytest.mark.parametrize(("stored", "expires_at"), [
     ("invited", LATER), ("invited", NOW), ("invited", EARLIER), ("locked", LATER),
     ("active", EARLIER), ("declined", LATER),
