@@ -247,7 +247,7 @@ def patient_invitation_panel(context: PageContext, ctx: RegistrationContext,
         return
     level = AccessLevel.young_adult if access == ParentAccess.ended else AccessLevel.adolescent
     done = st.session_state.get(DONE_KEY)
-    st.markdown("#### The patient's own account")
+    st.markdown("### The patient's own account")  # h3 under the patient's name (h2)
     if done is not None and done.result.patient_id == ctx.patient.id and \
             done.practice_id == context.practice.id:
         _confirmation(context, ctx, done)
