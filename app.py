@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from ui.imports import import_app_modules
+from ui.imports import import_app_modules, run_from_app
 
 # Before any import of our code: a fresh server's first runs (several tabs reconnecting at once)
 # must not import SQLAlchemy side by side (ui/imports.py).
@@ -76,8 +76,9 @@ else:
 
 if user_count == 0:
     first_run_token()
-    st.navigation([st.Page("pages/setup.py", title="First-run setup", url_path="setup",
-                           icon=":material/settings:")], position="hidden").run()
+    setup_page = st.Page("pages/setup.py", title="First-run setup", url_path="setup",
+                         icon=":material/settings:")
+    run_from_app(st.navigation([setup_page], position="hidden"))
     st.stop()
 
 authenticator = build_authenticator(signed_in=signed_in)
@@ -91,7 +92,7 @@ if user is None:
     narrow_page()
     login_page = st.Page(lambda: login_form(authenticator), title="Sign in", url_path="login",
                          icon=":material/login:", default=True)
-    st.navigation([login_page, activate_page()], position="hidden").run()
+    run_from_app(st.navigation([login_page, activate_page()], position="hidden"))
     st.stop()
 
 st.session_state[USER_KEY] = user
@@ -109,4 +110,4 @@ with st.sidebar:
     st.caption(f"Signed in as **{user.name}** ({user.role})")
 logout_button(authenticator)
 watch_session()
-navigation.run()
+run_from_app(navigation)

@@ -13,8 +13,9 @@ run imports everything under one lock and later runs find it all in sys.modules.
 Streamlit also treats an app with a `pages/` folder as an old-style multipage app until some
 run calls st.navigation: on a fresh process, a tab's first run (an open tab reconnecting after
 a restart, or a link such as /dashboard) starts in `pages/<name>.py` itself, past app.py's
-sign-in from the cookie, its start-up and these imports. Every page calls `through_app()`
-first: such a run switches that mode off and starts again, through app.py.
+sign-in from the cookie, its start-up and these imports. app.py runs the page it navigated to
+with `run_from_app()`, and every page calls `through_app()` first: a run that did not come
+through app.py switches that mode off and starts again, through app.py, on the same page.
 
 This module imports nothing but the standard library at its top, so importing it is safe from
 any number of threads.
@@ -25,9 +26,14 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
+from contextvars import ContextVar
+from pathlib import Path
+
+APP_SCRIPT = "app.py"
 
 _lock = threading.Lock()
 _done = False
+_from_app: ContextVar[bool] = ContextVar("portal_page_from_app", default=False)
 
 
 def import_page_modules() -> None:
@@ -49,14 +55,29 @@ def import_app_modules() -> None:
             _done = True
 
 
+def run_from_app(page) -> None:
+    """Run the page app.py's st.navigation chose (its pages' `through_app()` let it run)."""
+    token = _from_app.set(True)
+    try:
+        page.run()
+    finally:
+        _from_app.reset(token)
+
+
 def through_app() -> None:
-    """At the top of every page: a run that started in the page's own file (see above) imports
-    the app's modules and starts again through app.py, on the same page. A no-op for every run
-    app.py's st.navigation started."""
+    """At the top of every page. A run that started in the page's own file instead of app.py
+    (see above) starts again through app.py, on the same page; the app's modules are imported
+    first, under the lock. A page run on its own as the main script (a test of one page) is
+    left alone."""
+    import_app_modules()
+    if _from_app.get():
+        return
     import streamlit as st
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False  # what st.navigation does
-        import_app_modules()
-        st.rerun()
+    context = get_script_run_ctx()
+    if context is None or Path(context.main_script_path).name != APP_SCRIPT:
+        return
+    PagesManager.uses_pages_directory = False  # what st.navigation does
+    st.rerun()
