@@ -282,6 +282,7 @@ def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
     # through nginx lands on the other.
     victim_port = replica_behind(cluster)
     victim = next(server for server in cluster.replicas if server.port == victim_port)
+    runs = support.runs_done(page)
     victim.stop()
     again = new_context().new_page()
     open_app(again, "/")
@@ -293,6 +294,10 @@ def test_sign_in_register_worker_mails_parent_activates_then_a_replica_dies(
     sign_in(again, STAFF.username, STAFF.password)
     expect_signed_in(again, STAFF.name)
     assert replica_behind(cluster) != victim_port
+    # The tab that was open on the dead replica reconnected to the other one, still signed in.
+    support.wait_for_app_run(page, after=runs)
+    expect_signed_in(page, STAFF.name)
+    expect(grid_column(main_area(page), "Portal status").first).to_have_text("Active")
     assert violations == [], f"the Content-Security-Policy blocked what the app needs: {violations}"
 
 
