@@ -6,7 +6,6 @@ which still carries its sealed PIN)."""
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy import or_
@@ -14,6 +13,7 @@ from sqlmodel import Session, select
 
 from models import Enrollment, Guardian, OutboxMessage, OutboxStatus, Practice, utcnow
 from services.audit import record_event
+from services.dates import practice_day
 from services.delivery_failures import clear_delivery_failure
 from services.errors import Conflict, InvalidInput
 from services.i18n import DEFAULT_LANGUAGE
@@ -84,8 +84,7 @@ def _queue_link_email(session: Session, *, practice_id: int, live: Enrollment,
         guardian_name=f"{guardian.first_name} {guardian.last_name}" if guardian else "",
         patient_first_name=child,
         activation_url=activation_url(info, live.link_token, language),
-        expires_on=(live.expires_at.astimezone(zoneinfo.ZoneInfo(practice.timezone)).date()
-                    if live.expires_at else None),
+        expires_on=practice_day(live.expires_at, practice.timezone),
         method=live.method,
         verification_question=live.verification_question,
         resend=True,

@@ -17,6 +17,7 @@ from services.adolescents import (
     ParentAccess,
     parent_access,
 )
+from services.dates import date_text, practice_day
 from services.db import session_scope
 from services.errors import PortalError
 from services.i18n import DEFAULT_LANGUAGE, language_name, supported_languages
@@ -24,7 +25,7 @@ from services.letters import render_pin_letter
 from services.registration_context import RegistrationContext
 from services.status import BADGE_NAMES, PortalStatus
 from ui.context import PageContext
-from ui.registration_form import ERRORS_KEY, deliver_now, local, record_download, show_errors
+from ui.registration_form import ERRORS_KEY, deliver_now, record_download, show_errors
 from ui.text import plain
 
 DONE_KEY = "_patient_invitation_done"  # the last patient invitation: its PIN lives only here
@@ -93,7 +94,7 @@ def _confirmation(context: PageContext, ctx: RegistrationContext, done: Invited)
     where = (f"It is in the email to {plain(result.email)}." if result.email
              else "It was sent in no message: hand the patient the PIN letter.")
     st.markdown(f"Shown only on this screen. {where} Valid until "
-                f"**{local(result.expires_at, ctx.practice.timezone, '%b %d, %Y')}**. The "
+                f"**{date_text(practice_day(result.expires_at, ctx.practice.timezone))}**. The "
                 "patient activates with this PIN and their own date of birth.")
     (st.info if done.delivered else st.warning)(f"Email: {done.delivery}")
     left, right = st.columns(2)
@@ -138,7 +139,7 @@ def patient_invitation_panel(context: PageContext, ctx: RegistrationContext,
     if own is not None:
         st.markdown(f"Own account :{BADGE_NAMES[ctx.own_status]}-badge[{ctx.own_status.value}] "
                     f"{own.access_level or ''} invitation of "
-                    f"{local(own.issued_at, ctx.practice.timezone, '%m/%d/%Y')}"
+                    f"{date_text(practice_day(own.issued_at, ctx.practice.timezone))}"
                     f"{' to ' + plain(own.email) if own.email else ''}.")
         if ctx.own_status == PortalStatus.active:
             return
