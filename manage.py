@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from services.errors import PortalError
+from services.errors import PortalError, quoted
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -45,7 +45,7 @@ def create_practice_command(args: argparse.Namespace) -> int:
         practice = create_practice(
             session, name=args.name, timezone=args.timezone, actor="cli", portal_url=args.portal_url
         )
-    print(f"Created practice {practice.name!r} (id {practice.id}, {practice.timezone}).")
+    print(f"Created practice {quoted(practice.name)} (id {practice.id}, {practice.timezone}).")
     return 0
 
 
@@ -63,7 +63,7 @@ def create_user_command(args: argparse.Namespace) -> int:
             session, username=args.username, name=args.name, email=args.email, role=args.role,
             password=password, practice_names=args.practice or [], actor="cli",
         )
-    print(f"Created {user.role} {user.username!r}.")
+    print(f"Created {user.role} {quoted(user.username)}.")
     return 0
 
 
@@ -107,7 +107,7 @@ def seed_demo_command(args: argparse.Namespace) -> int:
         )
     elapsed = time.perf_counter() - started
     print(
-        f"Seeded {summary.practice_name!r}: {summary.locations} locations, "
+        f"Seeded {quoted(summary.practice_name)}: {summary.locations} locations, "
         f"{summary.providers} providers, {summary.patients:,} patients, "
         f"{summary.guardians:,} guardians, {summary.appointments:,} appointments, "
         f"{summary.enrollments:,} enrollments in {elapsed:.1f} s."
@@ -220,8 +220,8 @@ def import_schedule_command(args: argparse.Namespace) -> int:
     with session_scope() as session:
         practice = find_practice(session, name=args.practice)
         if practice is None:
-            raise NotFound(f"unknown practice {args.practice!r}: check the name, or create it "
-                           "with create-practice")
+            raise NotFound(f"unknown practice {quoted(args.practice)}: check the name, or "
+                           "create it with create-practice")
         report = import_schedule(
             session, practice_id=practice.id, data=path.read_bytes(), filename=path.name,
             actor="cli", mapping=mapping, create_missing=args.create_missing,
@@ -258,13 +258,13 @@ def register_bulk_command(args: argparse.Namespace) -> int:
     with session_scope(read_only=True) as session:
         practice = find_practice(session, name=args.practice)
         if practice is None:
-            raise NotFound(f"unknown practice {args.practice!r}: check the name")
+            raise NotFound(f"unknown practice {quoted(args.practice)}: check the name")
         location_id = None
         if args.location:
             found = [row.id for row in list_locations(session, practice_id=practice.id)
                      if row.name.lower() == args.location.strip().lower()]
             if not found:
-                raise NotFound(f"unknown location {args.location!r} in {practice.name}")
+                raise NotFound(f"unknown location {quoted(args.location)} in {practice.name}")
             location_id = found[0]
         plan = plan_bulk(session, practice_id=practice.id, criteria=ScheduleCriteria(
             start=start, end=end, location_id=location_id))
@@ -355,14 +355,14 @@ def export_audit_command(args: argparse.Namespace) -> int:
     try:
         before = dt.date.fromisoformat(args.before)
     except ValueError:
-        return _fail(f"--before must be a date such as 2019-12-31, not {args.before!r}")
+        return _fail(f"--before must be a date such as 2019-12-31, not {quoted(args.before)}")
     migrate()
     with session_scope() as session:
         practice_id = None
         if args.practice:
             practice = find_practice(session, name=args.practice)
             if practice is None:
-                raise NotFound(f"unknown practice {args.practice!r}")
+                raise NotFound(f"unknown practice {quoted(args.practice)}")
             practice_id = practice.id
         report = export_audit(session, before=before, dest=Path(args.dest), prune=args.prune,
                               practice_id=practice_id)

@@ -9,11 +9,11 @@ from ui.imports import through_app
 through_app()  # first: a fresh server's first run may start here, not in app.py
 
 import datetime as dt
-import zoneinfo
 
 import streamlit as st
 
 from services import audit, permissions
+from services.dates import practice_day
 from services.db import session_scope
 from ui.context import require_page
 
@@ -49,7 +49,7 @@ def export(practice_id: int, timezone: str, filters: audit.AuditFilter):
 
 context = require_page(permissions.AUDIT_LOG)
 practice = context.practice
-today = dt.datetime.now(zoneinfo.ZoneInfo(practice.timezone)).date()
+today = practice_day(dt.datetime.now(dt.UTC), practice.timezone)
 st.title("Audit Log")
 st.caption(f"Every action on portal access and settings in **{practice.name}**, and its "
            f"staff's sign-ins; newest first, times in {practice.timezone}.")

@@ -14,6 +14,7 @@ through_app()  # first: a fresh server's first run may start here, not in app.py
 import streamlit as st
 
 from services import figures, permissions
+from services.dates import date_text
 from services.db import session_scope
 from services.enrollment import (
     ACCESS_BUSINESS_DAYS,
@@ -145,7 +146,7 @@ if not filters.valid:
     st.warning(filters.error)
     st.stop()
 st.caption(f"{context.practice.name} · patients with a completed visit from "
-           f"{filters.start:%m/%d/%Y} to {filters.end:%m/%d/%Y}")
+           f"{date_text(filters.start)} to {date_text(filters.end)}")
 scope = EnrollmentScope(practice_id=context.practice.id, start=filters.start, end=filters.end,
                         location_id=filters.location_id, provider_ids=filters.provider_ids)
 try:

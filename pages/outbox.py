@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from services import outbox, permissions, worker
+from services.dates import moment_text
 from services.db import session_scope
 from services.errors import PortalError
 from services.settings import get_settings
@@ -85,9 +86,8 @@ def in_words(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
     frame["status"] = frame["status"].map(outbox.status_label)
     zone = zoneinfo.ZoneInfo(timezone)
     for column in ("created", "next try", "sent"):
-        frame[column] = [value.astimezone(zone).strftime("%m/%d/%Y %I:%M %p")
-                         if value is not None and not pd.isna(value) else ""
-                         for value in frame[column]]
+        frame[column] = [moment_text(value, zone) if value is not None and not pd.isna(value)
+                         else "" for value in frame[column]]
     return frame.rename(columns=HEADERS)
 
 

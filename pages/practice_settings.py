@@ -15,6 +15,7 @@ import streamlit as st
 
 from models.public import PracticeSettings
 from services import permissions, practice_settings
+from services.dates import date_text
 from services.db import session_scope
 from services.errors import PortalError
 from services.settings import get_settings
@@ -121,7 +122,7 @@ with reminders_tab, st.form(f"reminders_{round_}"):
 with holidays_tab:
     st.caption("Days the practice is closed: they do not count as business days.")
     if settings.holidays:
-        st.dataframe(pd.DataFrame({"Date": [f"{h.day:%m/%d/%Y}" for h in settings.holidays],
+        st.dataframe(pd.DataFrame({"Date": [date_text(h.day) for h in settings.holidays],
                                    "Name": [h.name for h in settings.holidays]}),
                      hide_index=True)
     else:
@@ -133,17 +134,17 @@ with holidays_tab:
         if st.form_submit_button("Add holiday"):
             run(lambda s: practice_settings.add_holiday(
                 s, actor_id=actor_id, practice_id=practice_id, day=day, name=holiday_name),
-                f"Added the holiday on {day:%m/%d/%Y}." if day else "")
+                f"Added the holiday on {date_text(day)}." if day else "")
     if settings.holidays:
         holidays = {h.id: h for h in settings.holidays}
         with st.form(f"remove_holiday_{round_}"):
             chosen = st.selectbox(
                 "Holiday", list(holidays),
-                format_func=lambda i: f"{holidays[i].day:%m/%d/%Y} {holidays[i].name}".strip())
+                format_func=lambda i: f"{date_text(holidays[i].day)} {holidays[i].name}".strip())
             if st.form_submit_button("Remove holiday"):
                 run(lambda s: practice_settings.remove_holiday(
                     s, actor_id=actor_id, practice_id=practice_id, holiday_id=chosen),
-                    f"Removed the holiday on {holidays[chosen].day:%m/%d/%Y}.")
+                    f"Removed the holiday on {date_text(holidays[chosen].day)}.")
 
 
 def named_forms(tab, rows, label: str, add, rename) -> None:

@@ -10,7 +10,6 @@ from ui.imports import through_app
 through_app()  # first: a fresh server's first run may start here, not in app.py
 
 import datetime as dt
-import zoneinfo
 
 import pandas as pd
 import streamlit as st
@@ -21,6 +20,7 @@ from services import registration_form as fields
 from services.adolescents import ParentAccess
 from services.ages import age_in_years
 from services.audit import action_label
+from services.dates import date_text, moment_text, practice_day
 from services.db import session_scope
 from services.email_typos import suggest_email
 from services.errors import InvalidInput, NotFound, PortalError
@@ -40,7 +40,6 @@ from ui.registration_form import (
     PIN_LABEL,
     QUESTION_LABEL,
     deliver_now,
-    local,
     registration_form,
     show_confirmation,
     show_errors,
@@ -50,7 +49,6 @@ from ui.text import flash, plain, show_flash
 
 CACHE_TTL_SECONDS = 10
 FLASH = "register"
-WHEN = "%m/%d/%Y %I:%M %p"  # the practice's way of writing a moment
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
@@ -87,7 +85,7 @@ def choose_patient(context: PageContext) -> int | None:
         return None
     for match in matches:
         left, right = st.columns([4, 1], vertical_alignment="center")
-        left.markdown(f"**{plain(match.name)}** · born {match.date_of_birth:%m/%d/%Y} · "
+        left.markdown(f"**{plain(match.name)}** · born {date_text(match.date_of_birth)} · "
                       f"MRN {plain(match.mrn)}")
         if right.button("Select", key=f"register_pick_{match.id}"):
             st.query_params["patient"] = str(match.id)
@@ -98,13 +96,13 @@ def choose_patient(context: PageContext) -> int | None:
 def show_patient(ctx: RegistrationContext) -> None:
     patient, tz = ctx.patient, ctx.practice.timezone
     st.header(plain(patient.name))
-    today = dt.datetime.now(zoneinfo.ZoneInfo(tz)).date()
+    today = practice_day(dt.datetime.now(dt.UTC), tz)
     born = patient.date_of_birth
     age = age_in_years(born, today=today)
-    lines = [f"Date of birth **{born:%m/%d/%Y}** (age {age}) · MRN **{plain(patient.mrn)}**"]
+    lines = [f"Date of birth **{date_text(born)}** (age {age}) · MRN **{plain(patient.mrn)}**"]
     if ctx.appointment:
         visit = ctx.appointment
-        lines.append(f"Appointment {local(visit.start_at, tz, '%a %b %d, %Y %I:%M %p')} · "
+        lines.append(f"Appointment {moment_text(visit.start_at, tz, weekday=True)} · "
                      f"{plain(visit.provider)} · {plain(visit.location)} · "
                      f"{plain(visit.visit_type)}")
     lines.append(f"Portal status :{BADGE_NAMES[ctx.status]}-badge[{ctx.status.value}] "
@@ -117,18 +115,18 @@ def show_patient(ctx: RegistrationContext) -> None:
         with st.expander("Portal history"):
             if ctx.history:
                 st.dataframe(pd.DataFrame([{
-                    "Issued": local(item.issued_at, tz, WHEN),
+                    "Issued": moment_text(item.issued_at, tz),
                     "By": item.issued_by or "",
                     "Method": PIN_LABEL if item.method == "pin" else QUESTION_LABEL,
                     "Status": item.portal_status,
                     "Email": item.email or "",
-                    "Expires": local(item.expires_at, tz, "%m/%d/%Y"),
+                    "Expires": date_text(practice_day(item.expires_at, tz)),
                     "Note": item.declined_reason or (
-                        f"Voided {local(item.voided_at, tz, WHEN)}" if item.voided_at else ""),
+                        f"Voided {moment_text(item.voided_at, tz)}" if item.voided_at else ""),
                 } for item in ctx.history]), hide_index=True, width="stretch")
             if ctx.events:
                 st.dataframe(pd.DataFrame([{
-                    "When": local(event.at, tz, WHEN),
+                    "When": moment_text(event.at, tz),
                     "Who": event.actor,
                     "What": action_label(event.action),
                 } for event in ctx.events]), hide_index=True, width="stretch")
@@ -212,10 +210,10 @@ def invited_panel(context: PageContext, ctx: RegistrationContext) -> None:
     tz = ctx.practice.timezone
     if live.delivery_failure:
         failure_panel(context, ctx)
-    st.info(f"Invited on {local(live.issued_at, tz)} by {live.issued_by or 'staff'}; the "
+    st.info(f"Invited on {moment_text(live.issued_at, tz)} by {live.issued_by or 'staff'}; the "
             f"{'PIN' if live.method == 'pin' else 'link'} works until "
-            f"{local(live.expires_at, tz, '%b %d, %Y')}. Resend the invitation, issue a new PIN "
-            "below, or mark the family declined.", icon=":material/mail:")
+            f"{date_text(practice_day(live.expires_at, tz))}. Resend the invitation, issue a "
+            "new PIN below, or mark the family declined.", icon=":material/mail:")
     st.button("Resend invitation", key=f"register_{ctx.patient.id}_resend", on_click=resend,
               args=(context.practice.id, ctx.patient.id, live.id, context.user.username))
 

@@ -16,6 +16,7 @@ from services.demo import DEFAULT_PRACTICE, seed_demo
 from services.errors import PortalError
 from services.practices import normalize_portal_url
 from ui.layout import narrow_page
+from ui.text import plain
 
 PUBLIC_ADDRESS = "Public address of this app"
 
@@ -71,7 +72,7 @@ if submitted:
                 setup.create_first_practice(session, admin=admin, name=practice_name,
                                             timezone=timezone, portal_url=portal_url)
     except PortalError as error:
-        st.error(error.message)
+        st.error(plain(error.message))
         st.stop()
     setup.finish_setup()
     if load_demo:

@@ -10,14 +10,13 @@ from ui.imports import through_app
 
 through_app()  # first: a fresh server's first run may start here, not in app.py
 
-import zoneinfo
-
 import pandas as pd
 import streamlit as st
 
 from models import Role
 from models.public import StaffDirectory, StaffUserPublic
 from services import permissions, staff_users
+from services.dates import moment_text
 from services.db import session_scope
 from services.errors import PortalError
 from ui.context import apply_change, require_page, show_error
@@ -39,12 +38,6 @@ def load_directory(user_id: int, practice_id: int) -> StaffDirectory:
 def run(action, success: str) -> None:
     """Run one change through the shared unit-of-work helper."""
     apply_change(action, success, page_key="staff")
-
-
-def when(moment, zone: str) -> str:
-    """A moment in the practice's timezone, e.g. `11/30/2026 2:05 PM`."""
-    local = moment.astimezone(zoneinfo.ZoneInfo(zone))
-    return f"{local:%m/%d/%Y} {local:%I:%M %p}".replace(" 0", " ")
 
 
 def status_of(user: StaffUserPublic) -> str:
@@ -146,7 +139,8 @@ except PortalError as error:
 if open_sessions:
     zone = context.practice.timezone
     st.dataframe(pd.DataFrame(
-        [[when(s.created_at, zone), when(s.last_seen_at, zone), when(s.expires_at, zone),
+        [[moment_text(s.created_at, zone), moment_text(s.last_seen_at, zone),
+          moment_text(s.expires_at, zone),
           s.client.removeprefix("ip:") or "unknown"] for s in open_sessions],
         columns=["Signed in", "Last activity", "Ends at the latest", "Address"]),
         hide_index=True, width="stretch")

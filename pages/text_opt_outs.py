@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from services import permissions, text_opt_out
+from services.dates import date_text, practice_day
 from services.db import session_scope
 from ui.context import apply_change, require_page
 from ui.text import plain, show_flash
@@ -52,7 +53,8 @@ if not rows:
 else:
     st.dataframe(pd.DataFrame({
         "Cell phone": [row.shown_as for row in rows],
-        "Since": [row.opted_out_at.strftime("%b %d, %Y") for row in rows],
+        "Since": [date_text(practice_day(row.opted_out_at, context.practice.timezone))
+                  for row in rows],
         "How": [row.source for row in rows],
         "Recorded by": [row.recorded_by for row in rows],
         "Note": [row.note for row in rows],

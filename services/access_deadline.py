@@ -34,7 +34,7 @@ from models import (
     Practice,
 )
 from services.enrollment_cohort import access_deadline
-from services.errors import InvalidInput, NotFound
+from services.errors import InvalidInput, NotFound, quoted
 
 # Visits whose deadline runs: the patient was seen (or is in the building).
 DEADLINE_STATUSES = tuple(
@@ -71,7 +71,7 @@ def parse_access_due(raw: str | None) -> AccessDue | None:
         if raw.strip().lower() in {choice.value.lower(), choice.name}:
             return choice
     raise InvalidInput(
-        f"Access due {raw!r} is not one of: {', '.join(c.value for c in AccessDue)}.",
+        f"Access due {quoted(raw)} is not one of: {', '.join(c.value for c in AccessDue)}.",
         field="access_due",
     )
 

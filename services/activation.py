@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,6 +44,7 @@ from services.adolescents import AccessLevel
 from services.ages import age_in_years
 from services.audit import record_event
 from services.auth import check_password, hash_password
+from services.dates import practice_day
 from services.errors import NotFound
 from services.i18n import DEFAULT_LANGUAGE
 from services.pins import legacy_answer, verify_secret
@@ -94,7 +94,7 @@ class ActivationResult:
 
 
 def _practice_today(practice: Practice, now: dt.datetime) -> dt.date:
-    return now.astimezone(zoneinfo.ZoneInfo(practice.timezone)).date()
+    return practice_day(now, practice.timezone)
 
 
 # What the badge staff see says about a link the parent holds.

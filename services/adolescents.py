@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from models import Appointment, AppointmentStatus, Patient, Practice
 from services.ages import MARCH_1, age_in_years, shift_years
+from services.dates import date_text
 from services.errors import NotFound
 from services.schedule import day_bounds
 
@@ -83,8 +84,8 @@ class BirthdayAhead:
     @property
     def what(self) -> str:
         if self.becomes == ParentAccess.ended:
-            return f"Turns {self.turns} on {self.on:%m/%d/%Y}: invite them in their own name"
-        return (f"Turns {self.turns} on {self.on:%m/%d/%Y}: parent access becomes limited; "
+            return f"Turns {self.turns} on {date_text(self.on)}: invite them in their own name"
+        return (f"Turns {self.turns} on {date_text(self.on)}: parent access becomes limited; "
                 "offer the adolescent their own invitation")
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from models import Appointment, AppointmentStatus, AuditEvent, Enrollment, Patient, utcnow
 from services.audit import record_event
+from services.dates import time_text
 from services.errors import Conflict, NotFound
 from services.practices import get_practice
 from services.schedule import day_bounds
@@ -40,7 +41,7 @@ class VisitToday:
 
     @property
     def label(self) -> str:
-        return f"{self.starts_at:%I:%M %p}".lstrip("0") + f" {self.patient_name}"
+        return f"{time_text(self.starts_at)} {self.patient_name}"
 
 
 def _zone(session: Session, practice_id: int) -> zoneinfo.ZoneInfo:

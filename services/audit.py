@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from models import AuditEvent, Patient, StaffPractice, StaffUser, utcnow
 from services.audit_details import describe_detail, load_referents
+from services.dates import moment_text
 from services.spreadsheet import SafeWriter
 from services.validation import escape_like
 
@@ -220,7 +221,7 @@ def list_audit_events(
     referents = load_referents(session, practice_id=practice_id, timezone=timezone,
                                details=[row.detail for row in rows])
     events = pd.DataFrame(
-        [[row.at.astimezone(zone).strftime("%m/%d/%Y %I:%M:%S %p"), row.actor,
+        [[moment_text(row.at, zone, seconds=True), row.actor,
           action_label(row.action),
           _patient_label(row.mrn, row.first_name, row.last_name),
           describe_detail(row.detail, timezone=timezone, referents=referents)]

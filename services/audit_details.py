@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from models import Appointment, Guardian, Provider, StaffUser
+from services.dates import date_text, moment_text
 from services.i18n import language_name, normalize_language
 
 # Detail keys in the words of the page; a key not listed reads as a sentence ("gave up").
@@ -78,9 +79,9 @@ def _moment(value: str, zone: zoneinfo.ZoneInfo) -> str | None:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        return f"{moment:%m/%d/%Y}" if len(value) == 10 else f"{moment:%m/%d/%Y %I:%M %p}"
-    return f"{moment.astimezone(zone):%m/%d/%Y %I:%M %p}"
+    if moment.tzinfo is None:  # a day, or a wall-clock time, recorded as it was meant
+        return date_text(moment.date()) if len(value) == 10 else moment_text(moment)
+    return moment_text(moment, zone)
 
 
 def _value(key: str, value, zone: zoneinfo.ZoneInfo) -> str:
@@ -177,7 +178,7 @@ def load_referents(session: Session, *, practice_id: int, timezone: str,
                 .outerjoin(Provider, Provider.id == Appointment.provider_id)
                 .where(Appointment.id.in_(wanted["appointment_id"]),
                        Appointment.practice_id == practice_id)):
-            when = f"{start_at.astimezone(zone):%m/%d/%Y %I:%M %p}"
+            when = moment_text(start_at, zone)
             found["appointment_id"][visit_id] = f"{when} with {provider}" if provider else when
     if wanted["guardian_id"]:
         found["guardian_id"] = {

@@ -9,7 +9,7 @@ from sqlmodel import Session, func, select
 from models import Practice, Role, StaffPractice, StaffUser
 from models.public import PracticeOption, StaffUserPublic
 from services.audit import record_event
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound, quoted
 from services.passwords import check_password_rules
 
 MIN_STAFF_PASSWORD = 10
@@ -54,7 +54,8 @@ def _practices_by_name(session: Session, names: list[str]) -> list[Practice]:
     for name in names:
         practice = session.exec(select(Practice).where(Practice.name == name)).first()
         if practice is None:
-            raise NotFound(f"Unknown practice {name!r}: create it first with create-practice.")
+            raise NotFound(
+                f"Unknown practice {quoted(name)}: create it first with create-practice.")
         found.append(practice)
     return found
 
@@ -83,12 +84,12 @@ def create_user(
         raise InvalidInput("Name is empty: give the person's full name.", field="name")
     if role not in {r.value for r in Role}:
         raise InvalidInput(
-            f"Unknown role {role!r}: choose admin, staff or supervisor.", field="role"
+            f"Unknown role {quoted(role)}: choose admin, staff or supervisor.", field="role"
         )
     email = normalize_email(email, field="email")
     validate_staff_password(password, username=username)
     if session.exec(select(StaffUser).where(StaffUser.username == username)).first():
-        raise Conflict(f"User {username!r} already exists.", field="username")
+        raise Conflict(f"User {quoted(username)} already exists.", field="username")
     practices = _practices_by_name(session, practice_names or [])
     for practice_id in practice_ids or []:
         practice = session.get(Practice, practice_id)

@@ -1,4 +1,18 @@
-"""Domain errors: each carries a message fit to show a user as it is."""
+"""Domain errors: each carries a message fit to show a user as it is, and the one way such a
+message writes a value the user typed (`quoted`)."""
+
+from __future__ import annotations
+
+LONGEST_QUOTED = 60  # characters of a value a message repeats before it shortens it with "…"
+
+
+def quoted(value: object) -> str:
+    """A value as a message repeats it to a person: in typographic double quotes, surrounding
+    whitespace dropped, otherwise as typed; a very long value shortened with an ellipsis."""
+    text = "" if value is None else str(value).strip()
+    if len(text) > LONGEST_QUOTED:
+        text = text[:LONGEST_QUOTED - 1].rstrip() + "…"
+    return f"“{text}”"
 
 
 class PortalError(Exception):

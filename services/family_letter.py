@@ -58,7 +58,7 @@ def _child(pdf: FPDF, child: PinLetter) -> None:
     pdf.cell(text_width, 6, _nfc(child.patient_name), **LINE)
     if child.pin:
         pdf.set_font(FONT, "", 9)
-        pdf.cell(22, 7, "PIN")
+        pdf.cell(22, 7, _("PIN"))
         pdf.set_font(FONT, "B", 18)
         pdf.cell(text_width - 22, 7, child.pin, **LINE)
     else:
@@ -105,7 +105,11 @@ def render_family_letters(families: list[list[PinLetter]]) -> bytes:
     pdf = letter_pdf(side=18, top=15, bottom=12)
     first_family = next((family for family in families if family), None)
     if first_family:
-        pdf.set_title(f"Patient portal invitations - {_nfc(first_family[0].practice_name)}")
+        # One title for the whole file: in the families' language when they share one.
+        languages = {family[0].language for family in families if family}
+        _ = gettext_for(languages.pop() if len(languages) == 1 else "en")
+        pdf.set_title(_("Patient portal invitations - %(practice)s")
+                      % {"practice": _nfc(first_family[0].practice_name)})
     for family in families:
         if not family:
             continue

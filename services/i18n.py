@@ -20,6 +20,8 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.support import NullTranslations, Translations
 
+from services.errors import quoted
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE_DIR = ROOT / "locales"
 TEMPLATE_DIR = ROOT / "templates"
@@ -81,7 +83,7 @@ def normalize_language(value: str | None) -> str | None:
 def language_not_offered(value: str, *, label: str) -> str:
     """The message for a language value no catalog serves, naming the field and the choices."""
     offered = ", ".join(language_name(code) for code in supported_languages())
-    return f"{label} {value!r} is not offered: choose one of {offered}."
+    return f"{label} {quoted(value)} is not offered: choose one of {offered}."
 
 
 def language_or_default(value: str | None) -> str:

@@ -8,7 +8,6 @@ no email but a text gets the link by text again (never to a number that opted ou
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy import or_
@@ -27,6 +26,7 @@ from models import (
 from services import text_opt_out
 from services.adolescent_invitation import family_language
 from services.audit import record_event
+from services.dates import practice_day
 from services.delivery_failures import clear_delivery_failure
 from services.errors import Conflict, InvalidInput
 from services.i18n import DEFAULT_LANGUAGE
@@ -115,8 +115,7 @@ def _link_invitation(session: Session, *, practice_id: int, live: Enrollment,
         guardian_name=name,
         patient_first_name=patient.first_name,
         activation_url=activation_url(info, live.link_token, language),
-        expires_on=(live.expires_at.astimezone(zoneinfo.ZoneInfo(practice.timezone)).date()
-                    if live.expires_at else None),
+        expires_on=practice_day(live.expires_at, practice.timezone),
         method=live.method,
         verification_question=live.verification_question,
         resend=True,

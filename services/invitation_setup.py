@@ -10,7 +10,6 @@ refusal), its web address and its PIN letter. Used by a parent's registration
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -20,6 +19,7 @@ from sqlmodel import Session
 from models import Enrollment, EnrollmentStatus, Patient, Practice, utcnow
 from models.public import PracticePublic
 from services.audit import record_event
+from services.dates import practice_day
 from services.errors import Conflict, NotFound
 from services.letters import PinLetter
 from services.messages import activation_url
@@ -44,7 +44,7 @@ class InvitationSetup:
 
     def local_date(self, moment: dt.datetime) -> dt.date:
         """The day `moment` falls on in the practice's timezone."""
-        return moment.astimezone(zoneinfo.ZoneInfo(self.practice.timezone)).date()
+        return practice_day(moment, self.practice.timezone)
 
     @property
     def today(self) -> dt.date:

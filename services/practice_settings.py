@@ -17,7 +17,8 @@ from models import Holiday, Location, Practice, Provider
 from models.public import HolidayRow, NamedRow, PracticePublic, PracticeSettings
 from services.audit import record_event
 from services.audit_archive import RETENTION_FLOOR_YEARS
-from services.errors import Conflict, InvalidInput, NotFound
+from services.dates import date_text
+from services.errors import Conflict, InvalidInput, NotFound, quoted
 from services.practices import (
     get_practice,
     list_locations,
@@ -147,7 +148,7 @@ def update_practice(
     if new["name"] != practice.name and session.exec(
         select(Practice.id).where(Practice.name == new["name"], Practice.id != practice_id)
     ).first():
-        raise Conflict(f"Practice name {new['name']!r} is taken by another practice.",
+        raise Conflict(f"Practice name {quoted(new['name'])} is taken by another practice.",
                        field="Practice name")
     changes = {
         field: [getattr(practice, field), value]
@@ -207,7 +208,7 @@ def add_holiday(
     if session.exec(
         select(Holiday.id).where(Holiday.practice_id == practice_id, Holiday.day == day)
     ).first():
-        raise Conflict(f"Date {day:%m/%d/%Y} is already a holiday.", field="Date")
+        raise Conflict(f"Date {date_text(day)} is already a holiday.", field="Date")
     holiday = Holiday(practice_id=practice_id, day=day, name=name)
     session.add(holiday)
     session.flush()
@@ -255,7 +256,7 @@ def _refuse_duplicate(session: Session, table, *, practice_id: int, name: str, l
     if except_id is not None:
         query = query.where(table.id != except_id)
     if session.exec(query).first():
-        raise Conflict(f"{label} name {name!r} is already in use in this practice.",
+        raise Conflict(f"{label} name {quoted(name)} is already in use in this practice.",
                        field=f"{label} name")
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from models import Location, Practice, Provider
 from models.public import NamedRow, PracticePublic
 from services.audit import record_event
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound, quoted
 from services.validation import validate_timezone
 
 # The old name, for code written before the read schemas moved to models/public.py.
@@ -25,7 +25,7 @@ def create_practice(
         raise InvalidInput("Practice name is empty.", field="name")
     timezone = validate_timezone(timezone)
     if session.exec(select(Practice).where(Practice.name == name)).first():
-        raise Conflict(f"Practice {name!r} already exists.", field="name")
+        raise Conflict(f"Practice {quoted(name)} already exists.", field="name")
     practice = Practice(name=name, timezone=timezone)
     if portal_url:
         practice.portal_url = normalize_portal_url(portal_url)
@@ -75,7 +75,7 @@ def normalize_portal_url(value: str | None, *, field: str = "Portal URL") -> str
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
         raise InvalidInput(
-            f"{field} {value!r} is not a web address: enter the address parents open, "
+            f"{field} {quoted(value)} is not a web address: enter the address parents open, "
             "such as https://portal.example.org.",
             field=field,
         )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import zoneinfo
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
@@ -31,6 +30,7 @@ from models import (
 from services import text_opt_out
 from services.adolescents import ParentAccess, parent_access
 from services.audit import record_event
+from services.dates import date_text, in_practice_time, time_text
 from services.errors import Conflict, InvalidInput
 from services.i18n import DEFAULT_LANGUAGE
 from services.invitation_resend import ResendResult, resend_invitation  # noqa: F401
@@ -96,13 +96,13 @@ class RegistrationResult:
 
 def _already(session: Session, enrollment: Enrollment, patient: Patient, practice: Practice,
              status: PortalStatus) -> str:
-    when = enrollment.issued_at.astimezone(zoneinfo.ZoneInfo(practice.timezone))
+    when = in_practice_time(enrollment.issued_at, practice.timezone)
     who = session.exec(select(StaffUser.name).where(
         StaffUser.id == enrollment.issued_by_id)).first() if enrollment.issued_by_id else None
     return (
         f"{patient.first_name} {patient.last_name} was already registered "
         f"({status.value}) by {who or 'someone'} on "
-        f"{when:%b %d, %Y at %I:%M %p}. Use Resend invitation or Issue new PIN instead."
+        f"{date_text(when)} at {time_text(when)}. Use Resend invitation or Issue new PIN instead."
     )
 
 

@@ -4,7 +4,6 @@ status and its history, the guardians on file; and the patient search."""
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy import or_
@@ -33,7 +32,8 @@ from models.registration import (
     PatientMatch,
     PatientSummary,
 )
-from services.errors import InvalidInput, NotFound
+from services.dates import practice_day
+from services.errors import InvalidInput, NotFound, quoted
 from services.practices import get_practice
 from services.registration_form import APPOINTMENT
 from services.status import PortalStatus, derive_status
@@ -113,7 +113,7 @@ def parse_appointment_id(value: str | None) -> int | None:
     if not value:
         return None
     if not value.isdigit() or len(value) > 18:
-        raise InvalidInput(f"Appointment {value!r} is not a valid appointment number. Open "
+        raise InvalidInput(f"Appointment {quoted(value)} is not a valid appointment number. Open "
                            "Register from the Dashboard, or search for the patient below.",
                            field=APPOINTMENT)
     return int(value)
@@ -203,7 +203,7 @@ def get_registration_context(
         guardians=[GuardianOption.model_validate(guardian) for guardian in guardians],
         own_status=status_of(own_row, now),
         own_enrollment=own,
-        today=now.astimezone(zoneinfo.ZoneInfo(practice.timezone)).date(),
+        today=practice_day(now, practice.timezone),
     )
 
 

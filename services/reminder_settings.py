@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from services.errors import InvalidInput
+from services.errors import InvalidInput, quoted
 
 REMIND_AFTER = "Remind after (days)"
 REMIND_BEFORE = "Remind before PIN expiry (days)"
@@ -18,7 +18,7 @@ def parse_remind_after(text: str | None) -> tuple[int, ...]:
     for part in parts:
         if not part.isdigit() or not 1 <= int(part) <= MAX_DAYS:
             raise InvalidInput(
-                f"{REMIND_AFTER}: {part!r} is not a number of days from 1 to {MAX_DAYS}; "
+                f"{REMIND_AFTER}: {quoted(part)} is not a number of days from 1 to {MAX_DAYS}; "
                 "write the days separated by commas, for example 3, 10.", field=REMIND_AFTER)
         days.add(int(part))
     if len(days) > 5:

@@ -13,7 +13,6 @@ the PIN exists as a hash and is never re-sent. Run by `send-outbox` (and the wor
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_
@@ -34,6 +33,7 @@ from models import (
 from services import carriers, text_opt_out
 from services.adolescent_invitation import first_guardian_language
 from services.audit import record_event
+from services.dates import practice_day
 from services.errors import InvalidInput
 from services.i18n import DEFAULT_LANGUAGE, language_or_default
 from services.messages import (
@@ -149,7 +149,7 @@ def text_route(enrollment: Enrollment, settings: Settings) -> tuple[str, str] | 
 
 
 def _local_date(moment: dt.datetime | None, timezone: str) -> dt.date | None:
-    return moment.astimezone(zoneinfo.ZoneInfo(timezone)).date() if moment else None
+    return practice_day(moment, timezone)
 
 
 def _done_points(session: Session, enrollment_ids: list[int]) -> dict[int, set[str]]:

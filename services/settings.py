@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.errors import quoted
+
 MIN_KEY_BYTES = 32
 
 
@@ -96,7 +98,7 @@ class Settings(BaseSettings):
                     ipaddress.ip_network(part.strip(), strict=False)
                 except ValueError as error:
                     raise ValueError(
-                        f"PORTAL_TRUSTED_PROXIES: {part.strip()!r} is not an address or network"
+                        f"PORTAL_TRUSTED_PROXIES: {quoted(part)} is not an address or network"
                     ) from error
         return value
 

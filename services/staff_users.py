@@ -23,7 +23,7 @@ from services.auth import (
     user_practices,
     validate_staff_password,
 )
-from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, quoted
 from services.sessions import SessionInfo, active_sessions, revoke_all_for_user
 from services.validation import normalize_email
 
@@ -203,8 +203,8 @@ def update_staff_user(
                                   user_id=user_id)
     if role not in {r.value for r in Role}:
         raise InvalidInput(
-            f"Role {role!r} is unknown: choose Administrator, Supervisor or Staff.", field="Role"
-        )
+            f"Role {quoted(role)} is unknown: choose Administrator, Supervisor or Staff.",
+            field="Role")
     wanted = _allowed_practice_ids(session, actor, practice_ids)
     mine = _practice_ids_of(session, actor.id)
     current = _practice_ids_of(session, user.id)

@@ -8,7 +8,7 @@ import zoneinfo
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from services.errors import InvalidInput
+from services.errors import InvalidInput, quoted
 
 
 def normalize_email(value: str | None, *, field: str = "Email Address") -> str:
@@ -75,7 +75,7 @@ def _phone_message(field: str, value: str, problem: str, region: str) -> str:
     else:
         example = phonenumbers.format_number(phonenumbers.example_number(region),
                                              phonenumbers.PhoneNumberFormat.NATIONAL)
-    return (f"{field} {value!r} {problem}: type the whole number with its area code, "
+    return (f"{field} {quoted(value)} {problem}: type the whole number with its area code, "
             f"for example {example}.")
 
 
@@ -108,7 +108,7 @@ def validate_timezone(value: str | None, *, field: str = "Timezone") -> str:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(
-            f"{field} {value!r} is not an IANA timezone: use a name like America/New_York.",
+            f"{field} {quoted(value)} is not an IANA timezone: use a name like America/New_York.",
             field=field,
         ) from None
     return value

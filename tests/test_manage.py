@@ -35,11 +35,16 @@ def test_migrate(database_url, monkeypatch, capsys):
     assert "Database at head" in capsys.readouterr().out
 
 
-def test_create_practice_and_user(database_url, monkeypatch):
+def test_create_practice_and_user(database_url, monkeypatch, capsys):
     assert run(monkeypatch, "create-practice", "Sunny Peds", "--timezone", "America/Chicago") == 0
     assert run(monkeypatch, "create-user", "pat", "--name", "Pat P", "--email", "pat@example.com",
                "--role", "supervisor", "--practice", "Sunny Peds", "--password-stdin",
                stdin="a-long-password\n") == 0
+    with session_scope(read_only=True) as session:
+        practice_id = session.exec(select(Practice.id)).one()
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        f"Created practice “Sunny Peds” (id {practice_id}, America/Chicago).",
+        "Created supervisor “pat”."]
     with session_scope(read_only=True) as session:
         user = session.exec(select(StaffUser).where(StaffUser.username == "pat")).one()
         assert user.role == "supervisor"
@@ -51,14 +56,17 @@ def test_create_practice_and_user(database_url, monkeypatch):
     [
         (["create-practice", "X", "--timezone", "Mars/Base"], "", "not an IANA timezone"),
         (["create-user", "u1", "--name", "U", "--email", "u@example.com", "--role", "staff",
-          "--practice", "Nowhere", "--password-stdin"], "a-long-password\n", "Unknown practice"),
+          "--practice", "Nowhere", "--password-stdin"], "a-long-password\n",
+         "Unknown practice “Nowhere”: create it first with create-practice."),
         (["create-user", "u2", "--name", "U", "--email", "u@example.com", "--role", "boss",
-          "--practice", "Sunny Peds", "--password-stdin"], "a-long-password\n", "Unknown role"),
+          "--practice", "Sunny Peds", "--password-stdin"], "a-long-password\n",
+         "Unknown role “boss”: choose admin, staff or supervisor."),
         (["create-user", "u3", "--name", "U", "--email", "u@example.com", "--role", "staff",
           "--practice", "Sunny Peds", "--password-stdin"], "\n", "Password is empty"),
         (["create-user", "u4", "--name", "U", "--email", "u@example.com", "--role", "staff",
           "--practice", "Sunny Peds"], "", "--password-stdin"),
-        (["create-practice", "Sunny Peds", "--timezone", "UTC"], "", "already exists"),
+        (["create-practice", "Sunny Peds", "--timezone", "UTC"], "",
+         "Practice “Sunny Peds” already exists."),
         (["seed-demo", "--appointments", "0"], "", "at least 1"),
     ],
 )

@@ -79,7 +79,7 @@ def test_a_file_with_a_bad_row_fails_and_imports_nothing(practice, tmp_path, cap
     assert manage.main(["import-schedule", path, "--practice", "Sunny Peds",
                         "--report", str(report)]) == 2
     err = capsys.readouterr().err
-    assert "Row 4: Date of birth '13/45/2020' is not a date" in err
+    assert "Row 4: Date of birth “13/45/2020” is not a date" in err
     assert err.strip().splitlines()[-1].startswith("error: Nothing was imported: 1 of 3 rows")
     assert _count(Appointment) == 0
     lines = list(csv.reader(io.StringIO(report.read_text(encoding="utf-8-sig"))))
@@ -104,13 +104,13 @@ def test_a_fhir_bundle_is_imported(practice, capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["missing.csv", "--practice", "Sunny Peds"], "error: no such file: missing.csv"),
-    (["{file}", "--practice", "Nowhere"], "error: unknown practice 'Nowhere'"),
+    (["{file}", "--practice", "Nowhere"], "error: unknown practice “Nowhere”"),
     (["{file}", "--practice", "Sunny Peds", "--mapping", "{mrn"],
      "error: --mapping is not valid JSON"),
     (["{file}", "--practice", "Sunny Peds", "--mapping", "[1]"],
      "error: --mapping must be a JSON object"),
     (["{file}", "--practice", "Sunny Peds", "--mapping", '{"mrn": "Chart"}'],
-     "error: Missing columns: 'Chart' (for MRN) not in the file"),
+     "error: Missing columns: “Chart” (for MRN) not in the file"),
     (["{latin1}", "--practice", "Sunny Peds"], "error: The file is not UTF-8 text"),
 ])
 def test_bad_input_fails_with_one_line(practice, tmp_path, capsys, argv, message):

@@ -11,7 +11,7 @@ from services import auth
 from services.db import session_scope
 from services.errors import PortalError
 from services.permissions import can_open
-from ui.text import flash
+from ui.text import flash, plain
 
 USER_KEY = "_portal_user"
 # The user's practices as app.py read them for this run (the page reuses them, not a 2nd query).
@@ -109,5 +109,5 @@ def apply_change(action, success: str, *, page_key: str) -> None:
 
 
 def show_error(error: Exception) -> None:
-    """Show a domain error's message; never a stack trace."""
-    st.error(getattr(error, "message", None) or "Something went wrong. Please try again.")
+    """Show a domain error's message as text (it quotes what was typed); never a stack trace."""
+    st.error(plain(getattr(error, "message", None) or "Something went wrong. Please try again."))

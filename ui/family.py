@@ -9,6 +9,7 @@ import datetime as dt
 import streamlit as st
 
 from services import family
+from services.dates import date_text
 from services.db import session_scope
 from services.errors import PortalError
 from services.status import BADGE_NAMES
@@ -39,7 +40,7 @@ def siblings_picker(context: PageContext, patient_id: int, prefix: str) -> None:
     st.markdown("**Siblings**: tick each child to register in the same visit (a PIN each, one "
                 "email and one family letter).")
     for sibling in siblings:
-        label = f"{sibling.name}, born {sibling.date_of_birth:%m/%d/%Y} ({sibling.why})"
+        label = f"{sibling.name}, born {date_text(sibling.date_of_birth)} ({sibling.why})"
         if sibling.can_register:
             st.checkbox(label, key=_pick_key(prefix, sibling.patient_id))
         else:

@@ -13,14 +13,15 @@ query string so that a filtered view can be bookmarked and shared.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import streamlit as st
 
 from models.public import NamedRow
+from services.dates import date_text, practice_day
 from services.db import session_scope
+from services.errors import quoted
 from services.practices import list_locations, list_providers
 from services.schedule import MAX_SEARCH_LENGTH, ScheduleCriteria
 from ui.context import PageContext
@@ -57,7 +58,7 @@ class ScheduleFilters:
         """Why the filters cannot be used as they are (None when they can)."""
         if self.end < self.start:
             return (
-                f"End Date ({self.end:%m/%d/%Y}) is before Start Date ({self.start:%m/%d/%Y}): "
+                f"End Date ({date_text(self.end)}) is before Start Date ({date_text(self.start)}): "
                 "choose an End Date on or after the Start Date."
             )
         return None
@@ -91,7 +92,7 @@ def load_choices(practice_id: int) -> tuple[list[NamedRow], list[NamedRow]]:
 
 def practice_today(timezone: str) -> dt.date:
     """Today's date where the practice is."""
-    return dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    return practice_day(dt.datetime.now(dt.UTC), timezone)
 
 
 def _parse_date(raw: str, label: str, fallback: dt.date, latest: dt.date,
@@ -99,13 +100,13 @@ def _parse_date(raw: str, label: str, fallback: dt.date, latest: dt.date,
     try:
         value = dt.date.fromisoformat(raw.strip())
     except ValueError:
-        notices.append(f"{label} {raw!r} in the link is not a date (YYYY-MM-DD); "
-                       f"showing {fallback:%m/%d/%Y} instead.")
+        notices.append(f"{label} {quoted(raw)} in the link is not a date (YYYY-MM-DD); "
+                       f"showing {date_text(fallback)} instead.")
         return fallback
     if not EARLIEST <= value <= latest:
-        notices.append(f"{label} {value:%m/%d/%Y} in the link is out of range "
-                       f"({EARLIEST:%m/%d/%Y} to {latest:%m/%d/%Y}); "
-                       f"showing {fallback:%m/%d/%Y} instead.")
+        notices.append(f"{label} {date_text(value)} in the link is out of range "
+                       f"({date_text(EARLIEST)} to {date_text(latest)}); "
+                       f"showing {date_text(fallback)} instead.")
         return fallback
     return value
 
@@ -115,7 +116,7 @@ def _parse_flag(raw: str, notices: list[str]) -> bool:
     if value in {"1", "true", "yes", "on"}:
         return True
     if value not in {"0", "false", "no", "off"}:
-        notices.append(f"Show cancelled {raw!r} in the link is not 1 or 0; "
+        notices.append(f"Show cancelled {quoted(raw)} in the link is not 1 or 0; "
                        "cancelled appointments stay hidden.")
     return False
 
@@ -146,7 +147,7 @@ def filters_from_query(
         if raw.isdigit() and int(raw) in known:
             location_id = int(raw)
         else:
-            notices.append(f"Location {raw!r} in the link is not one of this practice's "
+            notices.append(f"Location {quoted(raw)} in the link is not one of this practice's "
                            f"locations; showing {ALL_LOCATIONS.lower()}.")
 
     provider_ids = defaults.provider_ids

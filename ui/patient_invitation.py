@@ -21,6 +21,7 @@ from services.adolescents import (
     ParentAccess,
     parent_access,
 )
+from services.dates import date_text, practice_day
 from services.db import session_scope
 from services.errors import PortalError
 from services.i18n import DEFAULT_LANGUAGE, language_name, supported_languages
@@ -30,7 +31,7 @@ from services.settings import get_settings
 from services.status import BADGE_NAMES, PortalStatus
 from services.validation import format_phone
 from ui.context import PageContext
-from ui.registration_form import ERRORS_KEY, deliver_now, local, record_download, show_errors
+from ui.registration_form import ERRORS_KEY, deliver_now, record_download, show_errors
 from ui.text import flash, plain
 
 DONE_KEY = "_patient_invitation_done"  # the last patient invitation: its PIN lives only here
@@ -111,7 +112,7 @@ def _confirmation(context: PageContext, ctx: RegistrationContext, done: Invited)
                       else "")),
     }[result.pin_channel]
     st.markdown(f"Shown only on this screen. {where} Valid until "
-                f"**{local(result.expires_at, ctx.practice.timezone, '%b %d, %Y')}**. The "
+                f"**{date_text(practice_day(result.expires_at, ctx.practice.timezone))}**. The "
                 "patient activates with this PIN and their own date of birth.")
     channels = " and ".join(name for name, used in (("Email", result.email),
                                                      ("text message", result.texted)) if used)
@@ -215,7 +216,8 @@ def _live_own(context: PageContext, ctx: RegistrationContext, errors: dict[str, 
     sent_to = " and ".join(plain(value) for value in (
         own.email, format_phone(own.cell_phone) if own.send_text and own.cell_phone else None)
         if value)
-    st.caption(f"The PIN works until {local(own.expires_at, ctx.practice.timezone, '%b %d, %Y')}."
+    until = date_text(practice_day(own.expires_at, ctx.practice.timezone))
+    st.caption(f"The PIN works until {until}."
                + (f" Resend sends the link again to {sent_to}." if sent_to else ""))
     args = (context.practice.id, ctx.patient.id, own.id, context.user.username)
     st.button("Resend the patient's invitation", key=prefix + "resend", on_click=_resend,
@@ -257,7 +259,7 @@ def patient_invitation_panel(context: PageContext, ctx: RegistrationContext,
     if own is not None:
         st.markdown(f"Own account :{BADGE_NAMES[ctx.own_status]}-badge[{ctx.own_status.value}] "
                     f"{own.access_level or ''} invitation of "
-                    f"{local(own.issued_at, ctx.practice.timezone, '%m/%d/%Y')}"
+                    f"{date_text(practice_day(own.issued_at, ctx.practice.timezone))}"
                     f"{' to ' + plain(own.email) if own.email else ''}.")
         if ctx.own_status == PortalStatus.active:
             return

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import zoneinfo
 from dataclasses import dataclass, replace
 
 import streamlit as st
@@ -14,6 +13,7 @@ import streamlit as st
 from models.registration import EnrollmentSummary
 from services import carriers, outbox, registration
 from services import registration_form as fields
+from services.dates import date_text, practice_day
 from services.db import session_scope
 from services.email_typos import email_hint
 from services.errors import PortalError
@@ -54,13 +54,6 @@ class Confirmation:
     delivery_ok: bool = False
     text_refusal: str | None = None  # why no text went although Text Message was ticked
     family_letters: tuple | None = None  # a family registration: one letter for every child
-
-
-def local(moment: dt.datetime | None, timezone: str, pattern: str = "%b %d, %Y %I:%M %p") -> str:
-    """A stored UTC moment in the practice's timezone, in words ("" for none)."""
-    if moment is None:
-        return ""
-    return moment.astimezone(zoneinfo.ZoneInfo(timezone)).strftime(pattern)
 
 
 def deliver_now(message_ids: tuple[int, ...]) -> tuple[str, bool]:
@@ -107,7 +100,7 @@ def show_confirmation(done: Confirmation, context: PageContext, timezone: str) -
             "letter": "It was sent in no message: hand the parent the PIN letter.",
         }[done.pin_channel]
         st.markdown(f"Shown only on this screen. {where} Valid until "
-                    f"**{local(done.expires_at, timezone, '%b %d, %Y')}**.")
+                    f"**{date_text(practice_day(done.expires_at, timezone))}**.")
     else:
         st.markdown(f"The parent answers the verification question to activate. The welcome "
                     f"email to {plain(done.email)} carries the link.")
@@ -225,7 +218,7 @@ def submit(submission: Submission) -> None:
 def show_errors(errors: dict[str, str], *fields: str) -> None:
     for field in fields:
         if field in errors:
-            st.error(errors[field], icon=":material/error:")
+            st.error(plain(errors[field]), icon=":material/error:")
 
 
 def text_carrier(prefix: str, live: EnrollmentSummary | None, errors: dict[str, str]) -> None:

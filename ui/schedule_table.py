@@ -9,6 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 import streamlit as st
 
+from services.dates import date_text, time_text
 from services.schedule import SchedulePage
 from services.status import STATUS_COLORS, PortalStatus
 from services.validation import format_phone
@@ -139,9 +140,9 @@ def show_schedule(table: pa.Table, *, one_day: bool, key: str) -> int | None:
 
 def _detail_lines(row: dict) -> list[str]:
     statuses = list(row["Portal status"])
-    when = f"{row['Time']:%a %m/%d} " + f"{row['Time']:%I:%M %p}".lstrip("0")
+    when = f"{date_text(row['Time'], weekday=True, year=False)} {time_text(row['Time'])}"
     lines = [f"**{plain(row['Patient'])}** ({plain(row['MRN'])}) · born "
-             f"{row['Date of birth']:%m/%d/%Y} (age {plain(str(row['Age']))})",
+             f"{date_text(row['Date of birth'])} (age {plain(str(row['Age']))})",
              f"{when} · {plain(row['Provider'])} · {plain(row['Location'])} · "
              f"{plain(row['Visit type'])} · {row['Visit status']}",
              "Portal status: " + ", ".join(plain(status) for status in statuses)]
@@ -151,8 +152,8 @@ def _detail_lines(row: dict) -> list[str]:
     lines.append(f"Guardian: {plain(guardian) if guardian else 'none on file'}")
     if row["Access due"]:
         due_by = row["Access due by"]
-        lines.append(f"Portal access: {plain(row['Access due'])}"
-                     + (f" (due by {due_by:%a %m/%d/%Y})" if due_by is not None else ""))
+        due = f" (due by {date_text(due_by, weekday=True)})" if due_by is not None else ""
+        lines.append(f"Portal access: {plain(row['Access due'])}{due}")
     return lines
 
 

@@ -20,9 +20,10 @@ def flash(page_key: str, message: str, kind: str = "success") -> None:
 
 
 def show_flash(page_key: str) -> None:
-    """Show, once, the message a previous run of the page flashed."""
+    """Show, once, the message a previous run of the page flashed, as text (it may repeat a
+    value someone typed: a name, a reason)."""
     flashed = st.session_state.pop(f"_{page_key}_flash", None)
     if not flashed:
         return
     kind, message = flashed if isinstance(flashed, tuple) else ("success", flashed)
-    getattr(st, kind)(message)
+    getattr(st, kind)(plain(message))

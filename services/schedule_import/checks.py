@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import phonenumbers
 
 from models import AppointmentStatus
-from services.errors import InvalidInput
+from services.errors import InvalidInput, quoted
 from services.i18n import normalize_language
 from services.schedule_import.report import RejectedRow
 from services.validation import normalize_email, normalize_phone
@@ -139,7 +139,7 @@ class Checker:
     def name(self, value: str, label: str, problems: list[str]) -> str:
         value = self.text(value, label, problems, limit=100)
         if value and not _LETTER.search(value):
-            problems.append(f"{label} {value!r} is not a name")
+            problems.append(f"{label} {quoted(value)} is not a name")
         return value
 
     @staticmethod
@@ -172,11 +172,11 @@ class Checker:
             return None
         found = self._date(value)
         if isinstance(found, str):
-            problems.append(f"Date of birth {value!r} is {found}")
+            problems.append(f"Date of birth {quoted(value)} is {found}")
         elif found > self.today:
-            problems.append(f"Date of birth {value!r} is in the future")
+            problems.append(f"Date of birth {quoted(value)} is in the future")
         elif found.year < 1900:
-            problems.append(f"Date of birth {value!r} is before 1900")
+            problems.append(f"Date of birth {quoted(value)} is before 1900")
         else:
             return found
         return None
@@ -213,17 +213,17 @@ class Checker:
             return "Appointment time is empty"
         day = self._date(date_value)
         if isinstance(day, str):
-            return f"Appointment date {date_value!r} is {day}"
+            return f"Appointment date {quoted(date_value)} is {day}"
         moment = self._time(time_value)
         if isinstance(moment, str):
-            return f"Appointment time {time_value!r} is {moment}"
+            return f"Appointment time {quoted(time_value)} is {moment}"
         return self.in_range(
             dt.datetime.combine(day, moment, tzinfo=self.zone).astimezone(dt.UTC), date_value)
 
     @staticmethod
     def in_range(moment: dt.datetime, shown: str) -> dt.datetime | str:
         if not 1990 <= moment.year <= 2100:
-            return f"Appointment date {shown!r} is not between 1990 and 2100"
+            return f"Appointment date {quoted(shown)} is not between 1990 and 2100"
         return moment.replace(microsecond=0)
 
     @staticmethod
@@ -234,7 +234,7 @@ class Checker:
         found = STATUS_WORDS.get(word) or STATUS_WORDS.get(word.replace(" ", "-"))
         if found is None:
             problems.append(
-                f"Status {value.strip()!r} is not known: use scheduled, completed, cancelled "
+                f"Status {quoted(value)} is not known: use scheduled, completed, cancelled "
                 "or no show")
             return ""
         return found
@@ -331,10 +331,10 @@ def accept(scan: Scan, emails: dict[str, str | InvalidInput],
             earlier = seen_sources.get(row.source_id)
             if earlier is not None:
                 problems.append(
-                    f"Appointment ID {row.source_id!r} already appears on row {earlier}")
+                    f"Appointment ID {quoted(row.source_id)} already appears on row {earlier}")
             known = patients.get(row.mrn)
             if known is not None and known.facts != candidate.patient:
-                problems.append(f"MRN {row.mrn!r} has a different name or date of birth on "
+                problems.append(f"MRN {quoted(row.mrn)} has a different name or date of birth on "
                                 f"row {known.first_row}")
         if problems:
             parsed.rejected.append(RejectedRow(row.number, "; ".join(problems) + ".",

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from services.errors import InvalidInput
+from services.errors import InvalidInput, quoted
 from services.schedule_import.checks import Candidate, Checker, PatientFacts, Row, Scan
 from services.schedule_import.fields import FIELDS, GUARDIAN_KEYS, check_mapping, unmapped
 from services.schedule_import.report import Progress, RejectedRow
@@ -48,7 +48,7 @@ def read_csv(data: bytes) -> CsvFile:
     seen: set[str] = set()
     for header in headers:
         if header in seen:
-            raise InvalidInput(f"Column {header!r} appears twice in the header: rename one.",
+            raise InvalidInput(f"Column {quoted(header)} appears twice in the header: rename one.",
                                field="file")
         seen.add(header)
     return CsvFile(text=text, headers=headers, delimiter=delimiter,

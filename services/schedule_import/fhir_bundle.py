@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.errors import InvalidInput
+from services.errors import InvalidInput, quoted
 from services.i18n import normalize_language
 from services.schedule_import.checks import (
     Candidate,
@@ -68,8 +68,9 @@ def read_bundle(data: bytes) -> list:
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         found = bundle.get("resourceType") if isinstance(bundle, dict) else type(bundle).__name__
         raise InvalidInput(
-            f"The JSON file is not a FHIR Bundle (resourceType is {found!r}): export a Bundle "
-            "holding Appointment, Patient, RelatedPerson, Practitioner and Location resources.",
+            f"The JSON file is not a FHIR Bundle (resourceType is {quoted(found)}): export a "
+            "Bundle holding Appointment, Patient, RelatedPerson, Practitioner and Location "
+            "resources.",
             field="file")
     entries = bundle.get("entry") or []
     if not isinstance(entries, list) or not entries:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from models import ImportMapping, utcnow
-from services.errors import InvalidInput
+from services.errors import InvalidInput, quoted
 from services.schedule_import.report import CSV_KIND
 
 # --- the fields a schedule file can carry --------------------------------------------------------
@@ -160,7 +160,7 @@ def check_mapping(mapping: dict[str, str | None], headers: list[str]) -> dict[st
             f"Choose a column for: {', '.join(missing)}. The file's columns are: "
             f"{', '.join(headers)}.", field="mapping")
     position = {header: index for index, header in enumerate(headers)}
-    absent = [f"{column!r} (for {FIELD_BY_KEY[key].label})"
+    absent = [f"{quoted(column)} (for {FIELD_BY_KEY[key].label})"
               for key, column in mapping.items() if column and column not in position]
     if absent:
         raise InvalidInput(
@@ -173,7 +173,7 @@ def check_mapping(mapping: dict[str, str | None], headers: list[str]) -> dict[st
         if column in owners and {owners[column], key} != {"appointment_date",
                                                           "appointment_time"}:
             raise InvalidInput(
-                f"Column {column!r} is chosen for both {FIELD_BY_KEY[owners[column]].label} "
+                f"Column {quoted(column)} is chosen for both {FIELD_BY_KEY[owners[column]].label} "
                 f"and {FIELD_BY_KEY[key].label}: choose one column per field.", field="mapping")
         owners.setdefault(column, key)
     return {key: position[column] for key, column in mapping.items() if column}

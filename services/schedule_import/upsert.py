@@ -25,6 +25,7 @@ from models import (
     PatientGuardian,
     Provider,
 )
+from services.errors import quoted
 from services.i18n import DEFAULT_LANGUAGE
 from services.schedule_import import postgres, sqlite
 from services.schedule_import.checks import Checker, Parsed, Scan, match_guardian
@@ -195,9 +196,9 @@ def resolve_places(connection: Connection, parsed: Parsed, *, practice_id: int,
         for row in parsed.rows:
             problems = []
             if row.provider in unknown_providers:
-                problems.append(f"Provider {row.provider!r} is not set up in this practice")
+                problems.append(f"Provider {quoted(row.provider)} is not set up in this practice")
             if row.location in unknown_locations:
-                problems.append(f"Location {row.location!r} is not set up in this practice")
+                problems.append(f"Location {quoted(row.location)} is not set up in this practice")
             if problems:
                 parsed.rejected.append(RejectedRow(
                     row.number, "; ".join(problems) + ": add it under Practice Settings, or "

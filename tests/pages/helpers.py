@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlmodel import select
@@ -67,9 +68,10 @@ def signed_in(username: str, *, practice_id: int | None = None, page: str | None
 
 
 def texts(at: AppTest) -> str:
-    """Every markdown, title, caption, info and error text of the last run, joined."""
+    """Every markdown, title, caption, info and error text of the last run, joined, as a
+    person reads it (the backslashes plain() puts before Markdown characters dropped)."""
     parts = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "info", "error",
                  "warning", "success"):
         parts.extend(str(element.value) for element in getattr(at, kind))
-    return "\n".join(parts)
+    return re.sub(r"\\(.)", r"\1", "\n".join(parts))

@@ -198,8 +198,8 @@ def test_providers_and_search_from_the_query_string(clinic):
 
 
 @pytest.mark.parametrize(("query", "notice"), [
-    ({"start": "2025-02-30"}, "Start Date '2025-02-30' in the link is not a date"),
-    ({"end": "tomorrow"}, "End Date 'tomorrow' in the link is not a date"),
+    ({"start": "2025-02-30"}, "Start Date “2025-02-30” in the link is not a date"),
+    ({"end": "tomorrow"}, "End Date “tomorrow” in the link is not a date"),
     ({"start": "1900-01-01"}, "out of range"),
     ({"location": "999999"}, "not one of this practice's locations"),
     ({"location": "north"}, "not one of this practice's locations"),

@@ -47,5 +47,5 @@ def test_access_due_from_a_link_and_a_bad_link(clinic):  # noqa: F811
     at = open_dashboard(clinic, start=start, due="overdue")
     assert list(rows(at)["Patient"]) == ["Visit, Old"]
     at = open_dashboard(clinic, start=start, due="someday")
-    assert any("Access due 'someday'" in str(w.value) for w in at.warning)
+    assert any("Access due “someday”" in str(w.value) for w in at.warning)
     assert "Visit, Old" in list(rows(at)["Patient"])

@@ -75,7 +75,7 @@ def test_a_refused_file_lists_its_rejected_rows(practice):
     assert "Nothing was imported: 1 of 2 rows have problems" in texts(at)
     rejected = at.dataframe[-1].value
     assert list(rejected["Row"]) == [2]
-    assert "Date of birth '02/30/2019' is not a date" in rejected["Reason"][0]
+    assert "Date of birth “02/30/2019” is not a date" in rejected["Reason"][0]
     widget(at, "checkbox", "Keep the valid rows").check()
     widget(at, "button", "Import schedule").click().run()
     assert "Imported 1 of 2 rows" in texts(at)

@@ -12,6 +12,7 @@ from services.db import session_scope
 from tests.factories import make_practice, make_provider, make_user
 from tests.pages.admin_support import widget
 from tests.pages.helpers import signed_in, texts
+from ui.text import plain
 
 PAGE = "pages/practice_settings.py"
 
@@ -57,7 +58,7 @@ def test_a_bad_portal_url_is_named(practice):
     at = _open(practice)
     widget(at, "text_input", "Portal URL").input("portal dot example")
     widget(at, "button", "Save practice settings").click().run()
-    assert "Portal URL 'portal dot example' is not a web address" in texts(at)
+    assert "Portal URL “portal dot example” is not a web address" in texts(at)
 
 
 def test_an_admin_adds_a_holiday_a_location_and_renames_a_provider(practice):
@@ -119,14 +120,14 @@ def test_bad_reminder_days_are_named_and_nothing_saved(practice):
     at = _open(practice)
     widget(at, "text_input", "Remind after (days)").input("three")
     widget(at, "button", "Save reminder settings").click().run()
-    assert "Remind after (days): 'three' is not a number of days" in texts(at)
+    assert "Remind after (days): “three” is not a number of days" in texts(at)
     with session_scope(read_only=True) as session:
         assert session.get(Practice, practice.id).remind_after_days == "3,10"
 def test_the_patient_portal_sign_in_address_is_a_setting(practice):
     at = _open(practice)
     widget(at, "text_input", "Patient portal sign-in address").input("mychart dot example")
     widget(at, "button", "Save practice settings").click().run()
-    assert "Patient portal sign-in address 'mychart dot example' is not a web address" in \
+    assert "Patient portal sign-in address “mychart dot example” is not a web address" in \
         texts(at)
     widget(at, "text_input", "Patient portal sign-in address").input(
         "https://mychart.sunnypeds.example/login")
@@ -135,3 +136,13 @@ def test_the_patient_portal_sign_in_address_is_a_setting(practice):
     with session_scope(read_only=True) as session:
         saved = session.exec(select(Practice.portal_sign_in_url)).first()
     assert saved == "https://mychart.sunnypeds.example/login"
+
+
+def test_a_refused_name_is_quoted_in_words_and_shown_as_text_not_markdown(practice):
+    at = _open(practice)
+    for _ in range(2):
+        widget(at, "text_input", "Location name").input("  [x](https://evil.example) ")
+        widget(at, "button", "Add location").click().run()
+    message = "Location name “[x](https://evil.example)” is already in use in this practice."
+    assert [error.value for error in at.error] == [plain(message)]
+    assert message in texts(at)

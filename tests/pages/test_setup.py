@@ -72,5 +72,5 @@ def test_a_public_address_that_is_no_web_address_writes_nothing(data_dir):
     at = app_test().run()
     _fill(at, **{"Public address of this app": "portal dot example"})
     _form(at, setup.ensure_setup_token(data_dir), practice_name="Sunny Peds")
-    assert "Public address of this app 'portal dot example' is not a web address" in texts(at)
+    assert "Public address of this app “portal dot example” is not a web address" in texts(at)
     assert _count(StaffUser) == 0 and _count(Practice) == 0

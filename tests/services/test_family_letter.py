@@ -47,3 +47,26 @@ def test_each_family_page_has_its_own_language_and_header():
 
 def test_no_families_gives_a_page_that_says_so():
     assert page_lines(render_family_letters([]))[0] == ["No letters: nobody was registered."]
+
+
+def title_of(pdf: bytes) -> str:
+    return PdfReader(io.BytesIO(pdf)).metadata.title
+
+
+def test_a_spanish_family_letter_has_a_spanish_title():
+    spanish = [letter(language="es"), letter(language="es", patient_name="José García")]
+
+    assert title_of(render_family_letters([spanish])) == \
+        "Invitaciones al portal del paciente - Sunny Peds"
+    assert title_of(render_family_letters([[letter()]])) == \
+        "Patient portal invitations - Sunny Peds"
+
+
+def test_a_print_of_families_in_several_languages_is_titled_in_english():
+    assert title_of(render_family_letters([[letter(language="es")], [letter()]])) == \
+        "Patient portal invitations - Sunny Peds"
+
+
+def test_a_spanish_pin_letter_has_a_spanish_title():
+    assert title_of(render_pin_letter(letter(language="es"))) == \
+        "Invitación al portal del paciente - Sunny Peds"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 
 import pytest
@@ -297,12 +298,26 @@ def test_garbled_appointment_id_is_refused(value):
     assert raised.value.field == "Appointment"
 
 
+def test_a_garbled_appointment_id_is_quoted_in_words_and_shortened_when_long():
+    with pytest.raises(InvalidInput) as raised:
+        registration_context.parse_appointment_id(" O'Brien ")
+    assert raised.value.message == (
+        "Appointment “O'Brien” is not a valid appointment number. Open Register from the "
+        "Dashboard, or search for the patient below.")
+    with pytest.raises(InvalidInput) as raised:
+        registration_context.parse_appointment_id("9" * 80)
+    assert raised.value.message.startswith(f"Appointment “{'9' * 59}…” is not a valid")
+
+
 def test_a_second_submit_is_refused_clearly_and_writes_nothing(clinic):
     register(clinic)
     before = written()
     with pytest.raises(Conflict) as raised:
         register(clinic)
     assert "already registered" in raised.value.message
+    # When, as the practice writes a moment: MM/DD/YYYY and a 12-hour clock without a leading 0.
+    assert re.search(r" on \d\d/\d\d/\d{4} at [1-9]\d?:\d\d [AP]M\. Use Resend invitation",
+                     raised.value.message), raised.value.message
     assert "frontdesk" in raised.value.message or clinic["staff"].name in raised.value.message
     assert raised.value.field == "Complete Registration"
     assert written() == before

@@ -221,7 +221,7 @@ def test_a_guardian_email_without_guardian_names_is_a_mapping_problem(session, p
 
 def test_a_mapped_column_missing_from_the_file_is_named(session, practice):
     mapping = schedule_import.suggest_mapping(HEADER) | {"visit_type": "Reason For Visit"}
-    with pytest.raises(InvalidInput, match="Missing columns: 'Reason For Visit'"):
+    with pytest.raises(InvalidInput, match="Missing columns: “Reason For Visit”"):
         _import(session, practice, _csv(SCHEDULE), mapping=mapping)
 
 
@@ -239,27 +239,27 @@ def test_preview_shows_mapped_values_and_each_rows_problem():
     assert list(preview["Row"]) == [2, 3]
     assert list(preview["MRN"]) == ["M-100", "M-100"]
     assert preview["Problem"][0] == ""
-    assert "Date of birth '31/31/2019' is not a date" in preview["Problem"][1]
+    assert "Date of birth “31/31/2019” is not a date" in preview["Problem"][1]
 
 
 # --- bad rows ------------------------------------------------------------------------------------
 
 BAD_ROWS = [
-    ({"Appointment Date": "14.03.2030"}, "Appointment date '14.03.2030' is not a date"),
+    ({"Appointment Date": "14.03.2030"}, "Appointment date “14.03.2030” is not a date"),
     ({"Appointment Date": ""}, "Appointment date is empty"),
-    ({"Appointment Time": "25:61"}, "Appointment time '25:61' is not a time"),
-    ({"Date of Birth": "02/30/2019"}, "Date of birth '02/30/2019' is not a date"),
-    ({"Date of Birth": "2031-01-01"}, "Date of birth '2031-01-01' is in the future"),
+    ({"Appointment Time": "25:61"}, "Appointment time “25:61” is not a time"),
+    ({"Date of Birth": "02/30/2019"}, "Date of birth “02/30/2019” is not a date"),
+    ({"Date of Birth": "2031-01-01"}, "Date of birth “2031-01-01” is in the future"),
     ({"Patient First Name": ""}, "Patient first name is empty"),
-    ({"Patient Last Name": "#####"}, "Patient last name '#####' is not a name"),
+    ({"Patient Last Name": "#####"}, "Patient last name “#####” is not a name"),
     ({"Patient First Name": "Sof\x07ia"}, "Patient first name holds control characters"),
     ({"MRN": ""}, "MRN is empty"),
     ({"Appointment ID": ""}, "Appointment ID is empty"),
     ({"Provider": ""}, "Provider is empty"),
     ({"Guardian Email": "maria@"}, "Guardian email is not valid"),
-    ({"Guardian Cell Phone": "555-12"}, "Guardian cell phone '555-12' has too few digits"),
+    ({"Guardian Cell Phone": "555-12"}, "Guardian cell phone “555-12” has too few digits"),
     ({"Guardian First Name": ""}, "Guardian first name is empty"),
-    ({"Status": "Maybe"}, "Status 'Maybe' is not known"),
+    ({"Status": "Maybe"}, "Status “Maybe” is not known"),
 ]
 
 
@@ -293,13 +293,13 @@ def test_blank_lines_are_skipped_not_rejected(session, practice):
 def test_a_repeated_appointment_id_is_rejected(session, practice):
     report = _import(session, practice, _csv([SCHEDULE[0], SCHEDULE[0]]))
     assert report.rejected[0].row == 3
-    assert "Appointment ID 'A-1' already appears on row 2" in report.rejected[0].reason
+    assert "Appointment ID “A-1” already appears on row 2" in report.rejected[0].reason
 
 
 def test_one_mrn_with_two_different_patients_is_rejected(session, practice):
     rows = [SCHEDULE[0], _row(**{"Appointment ID": "A-2", "Patient First Name": "Sophie"})]
     report = _import(session, practice, _csv(rows))
-    assert "MRN 'M-100' has a different name or date of birth on row 2" in \
+    assert "MRN “M-100” has a different name or date of birth on row 2" in \
         report.rejected[0].reason
 
 
@@ -365,8 +365,8 @@ def test_unknown_providers_and_locations_are_refused_by_default(session, practic
     rows = [_row(**{"Provider": "Dr. Zed", "Location": "Annex"})]
     report = _import(session, practice, _csv(rows))
     (rejected,) = report.rejected
-    assert "Provider 'Dr. Zed' is not set up in this practice" in rejected.reason
-    assert "Location 'Annex' is not set up" in rejected.reason
+    assert "Provider “Dr. Zed” is not set up in this practice" in rejected.reason
+    assert "Location “Annex” is not set up" in rejected.reason
     assert "Practice Settings" in rejected.reason
 
 
@@ -511,7 +511,7 @@ def test_a_number_on_file_is_not_taken_for_one_with_an_extension(session, practi
     rows = copy.deepcopy(SCHEDULE)
     rows[0]["Guardian Cell Phone"] = "617-555-014 x2"  # the digits of the number on file
     report = _import(session, practice, _csv(rows))
-    assert "Guardian cell phone '617-555-014 x2' has too few digits" in \
+    assert "Guardian cell phone “617-555-014 x2” has too few digits" in \
         report.rejected[0].reason
 
 
@@ -549,7 +549,7 @@ def test_a_missing_required_column_is_named(session, practice):
     (b"   \n", "The file is empty"),
     (",".join(HEADER).encode() + b"\n", "has a header but no rows"),
     (b"MRN,,DOB\nM-1,x,2019-01-01\n", "some header names are empty"),
-    (b"MRN,MRN\n1,2\n", "Column 'MRN' appears twice"),
+    (b"MRN,MRN\n1,2\n", "Column “MRN” appears twice"),
     (b"PK\x03\x04\x00\x00binary", "binary data"),
     (",".join(HEADER).encode() + b'\n"M-1,Ann\n', "Row 2 cannot be read as CSV"),
 ])

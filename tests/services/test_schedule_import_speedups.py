@@ -69,8 +69,8 @@ def test_letters_a_plus_or_a_leading_one_get_their_own_check(parses):
 def test_a_bad_number_spaced_two_ways_is_quoted_as_each_row_wrote_it(parses):
     checker = Checker(timezone="America/New_York", region="US")
     checked = checker.check_phones({"555-12", "555 12"}, set())
-    assert "'555-12' has too few digits" in checked["555-12"].message
-    assert "'555 12' has too few digits" in checked["555 12"].message
+    assert "“555-12” has too few digits" in checked["555-12"].message
+    assert "“555 12” has too few digits" in checked["555 12"].message
     assert len(parses) == 2
 
 

@@ -57,7 +57,7 @@ def test_invalid_phone_names_the_field_and_quotes_the_value(value):
     with pytest.raises(InvalidInput) as error:
         normalize_phone(value, field="Cell phone")
     assert error.value.field == "Cell phone"
-    assert repr(value.strip()) in error.value.message
+    assert f"“{value.strip()}”" in error.value.message
     assert "area code" in error.value.message
 
 
@@ -95,7 +95,7 @@ def test_invalid_phone_message_says_exactly_what_is_wrong(typed, problem):
     with pytest.raises(InvalidInput) as error:
         normalize_phone(typed, field="Phone")
     assert error.value.message == (
-        f"Phone {typed!r} {problem}: type the whole number with its area code, "
+        f"Phone “{typed}” {problem}: type the whole number with its area code, "
         "for example (617) 555-0123.")
 
 

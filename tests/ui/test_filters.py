@@ -42,8 +42,8 @@ def test_a_date_that_is_not_a_date_falls_back_with_a_notice_naming_the_field():
     filters = parse(start="03/01/2025", end="2025-02-30")
     assert (filters.start, filters.end) == (TODAY, TODAY)
     assert len(filters.notices) == 2
-    assert filters.notices[0].startswith("Start Date '03/01/2025' in the link is not a date")
-    assert filters.notices[1].startswith("End Date '2025-02-30'")
+    assert filters.notices[0].startswith("Start Date “03/01/2025” in the link is not a date")
+    assert filters.notices[1].startswith("End Date “2025-02-30”")
     assert "03/10/2025" in filters.notices[0]  # the fallback, written as people write it
 
 
@@ -65,7 +65,7 @@ def test_an_unknown_location_shows_all_locations():
     for raw in ["99", "Main Street", "-3"]:
         filters = parse(location=raw)
         assert filters.location_id is None
-        assert filters.notices == (f"Location {raw!r} in the link is not one of this "
+        assert filters.notices == (f"Location “{raw}” in the link is not one of this "
                                    "practice's locations; showing all locations.",)
 
 
@@ -108,7 +108,7 @@ def test_cancelled_flag_words(raw, shown):
 def test_a_cancelled_flag_that_is_not_one_or_zero_hides_them_with_a_notice():
     filters = parse(cancelled="maybe")
     assert filters.include_cancelled is False
-    assert filters.notices == ("Show cancelled 'maybe' in the link is not 1 or 0; cancelled "
+    assert filters.notices == ("Show cancelled “maybe” in the link is not 1 or 0; cancelled "
                                "appointments stay hidden.",)
 
 
