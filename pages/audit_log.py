@@ -16,6 +16,7 @@ from services import audit, permissions
 from services.dates import practice_day
 from services.db import session_scope
 from ui.context import require_page
+from ui.text import plain
 
 CACHE_TTL_SECONDS = 15
 ANY_USER, ANY_ACTION = "Any user", "Any action"
@@ -51,7 +52,7 @@ context = require_page(permissions.AUDIT_LOG)
 practice = context.practice
 today = practice_day(dt.datetime.now(dt.UTC), practice.timezone)
 st.title("Audit Log")
-st.caption(f"Every action on portal access and settings in **{practice.name}**, and its "
+st.caption(f"Every action on portal access and settings in **{plain(practice.name)}**, and its "
            f"staff's sign-ins; newest first, times in {practice.timezone}.")
 
 choices = load_choices(practice.id)

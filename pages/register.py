@@ -210,7 +210,8 @@ def invited_panel(context: PageContext, ctx: RegistrationContext) -> None:
     tz = ctx.practice.timezone
     if live.delivery_failure:
         failure_panel(context, ctx)
-    st.info(f"Invited on {moment_text(live.issued_at, tz)} by {live.issued_by or 'staff'}; the "
+    by = plain(live.issued_by or "staff")
+    st.info(f"Invited on {moment_text(live.issued_at, tz)} by {by}; the "
             f"{'PIN' if live.method == 'pin' else 'link'} works until "
             f"{date_text(practice_day(live.expires_at, tz))}. Resend the invitation, issue a "
             "new PIN below, or mark the family declined.", icon=":material/mail:")

@@ -20,7 +20,7 @@ from services.dates import moment_text
 from services.db import session_scope
 from services.errors import PortalError
 from ui.context import apply_change, require_page, show_error
-from ui.text import show_flash
+from ui.text import plain, show_flash
 
 ROUND_KEY = "_staff_round"  # bumped after a success so that the forms start empty again
 ROLES = [Role.staff.value, Role.supervisor.value, Role.admin.value]
@@ -49,7 +49,7 @@ def status_of(user: StaffUserPublic) -> str:
 context = require_page(permissions.STAFF_USERS)
 actor_id, practice_id = context.user.id, context.practice.id
 st.title("Staff Users")
-st.caption(f"People who can sign in to **{context.practice.name}**. Changes take effect at "
+st.caption(f"People who can sign in to **{plain(context.practice.name)}**. Changes take effect at "
            "their next page load; a disabled user is signed out.")
 show_flash("staff")
 
@@ -128,7 +128,7 @@ if right.button("Unlock user", disabled=not (chosen.locked or chosen.failed_logi
     run(lambda s: staff_users.unlock_user(s, actor_id=actor_id, practice_id=practice_id,
                                           user_id=chosen.id), f"Unlocked {chosen.username}.")
 
-st.markdown(f"**Open sessions of {chosen.username}**")
+st.markdown(f"**Open sessions of {plain(chosen.username)}**")
 try:
     with session_scope(read_only=True) as session:
         open_sessions = staff_users.list_user_sessions(
@@ -153,7 +153,7 @@ if st.button("End sessions", disabled=not open_sessions,
         f"Ended the sessions of {chosen.username}.")
 
 with st.form(f"password_{chosen.id}_{round_}"):
-    st.markdown(f"**Reset the password of {chosen.username}**")
+    st.markdown(f"**Reset the password of {plain(chosen.username)}**")
     new_password = st.text_input("New password", type="password")
     confirm = st.text_input("Confirm new password", type="password")
     if st.form_submit_button("Reset password"):

@@ -39,11 +39,13 @@ DETAIL_LABELS: dict[str, str] = {
     "recipient": "To",
     "requeued": "Queued again",
     "staff_user_id": "Staff user",
+    "text": "Text message via",
     "until": "Until",
 }
 METHOD_WORDS = {"pin": "PIN", "question": "Verification question"}
 CHANNEL_WORDS = {"email": "Email", "sms_gateway": "Text via carrier gateway",
                  "sms_api": "Text via SMS service"}
+TEXT_ROUTE_WORDS = {"sms_gateway": "carrier gateway", "sms_api": "SMS service"}
 FIELD_WORDS = {"cell_phone": "cell phone", "portal_url": "portal address",
                "pin_lifetime_days": "PIN lifetime (days)", "minor_age_limit": "minor age limit"}
 
@@ -97,6 +99,8 @@ def _value(key: str, value, zone: zoneinfo.ZoneInfo) -> str:
         return _client(str(value))
     if key == "channel":
         return CHANNEL_WORDS.get(str(value), _words(str(value)))
+    if key == "text":  # a registration's text message: how it is sent
+        return TEXT_ROUTE_WORDS.get(str(value), _words(str(value)))
     if key == "method":
         return METHOD_WORDS.get(str(value), _words(str(value)))
     if key == "language":  # "es" -> "Español", as the language choices name it

@@ -224,7 +224,7 @@ def test_the_audit_log_reads_in_words(session):
     _event(session, practice, at, actor="ada", action="message_sent", channel="sms_gateway",
            message_ids=[4, 5])
     _event(session, practice, at, actor="ada", action="registration", patient=patient,
-           method="question")
+           method="question", text="sms_gateway")
     _event(session, practice, at, actor="system", action="reminder_sent", language="es")
     session.commit()
     page = list_audit_events(session, practice_id=practice.id, timezone=ZONE)
@@ -238,7 +238,8 @@ def test_the_audit_log_reads_in_words(session):
     sent = next(row for row in shown if row["Action"] == "Message sent")
     assert sent["Details"] == "Sent by: Text via carrier gateway"  # message ids left out
     registered = next(row for row in shown if row["Details"].startswith("Verified by"))
-    assert registered["Details"] == "Verified by: Verification question"
+    assert registered["Details"] == ("Verified by: Verification question · "
+                                     "Text message via: carrier gateway")
     reminded = next(row for row in shown if row["Action"] == "Reminder sent")
     assert reminded["Details"] == "Language: Español"
     for row in shown:
