@@ -4,11 +4,11 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from ui.imports import import_app_modules, run_from_app
+from ui.imports import through_app
 
 # Before any import of our code: a fresh server's first runs (several tabs reconnecting at once)
-# must not import SQLAlchemy side by side (ui/imports.py).
-import_app_modules()
+# must not import SQLAlchemy side by side, nor run in Streamlit's pages-folder mode (ui/imports.py).
+through_app()
 
 from ui.navigation import ACTIVATE_PATH, activate_page, staff_pages  # noqa: E402
 
@@ -78,7 +78,7 @@ if user_count == 0:
     first_run_token()
     setup_page = st.Page("pages/setup.py", title="First-run setup", url_path="setup",
                          icon=":material/settings:")
-    run_from_app(st.navigation([setup_page], position="hidden"))
+    st.navigation([setup_page], position="hidden").run()
     st.stop()
 
 authenticator = build_authenticator(signed_in=signed_in)
@@ -92,7 +92,7 @@ if user is None:
     narrow_page()
     login_page = st.Page(lambda: login_form(authenticator), title="Sign in", url_path="login",
                          icon=":material/login:", default=True)
-    run_from_app(st.navigation([login_page, activate_page()], position="hidden"))
+    st.navigation([login_page, activate_page()], position="hidden").run()
     st.stop()
 
 st.session_state[USER_KEY] = user
@@ -110,4 +110,4 @@ with st.sidebar:
     st.caption(f"Signed in as **{user.name}** ({user.role})")
 logout_button(authenticator)
 watch_session()
-run_from_app(navigation)
+navigation.run()

@@ -10,12 +10,13 @@ partially initialized module 'sqlalchemy.engine'"), which shows the user Streaml
 page. app.py calls `import_app_modules()` before its first import of our code, so the first
 run imports everything under one lock and later runs find it all in sys.modules.
 
-Streamlit also treats an app with a `pages/` folder as an old-style multipage app until some
-run calls st.navigation: on a fresh process, a tab's first run (an open tab reconnecting after
-a restart, or a link such as /dashboard) starts in `pages/<name>.py` itself, past app.py's
-sign-in from the cookie, its start-up and these imports. app.py runs the page it navigated to
-with `run_from_app()`, and every page calls `through_app()` first: a run that did not come
-through app.py switches that mode off and starts again, through app.py, on the same page.
+Streamlit also runs an app with a `pages/` folder in its old multipage mode until some run
+calls st.navigation: on a fresh process, a tab's first run (an open tab reconnecting after a
+restart, or a link such as /audit) starts inside that mode, either in `pages/<name>.py` itself,
+past app.py's sign-in from the cookie, or in app.py as the mode's main page, where a page whose
+address is not a file name (/audit is pages/audit_log.py) falls back to the Dashboard. app.py
+and every page call `through_app()` first: a run that started in that mode switches it off and
+starts again, through app.py, on the page the browser asked for.
 
 This module imports nothing but the standard library at its top, so importing it is safe from
 any number of threads.
@@ -25,15 +26,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 import threading
-from contextvars import ContextVar
-from pathlib import Path
-
-APP_SCRIPT = "app.py"
 
 _lock = threading.Lock()
 _done = False
-_from_app: ContextVar[bool] = ContextVar("portal_page_from_app", default=False)
 
 
 def import_page_modules() -> None:
@@ -55,29 +52,38 @@ def import_app_modules() -> None:
             _done = True
 
 
-def run_from_app(page) -> None:
-    """Run the page app.py's st.navigation chose (its pages' `through_app()` let it run)."""
-    token = _from_app.set(True)
-    try:
-        page.run()
-    finally:
-        _from_app.reset(token)
+def _in_pages_folder_mode() -> bool:
+    """Whether this run was started by Streamlit's pages-folder mode (its `_mpa_v1` is on the
+    stack). Another session may switch the mode off during this run, so the flag won't do."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    mode = script_runner._mpa_v1.__code__
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is mode:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def through_app() -> None:
-    """At the top of every page. A run that started in the page's own file instead of app.py
-    (see above) starts again through app.py, on the same page; the app's modules are imported
-    first, under the lock. A page run on its own as the main script (a test of one page) is
-    left alone."""
+    """First thing in app.py and in every page: import the app's modules (under the lock), and
+    start a run that began in Streamlit's pages-folder mode again, through app.py, on the page
+    the browser asked for. A no-op for every other run, and for a test of one page file."""
     import_app_modules()
-    if _from_app.get():
+    if not _in_pages_folder_mode():
         return
     import streamlit as st
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.runtime.scriptrunner import get_script_run_ctx
+    from streamlit.util import calc_hash
 
-    context = get_script_run_ctx()
-    if context is None or Path(context.main_script_path).name != APP_SCRIPT:
-        return
     PagesManager.uses_pages_directory = False  # what st.navigation does
+    pages = get_script_run_ctx().pages_manager
+    # The page the browser asked for, by its address when it gave no page hash (st.Page hashes
+    # its url_path); st.rerun() reruns the current page.
+    asked = pages.intended_page_script_hash or (
+        calc_hash(pages.intended_page_name) if pages.intended_page_name else None)
+    if asked:
+        pages.set_current_page_script_hash(asked)
     st.rerun()
