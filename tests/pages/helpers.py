@@ -67,6 +67,12 @@ def signed_in(username: str, *, practice_id: int | None = None, page: str | None
     return at
 
 
+def as_read(text: str) -> str:
+    """Text as a person reads it: the backslashes plain() puts before Markdown characters
+    dropped."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def texts(at: AppTest) -> str:
     """Every markdown, title, caption, info and error text of the last run, joined, as a
     person reads it (the backslashes plain() puts before Markdown characters dropped)."""
@@ -74,4 +80,4 @@ def texts(at: AppTest) -> str:
     for kind in ("title", "header", "subheader", "markdown", "caption", "info", "error",
                  "warning", "success"):
         parts.extend(str(element.value) for element in getattr(at, kind))
-    return re.sub(r"\\(.)", r"\1", "\n".join(parts))
+    return as_read("\n".join(parts))

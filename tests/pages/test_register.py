@@ -22,7 +22,7 @@ from tests.factories import (
     make_practice,
     make_user,
 )
-from tests.pages.helpers import signed_in, texts
+from tests.pages.helpers import as_read, signed_in, texts
 
 PAGE = "pages/register.py"
 
@@ -73,7 +73,7 @@ def complete(at, clinic, label="Complete Registration"):
 
 def field_errors(at) -> list[str]:
     """The error messages as a person reads them (plain()'s backslashes dropped)."""
-    return [re.sub(r"\\(.)", r"\1", str(error.value)) for error in at.error]
+    return [as_read(str(error.value)) for error in at.error]
 
 
 def count(model, *where) -> int:
