@@ -1,6 +1,7 @@
 """A family in one form (Register Patient): the patient's siblings, and one Complete Registration
 that enrolls each chosen child with a PIN of its own, queues one welcome email listing the
-children and returns one family letter (each child's name, PIN and QR code).
+children (services/messages.build_family_welcome_email, in the guardian's preferred language)
+and returns one family letter (each child's name, PIN and QR code).
 
 Siblings are children sharing one of the patient's guardians, and children on the day's schedule
 whose guardian has the same email or cell phone. An Active sibling is listed, never registered
@@ -16,7 +17,6 @@ ones through "I already have an account".
 from __future__ import annotations
 
 import datetime as dt
-import html
 from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, or_, select
@@ -31,11 +31,18 @@ from models import (
     PatientGuardian,
     utcnow,
 )
+from models.public import PracticePublic
 from services.audit import record_event
 from services.errors import InvalidInput
 from services.family_letter import render_family_letters
+from services.i18n import DEFAULT_LANGUAGE
 from services.letters import PinLetter
-from services.messages import Channel, OutgoingMessage
+from services.messages import (
+    FamilyChild,
+    FamilyInvitation,
+    OutgoingMessage,
+    build_family_welcome_email,
+)
 from services.outbox import queue_message
 from services.practices import get_practice
 from services.registration import RegistrationResult, register_patient
@@ -123,26 +130,19 @@ def find_siblings(session: Session, *, practice_id: int, patient_id: int, day: d
     return sorted(siblings, key=lambda sibling: (sibling.name, sibling.patient_id))
 
 
-def _family_email(results: list[RegistrationResult], *, practice_name: str, email: str,
-                  expires_on: dt.date) -> OutgoingMessage:
-    names = [result.patient_name for result in results]
-    subject = f"{practice_name} patient portal: your invitation for {', '.join(names)}"
-    lines = [f"You are invited to the patient portal of {practice_name} for {len(names)} "
-             "children. Each child has a PIN of their own, printed on the family letter we "
-             "gave you.", ""]
-    for result in results:
-        lines.append(f"- {result.patient_name}: {result.activation_url}")
-    lines += ["", "Open the first child's link, enter that child's PIN and date of birth, and "
-              "choose your login. For each further child, open that child's link, choose "
-              "\"I already have an account\", sign in and enter that child's PIN.",
-              f"The PINs work until {expires_on:%B} {expires_on.day}, {expires_on.year}."]
-    items = "".join(f'<li>{html.escape(r.patient_name)}: <a href="{html.escape(r.activation_url)}">'
-                    f"{html.escape(r.activation_url)}</a></li>" for r in results)
-    body_html = (f"<p>{html.escape(lines[0])}</p><ul>{items}</ul>"
-                 f"<p>{html.escape(lines[-2])}</p><p>{html.escape(lines[-1])}</p>")
-    return OutgoingMessage(channel=Channel.email, recipient=email, subject=subject,
-                           body_text="\n".join(lines) + "\n", body_html=body_html,
-                           carries_pin=False)
+def _family_email(session: Session, results: list[RegistrationResult], *, guardian_id: int,
+                  practice: PracticePublic, expires_on: dt.date) -> OutgoingMessage:
+    """The one welcome email for the family, in the guardian's preferred language (which
+    register_patient has just set from the form, or kept from the file)."""
+    guardian = session.get(Guardian, guardian_id)
+    children = tuple(FamilyChild(name=result.patient_name,
+                                 first_name=session.get(Patient, result.patient_id).first_name,
+                                 activation_url=result.activation_url) for result in results)
+    family = FamilyInvitation(
+        practice=practice, children=children, expires_on=expires_on,
+        guardian_name=f"{guardian.first_name} {guardian.last_name}".strip(),
+        language=guardian.preferred_language or DEFAULT_LANGUAGE)
+    return build_family_welcome_email(family, recipient=results[0].email)
 
 
 def register_family(session: Session, *, practice_id: int, patient_id: int,
@@ -181,7 +181,7 @@ def register_family(session: Session, *, practice_id: int, patient_id: int,
             actor=actor, staff_user_id=staff_user_id, settings=settings, senders=senders,
             now=now, send_messages=False))
     expires_on = results[0].letter.expires_on or day
-    message = _family_email(results, practice_name=practice.name, email=first.email,
+    message = _family_email(session, results, guardian_id=guardian_id, practice=practice,
                             expires_on=expires_on)
     row = queue_message(session, practice_id=practice_id, enrollment_id=first.enrollment_id,
                         message=message, pin=None, senders=senders, now=now)

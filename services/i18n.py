@@ -18,6 +18,7 @@ from pathlib import Path
 import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
+from babel.lists import format_list
 from babel.support import NullTranslations, Translations
 
 from services.errors import quoted
@@ -117,6 +118,11 @@ def format_long_date(day: dt.date, language: str) -> str:
 def format_short_date(day: dt.date, language: str) -> str:
     """`Dec 14, 2026` / `14 dic 2026`, for texts where every character counts."""
     return format_date(day, format="medium", locale=language_or_default(language))
+
+
+def format_names(names: list[str], language: str) -> str:
+    """`Ana and Ben` / `Ana y Ben`: names joined the way `language` joins a list."""
+    return format_list(list(names), locale=language_or_default(language))
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from models import Practice
@@ -20,6 +20,7 @@ from models.public import PracticePublic
 from services.i18n import (
     DEFAULT_LANGUAGE,
     format_long_date,
+    format_names,
     gettext_for,
     localized_url,
     template_environment,
@@ -67,6 +68,27 @@ class Invitation:
     language: str = DEFAULT_LANGUAGE  # the guardian's preferred language
     own_account: bool = False  # written to the patient themself (adolescent or young adult)
     link_in_text: bool = False  # no email carries the link: the text does (patient's own only)
+
+
+@dataclass(frozen=True)
+class FamilyChild:
+    """One child of a family invitation: the name heading its steps and its own link."""
+
+    name: str  # "First Last"
+    first_name: str
+    activation_url: str  # carries the family's language, as the single email's link does
+
+
+@dataclass(frozen=True)
+class FamilyInvitation:
+    """What the family welcome email says: one parent, several children, a PIN each on the
+    family letter (services/family.py)."""
+
+    practice: PracticePublic
+    guardian_name: str
+    children: tuple[FamilyChild, ...]
+    expires_on: dt.date | None
+    language: str = DEFAULT_LANGUAGE
 
 
 @dataclass(frozen=True)
@@ -154,6 +176,40 @@ def build_welcome_email(invitation: Invitation, *, recipient: str) -> OutgoingMe
         body_text=environment.get_template("welcome_email.txt").render(values),
         body_html=environment.get_template("welcome_email.html").render(values),
         carries_pin=pin is not None,
+    )
+
+
+def build_family_welcome_email(family: FamilyInvitation, *, recipient: str) -> OutgoingMessage:
+    """The family welcome email: the welcome email's layout and steps, one section per child
+    with its own link; the first child creates the account, each further one is added to it
+    ("I already have an account"). The PINs are on the family letter, never in the email."""
+    _ = gettext_for(family.language)
+    names = format_names([child.first_name for child in family.children], family.language)
+    subject = _("%(practice)s patient portal: your invitation for %(children)s") % {
+        "practice": family.practice.name, "children": names}
+    # Each child's PIN step is the single email's, for a PIN handed over on the letter.
+    step = Invitation(practice=family.practice, guardian_name=family.guardian_name,
+                      patient_first_name="", activation_url="", expires_on=family.expires_on,
+                      method="pin", pin_on_letter=True, language=family.language)
+    values = {
+        "subject": subject,
+        "practice": family.practice,
+        "guardian_name": family.guardian_name,
+        "children_names": names,
+        "children": [{"name": child.name, "first_name": child.first_name,
+                      "activation_url": child.activation_url,
+                      "secret_step": _secret_step(replace(step,
+                                                          patient_first_name=child.first_name))}
+                     for child in family.children],
+        "expires_on": (format_long_date(family.expires_on, family.language)
+                       if family.expires_on else ""),
+    }
+    environment = template_environment(family.language)
+    return OutgoingMessage(
+        channel=Channel.email, recipient=recipient, subject=subject,
+        body_text=environment.get_template("family_welcome_email.txt").render(values),
+        body_html=environment.get_template("family_welcome_email.html").render(values),
+        carries_pin=False,
     )
 
 

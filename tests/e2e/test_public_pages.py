@@ -167,21 +167,45 @@ def test_activation_on_a_phone_fits_and_suits_the_keyboard(new_context):
     support.screenshot(page, "activate-phone-done")
 
 
-def test_the_welcome_email_reads_well_on_a_phone(browser):
+def _phone_practice():
     from models.public import PracticePublic
-    from services.messages import Invitation, build_welcome_email
 
-    practice = PracticePublic(
+    return PracticePublic(
         id=1, name="Sunny Peds Pediatrics of the Greater Springfield Area",
         timezone="America/New_York", portal_url="https://portal.sunnypeds.example.org",
         pin_lifetime_days=14, minor_age_limit=18, phone="(617) 555-0100",
         email="desk@example.org", address="100 Main Street, Springfield")
+
+
+LONG_LINK = ("https://portal.sunnypeds.example.org/activate?practice=1&token="
+             "Zx9kQ2mVb7LrT4pWc8NdY1fHs6JgA3uE0oKiRqXyBnMt5")
+
+
+def _welcome_html():
+    from services.messages import Invitation, build_welcome_email
+
     invitation = Invitation(
-        practice=practice, guardian_name="Rosa Rivera", patient_first_name="Mia",
-        activation_url="https://portal.sunnypeds.example.org/activate?practice=1&token="
-                       "Zx9kQ2mVb7LrT4pWc8NdY1fHs6JgA3uE0oKiRqXyBnMt5",
-        expires_on=dt.date(2026, 12, 14), method="pin", pin_in_email=True)
-    html = build_welcome_email(invitation, recipient="rosa@example.com").body_html
+        practice=_phone_practice(), guardian_name="Rosa Rivera", patient_first_name="Mia",
+        activation_url=LONG_LINK, expires_on=dt.date(2026, 12, 14), method="pin",
+        pin_in_email=True)
+    return build_welcome_email(invitation, recipient="rosa@example.com").body_html
+
+
+def _family_html():
+    from services.messages import FamilyChild, FamilyInvitation, build_family_welcome_email
+
+    children = tuple(FamilyChild(name=f"{first} Rivera-Montenegro", first_name=first,
+                                 activation_url=f"{LONG_LINK}{index}&lang=es")
+                     for index, first in enumerate(("Mia", "Maximiliano", "Guadalupe")))
+    family = FamilyInvitation(practice=_phone_practice(), guardian_name="Rosa Rivera",
+                              children=children, expires_on=dt.date(2026, 12, 14),
+                              language="es")
+    return build_family_welcome_email(family, recipient="rosa@example.com").body_html
+
+
+@pytest.mark.parametrize("build", [_welcome_html, _family_html], ids=["single", "family"])
+def test_the_welcome_email_reads_well_on_a_phone(browser, build):
+    html = build()
     context = browser.new_context(**PHONE)
     try:
         page = context.new_page()

@@ -1,6 +1,7 @@
 """A family in one form: two siblings in one submit → two enrollments, one email listing both,
 one letter with both PINs; the parent activates both (the second as "I already have an
-account"); an Active sibling is listed and not registered again."""
+account"); an Active sibling is listed and not registered again. The family email is in the
+family's language (Spanish through a real SMTP server), its HTML values escaped."""
 
 from __future__ import annotations
 
@@ -13,13 +14,16 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import select
 
-from models import Enrollment, EnrollmentStatus, OutboxMessage
+from models import Enrollment, EnrollmentStatus, OutboxMessage, PatientGuardian
 from services.activation import activate_account
 from services.errors import InvalidInput
 from services.family import find_siblings, register_family
+from services.outbox import send_due_messages
 from services.registration_form import RegistrationForm
 from services.status import PortalStatus
 from tests.factories import make_appointment, make_guardian, make_patient, make_practice
+from tests.services.test_outbox import configure_smtp, parts
+from tests.smtp_server import smtp_server
 
 ZONE = zoneinfo.ZoneInfo("America/New_York")
 DAY = dt.date(2030, 6, 3)
@@ -78,6 +82,14 @@ def test_two_siblings_one_submit_one_email_one_letter_and_both_activate(session,
     body = messages[0].body_text
     assert "Ana Reyes" in body and "Ben Reyes" in body and messages[0].sealed_secret is None
     assert result.children[1].activation_url in body
+    assert messages[0].subject == "Maple Kids patient portal: your invitation for Ana and Ben"
+    assert body.startswith("Dear Rosa Reyes,\n")
+    assert "Enter the PIN printed on the letter Maple Kids gave you and Ben's date of birth." \
+        in body
+    assert 'Tick "I already have an account": this child joins the account you created for ' \
+        "Ana." in body
+    assert "The PINs work until June 17, 2030." in body
+    assert all("lang=" not in child.activation_url for child in result.children)
     pages = [p.extract_text() for p in PdfReader(io.BytesIO(result.letter_pdf())).pages]
     assert len(pages) == 1
     for child in result.children:
@@ -116,3 +128,66 @@ def test_a_sibling_matched_by_email_is_linked_to_the_guardian(session, family):
     session.commit()
     dot = session.exec(select(Enrollment).where(Enrollment.patient_id == kids["dot"].id)).one()
     assert dot.guardian_id == mom.id and len(result.children) == 2
+
+
+def _links(text: str) -> list[dict[str, list[str]]]:
+    return [urllib.parse.parse_qs(urllib.parse.urlsplit(word).query)
+            for word in text.split() if "/activate?" in word]
+
+
+def test_a_spanish_family_gets_its_one_email_in_spanish_through_a_real_smtp_server(
+        session, family, monkeypatch):
+    practice, mom, kids = family
+    with smtp_server() as (inbox, port):
+        configure_smtp(monkeypatch, port)
+        result = register_family(
+            session, practice_id=practice.id, patient_id=kids["ana"].id,
+            sibling_ids=[kids["ben"].id], actor="frontdesk", day=DAY, now=NOW,
+            form=RegistrationForm(email=mom.email, guardian_id=mom.id,
+                                  preferred_language="es"))
+        session.commit()
+        assert send_due_messages(session, message_ids=[result.message_id], now=NOW).sent == 1
+    [message] = inbox.messages
+    assert message["To"] == "rosa@example.org"
+    assert message["Subject"] == (
+        "Portal del paciente de Maple Kids: su invitación para Ana y Ben")
+    text, html = (part.replace("\r\n", "\n") for part in parts(message))
+    assert text.startswith("Estimado(a) Rosa Reyes:\n")
+    assert "Maple Kids le invita a su portal del paciente" in text
+    assert "Ana Reyes\n" in text and "Ben Reyes\n" in text
+    assert ("Ingrese el PIN impreso en la carta que le dio Maple Kids y la fecha de nacimiento "
+            "de Ben.") in text
+    assert 'Marque "Ya tengo una cuenta"' in text
+    assert "Los PIN son válidos hasta el 17 de junio de 2030." in text
+    for english in ("Dear", "Open this link", "PINs work", "Tick", "June"):
+        assert english not in text and english not in html, english
+    links = _links(text)
+    assert [link["lang"] for link in links] == [["es"], ["es"]]
+    assert [child.activation_url for child in result.children] == [
+        word for word in text.split() if "/activate?" in word]
+    assert '<html lang="es">' in html and "Cree su cuenta del portal" in html
+    assert "Agregue a Ben a su cuenta" in html and "17 de junio de 2030" in html
+    for child in result.children:  # the button, the link and its written-out address
+        assert html.count(f'"{child.activation_url.replace("&", "&amp;")}"') == 2
+        assert html.count(child.activation_url.replace("&", "&amp;")) == 3
+    assert result.letters[0].language == "es"
+
+
+def test_the_family_emails_html_escapes_what_staff_typed(session, family):
+    practice, mom, kids = family
+    odd = make_patient(session, practice, first_name="<b>x</b>", last_name="Reyes",
+                       date_of_birth=dt.date(2019, 5, 5))
+    session.add(PatientGuardian(patient_id=odd.id, guardian_id=mom.id))
+    session.commit()
+    result = register_family(
+        session, practice_id=practice.id, patient_id=kids["ana"].id, sibling_ids=[odd.id],
+        form=RegistrationForm(email=mom.email, guardian_id=mom.id), actor="frontdesk",
+        day=DAY, now=NOW)
+    session.commit()
+    row = session.get(OutboxMessage, result.message_id)
+    assert "<b>" not in row.body_html
+    assert "&lt;b&gt;x&lt;/b&gt; Reyes</h2>" in row.body_html
+    assert "Add &lt;b&gt;x&lt;/b&gt; to your account" in row.body_html
+    assert "<title>Maple Kids patient portal: your invitation for Ana and &lt;b&gt;x&lt;/b&gt;" \
+        in row.body_html
+    assert "<b>x</b> Reyes\n" in row.body_text  # the plain text part shows the name as typed

@@ -46,6 +46,12 @@ def test_dates_are_formatted_per_locale():
     assert i18n.format_long_date(day, "nope") == "December 14, 2026"
 
 
+def test_names_are_joined_per_locale():
+    assert i18n.format_names(["Ana", "Ben"], "en") == "Ana and Ben"
+    assert i18n.format_names(["Ana", "Ben", "Cal"], "es") == "Ana, Ben y Cal"
+    assert i18n.format_names(["Ana"], "nope") == "Ana"
+
+
 def test_every_spanish_message_is_translated_with_the_same_placeholders():
     messages = [message for message in catalog("es") if message.id]
     assert messages
