@@ -37,10 +37,12 @@ from ui.patient_invitation import (
 from ui.registration_form import (
     DONE_KEY,
     ERRORS_KEY,
+    FLASH,
     PIN_LABEL,
     QUESTION_LABEL,
     deliver_now,
     registration_form,
+    resend_now,
     show_confirmation,
     show_errors,
 )
@@ -48,7 +50,6 @@ from ui.schedule_table import return_query
 from ui.text import flash, plain, show_flash
 
 CACHE_TTL_SECONDS = 10
-FLASH = "register"
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
@@ -135,25 +136,6 @@ def show_patient(ctx: RegistrationContext) -> None:
 # --- invited, declined ---------------------------------------------------------------------
 
 
-def resend(practice_id: int, patient_id: int, enrollment_id: int, actor: str) -> None:
-    """Resend invitation: requeue or re-send the link, then deliver after the commit."""
-    try:
-        with session_scope() as session:
-            resent = invitation_resend.resend_invitation(
-                session, practice_id=practice_id, patient_id=patient_id,
-                enrollment_id=enrollment_id, actor=actor)
-    except PortalError as error:
-        st.cache_data.clear()
-        flash(FLASH, error.message, "error")
-        return
-    st.cache_data.clear()
-    delivery, delivered = deliver_now(resent.message_ids)
-    note = ("The original messages were not sent yet and go out now." if resent.requeued
-            else "A new email with the activation link was sent; the PIN is not kept, so it is "
-                 "not in it. If the parent lost the PIN, issue a new one.")
-    flash(FLASH, f"Invitation resent. {note} {delivery}", "success" if delivered else "warning")
-
-
 def decline(practice_id: int, patient_id: int, expected_enrollment_id: int | None,
             staff_user_id: int, actor: str, prefix: str, patient_name: str) -> None:
     """Mark declined, with the reason typed."""
@@ -215,7 +197,7 @@ def invited_panel(context: PageContext, ctx: RegistrationContext) -> None:
             f"{'PIN' if live.method == 'pin' else 'link'} works until "
             f"{date_text(practice_day(live.expires_at, tz))}. Resend the invitation, issue a "
             "new PIN below, or mark the family declined.", icon=":material/mail:")
-    st.button("Resend invitation", key=f"register_{ctx.patient.id}_resend", on_click=resend,
+    st.button("Resend invitation", key=f"register_{ctx.patient.id}_resend", on_click=resend_now,
               args=(context.practice.id, ctx.patient.id, live.id, context.user.username))
 
 

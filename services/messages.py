@@ -158,6 +158,18 @@ def _template_values(invitation: Invitation, subject: str, *, pin: str | None) -
     }
 
 
+def _templated_email(template: str, language: str, values: dict, *, subject: str,
+                     recipient: str, carries_pin: bool = False) -> OutgoingMessage:
+    """An email whose text and HTML parts are `template`.txt/.html rendered in `language`."""
+    environment = template_environment(language)
+    return OutgoingMessage(
+        channel=Channel.email, recipient=recipient, subject=subject,
+        body_text=environment.get_template(f"{template}.txt").render(values),
+        body_html=environment.get_template(f"{template}.html").render(values),
+        carries_pin=carries_pin,
+    )
+
+
 def build_welcome_email(invitation: Invitation, *, recipient: str) -> OutgoingMessage:
     """The welcome email: the activation link and steps; the PIN only when no other channel
     carries it and staff did not tick `Do not send PIN`."""
@@ -168,15 +180,8 @@ def build_welcome_email(invitation: Invitation, *, recipient: str) -> OutgoingMe
         "practice": invitation.practice.name, "child": invitation.patient_first_name}
     pin = PIN_PLACEHOLDER if invitation.pin_in_email else None
     values = _template_values(invitation, subject, pin=pin)
-    environment = template_environment(invitation.language)
-    return OutgoingMessage(
-        channel=Channel.email,
-        recipient=recipient,
-        subject=subject,
-        body_text=environment.get_template("welcome_email.txt").render(values),
-        body_html=environment.get_template("welcome_email.html").render(values),
-        carries_pin=pin is not None,
-    )
+    return _templated_email("welcome_email", invitation.language, values, subject=subject,
+                            recipient=recipient, carries_pin=pin is not None)
 
 
 def build_family_welcome_email(family: FamilyInvitation, *, recipient: str) -> OutgoingMessage:
@@ -204,13 +209,8 @@ def build_family_welcome_email(family: FamilyInvitation, *, recipient: str) -> O
         "expires_on": (format_long_date(family.expires_on, family.language)
                        if family.expires_on else ""),
     }
-    environment = template_environment(family.language)
-    return OutgoingMessage(
-        channel=Channel.email, recipient=recipient, subject=subject,
-        body_text=environment.get_template("family_welcome_email.txt").render(values),
-        body_html=environment.get_template("family_welcome_email.html").render(values),
-        carries_pin=False,
-    )
+    return _templated_email("family_welcome_email", family.language, values, subject=subject,
+                            recipient=recipient)
 
 
 def build_text_message(invitation: Invitation, *, channel: str, recipient: str) -> OutgoingMessage:
@@ -252,13 +252,8 @@ def build_reminder_email(reminder: Reminder, *, recipient: str) -> OutgoingMessa
         "expires_on": (format_long_date(reminder.expires_on, reminder.language)
                        if reminder.expires_on else ""),
     }
-    environment = template_environment(reminder.language)
-    return OutgoingMessage(
-        channel=Channel.email, recipient=recipient, subject=subject,
-        body_text=environment.get_template("reminder_email.txt").render(values),
-        body_html=environment.get_template("reminder_email.html").render(values),
-        carries_pin=False,
-    )
+    return _templated_email("reminder_email", reminder.language, values, subject=subject,
+                            recipient=recipient)
 
 
 def build_reminder_text(reminder: Reminder, *, channel: str, recipient: str,

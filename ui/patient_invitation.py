@@ -13,7 +13,7 @@ import streamlit as st
 
 from models import EnrollmentRecipient
 from services import adolescent_invitation as invitation
-from services import carriers, invitation_resend
+from services import carriers
 from services.adolescents import (
     ACCESS_LEVEL_MEANINGS,
     ACCESS_MEANINGS,
@@ -31,11 +31,17 @@ from services.settings import get_settings
 from services.status import BADGE_NAMES, PortalStatus
 from services.validation import format_phone
 from ui.context import PageContext
-from ui.registration_form import ERRORS_KEY, deliver_now, record_download, show_errors
+from ui.registration_form import (
+    ERRORS_KEY,
+    FLASH,
+    deliver_now,
+    record_download,
+    resend_now,
+    show_errors,
+)
 from ui.text import flash, plain
 
 DONE_KEY = "_patient_invitation_done"  # the last patient invitation: its PIN lives only here
-FLASH = "register"  # the Register page's one-time message
 FORM_FIELDS = ("email", "phone", "assent", "language", "text", "text_consent", "carrier")
 
 
@@ -168,27 +174,6 @@ def _text_choice(prefix: str, errors: dict[str, str]) -> None:
         st.warning(carriers.carrier_warning(carrier), icon=":material/warning:")
 
 
-def _resend(practice_id: int, patient_id: int, enrollment_id: int, actor: str) -> None:
-    """Resend the patient's own invitation, then deliver after the commit."""
-    try:
-        with session_scope() as session:
-            resent = invitation_resend.resend_invitation(
-                session, practice_id=practice_id, patient_id=patient_id,
-                enrollment_id=enrollment_id, actor=actor,
-                recipient=EnrollmentRecipient.patient)
-    except PortalError as error:
-        st.cache_data.clear()
-        flash(FLASH, error.message, "error")
-        return
-    st.cache_data.clear()
-    delivery, delivered = deliver_now(resent.message_ids)
-    note = ("The original messages were not sent yet and go out now." if resent.requeued
-            else "The activation link was sent again; the PIN is not kept, so it is not in it. "
-                 "If the patient lost the PIN, invite them again below.")
-    flash(FLASH, f"The patient's invitation was resent. {note} {delivery}",
-          "success" if delivered else "warning")
-
-
 def _cancel(practice_id: int, patient_id: int, enrollment_id: int, actor: str,
             prefix: str) -> None:
     """Cancel the patient's own invitation, with the reason typed."""
@@ -220,8 +205,9 @@ def _live_own(context: PageContext, ctx: RegistrationContext, errors: dict[str, 
     st.caption(f"The PIN works until {until}."
                + (f" Resend sends the link again to {sent_to}." if sent_to else ""))
     args = (context.practice.id, ctx.patient.id, own.id, context.user.username)
-    st.button("Resend the patient's invitation", key=prefix + "resend", on_click=_resend,
-              args=args, icon=":material/forward_to_inbox:")
+    st.button("Resend the patient's invitation", key=prefix + "resend", on_click=resend_now,
+              args=args, kwargs={"recipient": EnrollmentRecipient.patient},
+              icon=":material/forward_to_inbox:")
     with st.expander(invitation.CANCEL, expanded=invitation.CANCEL_REASON in errors):
         st.text_input(invitation.CANCEL_REASON, max_chars=300, key=prefix + "cancel_reason",
                       placeholder="The patient does not want an account")

@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
+from models import EnrollmentRecipient
 from models.registration import EnrollmentSummary
-from services import carriers, outbox, registration
+from services import carriers, invitation_resend, outbox, registration
 from services import registration_form as fields
 from services.dates import date_text, practice_day
 from services.db import session_scope
@@ -27,12 +28,14 @@ from services.settings import get_settings
 from services.validation import format_phone
 from ui.context import PageContext
 from ui.family import FAMILY_KEY, chosen_siblings, register_with_siblings, siblings_picker
-from ui.text import plain
+from ui.text import flash, plain
 
 DONE_KEY = "_register_done"  # the last completed registration: the PIN lives only here
 ERRORS_KEY = "_register_errors"  # (field, message) pairs from the last press
 NEW_GUARDIAN = -1
 PIN_LABEL, QUESTION_LABEL = "PIN", "Verification Question"
+
+FLASH = "register"  # the Register page's one-time message
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,34 @@ def deliver_now(message_ids: tuple[int, ...]) -> tuple[str, bool]:
         report = None
     delivered = report is not None and report.sent == len(message_ids)
     return outbox.describe_delivery(report, len(message_ids)), delivered
+
+
+def resend_now(practice_id: int, patient_id: int, enrollment_id: int, actor: str,
+               recipient: EnrollmentRecipient = EnrollmentRecipient.parent) -> None:
+    """Resend a live invitation, the parent's or the patient's own: requeue what was not sent,
+    or send the link again; deliver after the commit and say what happened on the next run."""
+    own = recipient == EnrollmentRecipient.patient
+    try:
+        with session_scope() as session:
+            resent = invitation_resend.resend_invitation(
+                session, practice_id=practice_id, patient_id=patient_id,
+                enrollment_id=enrollment_id, actor=actor, recipient=recipient)
+    except PortalError as error:
+        st.cache_data.clear()
+        flash(FLASH, error.message, "error")
+        return
+    st.cache_data.clear()
+    delivery, delivered = deliver_now(resent.message_ids)
+    if resent.requeued:
+        note = "The original messages were not sent yet and go out now."
+    elif own:
+        note = ("The activation link was sent again; the PIN is not kept, so it is not in it. "
+                "If the patient lost the PIN, invite them again below.")
+    else:
+        note = ("A new email with the activation link was sent; the PIN is not kept, so it is "
+                "not in it. If the parent lost the PIN, issue a new one.")
+    done = "The patient's invitation was resent." if own else "Invitation resent."
+    flash(FLASH, f"{done} {note} {delivery}", "success" if delivered else "warning")
 
 
 def record_download(practice_id: int, patient_id: int, enrollment_id: int, actor: str) -> None:
