@@ -40,8 +40,8 @@ from ui.registration_form import (
     FLASH,
     PIN_LABEL,
     QUESTION_LABEL,
-    deliver_now,
     registration_form,
+    resend_and_say,
     resend_now,
     show_confirmation,
     show_errors,
@@ -157,19 +157,10 @@ def decline(practice_id: int, patient_id: int, expected_enrollment_id: int | Non
 def correct_and_resend(practice_id: int, patient_id: int, enrollment_id: int, actor: str,
                        key: str) -> None:
     """Put the corrected address on the invitation, clear the failure, send the link again."""
-    try:
-        with session_scope() as session:
-            resent = invitation_resend.correct_email_and_resend(
-                session, practice_id=practice_id, patient_id=patient_id,
-                enrollment_id=enrollment_id, email=st.session_state.get(key, ""), actor=actor)
-    except PortalError as error:
-        st.cache_data.clear()
-        flash(FLASH, error.message, "error")
-        return
-    st.cache_data.clear()
-    delivery, delivered = deliver_now(resent.message_ids)
-    flash(FLASH, f"Address corrected; the activation link was sent again. {delivery}",
-          "success" if delivered else "warning")
+    resend_and_say(lambda session: invitation_resend.correct_email_and_resend(
+        session, practice_id=practice_id, patient_id=patient_id, enrollment_id=enrollment_id,
+        email=st.session_state.get(key, ""), actor=actor),
+        lambda resent: "Address corrected; the activation link was sent again.")
 
 
 def failure_panel(context: PageContext, ctx: RegistrationContext) -> None:

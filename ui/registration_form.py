@@ -70,32 +70,43 @@ def deliver_now(message_ids: tuple[int, ...]) -> tuple[str, bool]:
     return outbox.describe_delivery(report, len(message_ids)), delivered
 
 
-def resend_now(practice_id: int, patient_id: int, enrollment_id: int, actor: str,
-               recipient: EnrollmentRecipient = EnrollmentRecipient.parent) -> None:
-    """Resend a live invitation, the parent's or the patient's own: requeue what was not sent,
-    or send the link again; deliver after the commit and say what happened on the next run."""
-    own = recipient == EnrollmentRecipient.patient
+def resend_and_say(work, words) -> None:
+    """Run a resend (`work(session)` returns its ResendResult) in its own unit of work, deliver
+    its messages after the commit, and flash `words(result)` with how delivery went (or the
+    refusal) on the next run."""
     try:
         with session_scope() as session:
-            resent = invitation_resend.resend_invitation(
-                session, practice_id=practice_id, patient_id=patient_id,
-                enrollment_id=enrollment_id, actor=actor, recipient=recipient)
+            resent = work(session)
     except PortalError as error:
         st.cache_data.clear()
         flash(FLASH, error.message, "error")
         return
     st.cache_data.clear()
     delivery, delivered = deliver_now(resent.message_ids)
-    if resent.requeued:
-        note = "The original messages were not sent yet and go out now."
-    elif own:
-        note = ("The activation link was sent again; the PIN is not kept, so it is not in it. "
-                "If the patient lost the PIN, invite them again below.")
-    else:
-        note = ("A new email with the activation link was sent; the PIN is not kept, so it is "
-                "not in it. If the parent lost the PIN, issue a new one.")
-    done = "The patient's invitation was resent." if own else "Invitation resent."
-    flash(FLASH, f"{done} {note} {delivery}", "success" if delivered else "warning")
+    flash(FLASH, f"{words(resent)} {delivery}", "success" if delivered else "warning")
+
+
+def resend_now(practice_id: int, patient_id: int, enrollment_id: int, actor: str,
+               recipient: EnrollmentRecipient = EnrollmentRecipient.parent) -> None:
+    """Resend a live invitation, the parent's or the patient's own: requeue what was not sent,
+    or send the link again."""
+    own = recipient == EnrollmentRecipient.patient
+
+    def words(resent) -> str:
+        if resent.requeued:
+            note = "The original messages were not sent yet and go out now."
+        elif own:
+            note = ("The activation link was sent again; the PIN is not kept, so it is not in "
+                    "it. If the patient lost the PIN, invite them again below.")
+        else:
+            note = ("A new email with the activation link was sent; the PIN is not kept, so it "
+                    "is not in it. If the parent lost the PIN, issue a new one.")
+        done = "The patient's invitation was resent." if own else "Invitation resent."
+        return f"{done} {note}"
+
+    resend_and_say(lambda session: invitation_resend.resend_invitation(
+        session, practice_id=practice_id, patient_id=patient_id, enrollment_id=enrollment_id,
+        actor=actor, recipient=recipient), words)
 
 
 def record_download(practice_id: int, patient_id: int, enrollment_id: int, actor: str) -> None:

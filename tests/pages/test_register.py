@@ -13,6 +13,7 @@ from sqlmodel import func, select
 
 from models import AuditEvent, Enrollment, EnrollmentStatus, Guardian, OutboxMessage, Role
 from services.db import session_scope
+from services.delivery_failures import mark_delivery_failed
 from services.pins import normalize_answer, normalize_pin, verify_secret
 from services.status import BADGE_NAMES, PortalStatus
 from tests.factories import (
@@ -301,6 +302,28 @@ def test_invited_patient_offers_resend_new_pin_and_decline(clinic):
     assert "### PIN:" in texts(at)
     assert count(Enrollment, Enrollment.status == "voided") == 1
     assert the_enrollment().id != old.id
+
+
+def test_a_failed_delivery_is_corrected_and_the_link_sent_again(clinic):
+    at = register_first(clinic)
+    enrollment = the_enrollment()
+    with session_scope() as session:
+        mark_delivery_failed(session, enrollment_id=enrollment.id,
+                             practice_id=clinic["practice"].id, patient_id=enrollment.patient_id,
+                             channel="email", recipient=enrollment.email,
+                             error="550 5.1.1 mailbox unavailable")
+    st.cache_data.clear()  # the page's reads are cached for a few seconds
+    at = open_register(clinic, appointment=clinic["appointment"].id, at=at)
+    assert "Delivery failed" in texts(at)
+    box = f"register_{enrollment.patient_id}_corrected_email"
+    at.text_input(key=box).input("lena.fixed@example.com")
+    at.button(key=f"{box}_button").click().run()
+    assert not at.exception, at.exception
+    assert "Address corrected; the activation link was sent again." in texts(at)
+    assert "Delivery failed" not in texts(at)
+    fixed = the_enrollment()
+    assert fixed.id == enrollment.id and fixed.email == "lena.fixed@example.com"
+    assert fixed.delivery_failure is None
 
 
 def test_decline_with_a_reason(clinic):
