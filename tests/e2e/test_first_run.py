@@ -27,11 +27,11 @@ ADMIN_PAGES = {
     "/": ("Dashboard", "dashboard"),  # the default page lives at the root
     "/register": ("Register Patient", "register-patient"),
     "/enrollment": ("Enrollment", "enrollment"),
-    "/import": ("Import Schedule", "import-schedule"),
+    "/import_schedule": ("Import Schedule", "import-schedule"),
     "/outbox": ("Outbox", "outbox"),
-    "/staff": ("Staff Users", "staff-users"),
-    "/practice": ("Practice Settings", "practice-settings"),
-    "/audit": ("Audit Log", "audit-log-demo"),
+    "/staff_users": ("Staff Users", "staff-users"),
+    "/practice_settings": ("Practice Settings", "practice-settings"),
+    "/audit_log": ("Audit Log", "audit-log-demo"),
 }
 
 

@@ -83,7 +83,7 @@ def test_loopback_warning_until_practice_settings_saves_the_public_address(page,
     expect(_warning(page)).to_be_visible()
     expect(_warning(page)).to_contain_text("Sunny Peds")
 
-    page = open_in_new_tab(page, "/practice")
+    page = open_in_new_tab(page, "/practice_settings")
     main = main_area(page)
     expect(main.get_by_label("Portal URL", exact=True)).to_have_value(portal.url)
     expect(_warning(page)).to_be_visible()

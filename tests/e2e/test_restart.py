@@ -98,7 +98,7 @@ def test_open_tabs_come_back_signed_in_after_a_restart(fresh, browser_context):
     # Tabs of the same browser (the cookie signs them in) on pages other than the first one:
     # after the restart, their first runs ask for those pages.
     tabs = {}
-    for path, heading in (("audit", "Audit Log"), ("enrollment", "Enrollment"),
+    for path, heading in (("audit_log", "Audit Log"), ("enrollment", "Enrollment"),
                           ("activate", ACTIVATE)):
         tab = browser_context.new_page()
         tab.goto(f"{server.url}/{path}")

@@ -221,7 +221,7 @@ def test_new_email_is_kept_a_new_pin_after_a_lock_goes_there_and_the_parent_sign
     support.screenshot(parent, "activate-done")
 
     # The Audit Log keeps the previous contact, in words.
-    page = open_in_new_tab(page, "/audit")
+    page = open_in_new_tab(page, "/audit_log")
     audit = main_area(page)
     expect(audit.get_by_role("heading", name="Audit Log", exact=True)).to_be_visible()
     expect(audit.get_by_test_id("stDataFrame")).to_be_visible()

@@ -38,11 +38,11 @@ USERS = {
 WRONG_PASSWORD = "not-the-password-Yak-55"
 # Every admin page by the URL a user could type, with the title that page shows.
 ADMIN_URLS = {
-    "/staff": "Staff Users",
-    "/audit": "Audit Log",
+    "/staff_users": "Staff Users",
+    "/audit_log": "Audit Log",
     "/outbox": "Outbox",
-    "/import": "Import Schedule",
-    "/practice": "Practice Settings",
+    "/import_schedule": "Import Schedule",
+    "/practice_settings": "Practice Settings",
     "/enrollment": "Enrollment",
 }
 

@@ -20,9 +20,9 @@ pytestmark = pytest.mark.e2e
 
 ADMIN = Staff("ines.admin", "Ines Admin", "admin-pass-Heron-58", Role.admin)
 STAFF_PAGES = {  # path: the page's title
-    "/": "Dashboard", "/enrollment": "Enrollment", "/import": "Import Schedule",
-    "/outbox": "Outbox", "/audit": "Audit Log", "/practice": "Practice Settings",
-    "/staff": "Staff Users", "/text-opt-outs": "Text Opt-Outs",
+    "/": "Dashboard", "/enrollment": "Enrollment", "/import_schedule": "Import Schedule",
+    "/outbox": "Outbox", "/audit_log": "Audit Log", "/practice_settings": "Practice Settings",
+    "/staff_users": "Staff Users", "/text_opt_outs": "Text Opt-Outs",
 }
 EVERY_IMPACT = ("minor", "moderate", "serious", "critical")
 SEEDED: dict[str, int] = {}
