@@ -12,11 +12,12 @@ run imports everything under one lock and later runs find it all in sys.modules.
 
 Streamlit also runs an app with a `pages/` folder in its old multipage mode until some run
 calls st.navigation: on a fresh process, a tab's first run (an open tab reconnecting after a
-restart, or a link such as /audit) starts inside that mode, either in `pages/<name>.py` itself,
-past app.py's sign-in from the cookie, or in app.py as the mode's main page, where a page whose
-address is not a file name (/audit is pages/audit_log.py) falls back to the Dashboard. app.py
-and every page call `through_app()` first: a run that started in that mode switches it off and
-starts again, through app.py, on the page the browser asked for.
+restart, or a link such as /audit_log) starts inside that mode, either in `pages/<name>.py`
+itself, past app.py's sign-in from the cookie, or in app.py as the mode's main page. app.py and
+every page call `through_app()` first: a run that started in that mode switches it off and
+starts again, through app.py, on the page the browser asked for. (The mode resolves pages by
+file name, and the browser may rerun whatever page that first run named: so every page's
+address is its file's name, ui/navigation.py.)
 
 This module imports nothing but the standard library at its top, so importing it is safe from
 any number of threads.
