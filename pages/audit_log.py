@@ -13,7 +13,7 @@ import datetime as dt
 import streamlit as st
 
 from services import audit, permissions
-from services.dates import practice_day
+from services.dates import practice_today
 from services.db import session_scope
 from ui.context import require_page
 from ui.text import plain
@@ -50,7 +50,7 @@ def export(practice_id: int, timezone: str, filters: audit.AuditFilter):
 
 context = require_page(permissions.AUDIT_LOG)
 practice = context.practice
-today = practice_day(dt.datetime.now(dt.UTC), practice.timezone)
+today = practice_today(practice.timezone)
 st.title("Audit Log")
 st.caption(f"Every action on portal access and settings in **{plain(practice.name)}**, and its "
            f"staff's sign-ins; newest first, times in {practice.timezone}.")

@@ -13,6 +13,7 @@ from dataclasses import replace
 import streamlit as st
 
 from services import permissions
+from services.dates import practice_today
 from services.errors import PortalError
 from services.schedule import PAGE_SIZE, ScheduleSummary
 from services.status import STATUS_COLORS, STATUS_MEANINGS, PortalStatus
@@ -22,7 +23,7 @@ from ui.arrivals import arrivals_panel
 from ui.birthdays import show_birthdays
 from ui.bulk_register import register_all
 from ui.context import require_page, show_error
-from ui.filters import practice_today, schedule_filters
+from ui.filters import schedule_filters
 from ui.schedule_table import (
     BADGES,
     DELIVERY_FAILED,

@@ -9,7 +9,6 @@ from ui.imports import through_app
 
 through_app()  # first: a fresh server's first run may start here, not in app.py
 
-import datetime as dt
 
 import pandas as pd
 import streamlit as st
@@ -20,7 +19,7 @@ from services import registration_form as fields
 from services.adolescents import ParentAccess
 from services.ages import age_in_years
 from services.audit import action_label
-from services.dates import date_text, moment_text, practice_day
+from services.dates import date_text, moment_text, practice_day, practice_today
 from services.db import session_scope
 from services.email_typos import suggest_email
 from services.errors import InvalidInput, NotFound, PortalError
@@ -97,7 +96,7 @@ def choose_patient(context: PageContext) -> int | None:
 def show_patient(ctx: RegistrationContext) -> None:
     patient, tz = ctx.patient, ctx.practice.timezone
     st.header(plain(patient.name))
-    today = practice_day(dt.datetime.now(dt.UTC), tz)
+    today = practice_today(tz)
     born = patient.date_of_birth
     age = age_in_years(born, today=today)
     lines = [f"Date of birth **{date_text(born)}** (age {age}) · MRN **{plain(patient.mrn)}**"]

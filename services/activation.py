@@ -93,10 +93,6 @@ class ActivationResult:
         return self.outcome == Outcome.activated
 
 
-def _practice_today(practice: Practice, now: dt.datetime) -> dt.date:
-    return practice_day(now, practice.timezone)
-
-
 # What the badge staff see says about a link the parent holds.
 _REFUSAL_FOR_STATUS = {
     PortalStatus.pin_expired: Outcome.expired,
@@ -149,7 +145,7 @@ def describe_link(
     if row is None:
         raise NotFound(unknown_link_message(language))
     enrollment, practice = row
-    today = _practice_today(practice, now)
+    today = practice_day(now, practice.timezone)
     refusal = _status_refusal(enrollment, now)
     return ActivationLink(
         practice_id=practice.id,
@@ -437,9 +433,8 @@ def activate_account(
     # Only now, with the PIN and date of birth proven, may the child's age be spoken of. The
     # limit ends a parent's access; a young adult's own invitation is meant for that age.
     own = enrollment.recipient == EnrollmentRecipient.patient
-    if not own and age_in_years(patient.date_of_birth, today=_practice_today(practice, now)) >= (
-        practice.minor_age_limit
-    ):
+    today = practice_day(now, practice.timezone)
+    if not own and age_in_years(patient.date_of_birth, today=today) >= practice.minor_age_limit:
         return attempt.refuse(
             Outcome.too_old, too_old_message(practice, patient.first_name, language),
             minor_age_limit=practice.minor_age_limit,

@@ -23,6 +23,11 @@ def practice_day(moment: dt.datetime | None, timezone: Zone) -> dt.date | None:
     return in_practice_time(moment, timezone).date() if moment is not None else None
 
 
+def practice_today(timezone: Zone) -> dt.date:
+    """Today's date where the practice is."""
+    return practice_day(dt.datetime.now(dt.UTC), timezone)
+
+
 def date_text(day: dt.date | None, *, weekday: bool = False, year: bool = True) -> str:
     """`11/30/2026` (`Mon 11/30/2026` with the weekday, `11/30` without the year); "" for none."""
     if day is None:

@@ -19,10 +19,10 @@ from services.arrivals import (
     expected_today,
     mark_arrived,
 )
+from services.dates import practice_today
 from services.db import session_scope
 from services.errors import PortalError
 from ui.context import PageContext
-from ui.filters import practice_today
 from ui.schedule_table import REGISTER_PAGE, register_query
 from ui.text import plain
 

@@ -11,9 +11,9 @@ import pyarrow as pa
 import streamlit as st
 
 from services.adolescents import AHEAD_DAYS, birthdays_ahead
+from services.dates import practice_today
 from services.db import session_scope
 from ui.context import PageContext
-from ui.filters import practice_today
 
 
 @st.cache_data(ttl=300, show_spinner=False)

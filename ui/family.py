@@ -9,12 +9,11 @@ import datetime as dt
 import streamlit as st
 
 from services import family
-from services.dates import date_text
+from services.dates import date_text, practice_today
 from services.db import session_scope
 from services.errors import PortalError
 from services.status import BADGE_NAMES
 from ui.context import PageContext
-from ui.filters import practice_today
 from ui.text import plain
 
 FAMILY_KEY = "_register_family"  # (name, PIN) of every child of the last family registration

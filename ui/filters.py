@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from models.public import NamedRow
-from services.dates import date_text, practice_day
+from services.dates import date_text, practice_today
 from services.db import session_scope
 from services.errors import quoted
 from services.practices import list_locations, list_providers
@@ -88,11 +88,6 @@ def load_choices(practice_id: int) -> tuple[list[NamedRow], list[NamedRow]]:
     with session_scope(read_only=True) as session:
         return (list_locations(session, practice_id=practice_id),
                 list_providers(session, practice_id=practice_id))
-
-
-def practice_today(timezone: str) -> dt.date:
-    """Today's date where the practice is."""
-    return practice_day(dt.datetime.now(dt.UTC), timezone)
 
 
 def _parse_date(raw: str, label: str, fallback: dt.date, latest: dt.date,

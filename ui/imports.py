@@ -7,7 +7,7 @@ per-module import locks do not make that safe for packages with circular imports
 deadlock on each other's module locks, Python breaks the deadlock by handing one of them a
 partially initialised module, and that session's run fails ("cannot import name … from
 partially initialized module 'sqlalchemy.engine'"), which shows the user Streamlit's error
-page. app.py calls `import_app_modules()` before its first import of our code, so the first
+page. app.py calls `through_app()` (below) before its first import of our code, so the first
 run imports everything under one lock and later runs find it all in sys.modules.
 
 Streamlit also runs an app with a `pages/` folder in its old multipage mode until some run

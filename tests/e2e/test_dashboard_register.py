@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from models import Role
 from services.auth import create_user
+from services.dates import practice_today
 from tests.e2e import support
 from tests.e2e.support import expect_signed_in, main_area, open_app, sidebar, sign_in
 from tests.factories import (
@@ -23,7 +24,6 @@ from tests.factories import (
     make_practice,
     make_provider,
 )
-from ui.filters import practice_today
 
 pytestmark = pytest.mark.e2e
 
